@@ -1,0 +1,100 @@
+"""The application factory: the only place that wires things together."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .config import Config, config_class
+
+__version__ = "0.1.0"
+
+MIGRATIONS_DIR = str(Path(__file__).with_name("migrations"))
+
+
+def create_app(config: Mapping[str, object] | str | None = None) -> Flask:
+    """Build an app.
+
+    config may be an APP_ENV name ("testing"), or a mapping of settings that
+    override the ones read from the environment (APP_ENV in the mapping picks
+    the class).
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    overrides: dict[str, object] = {}
+    env_name = os.environ.get("APP_ENV")
+    if isinstance(config, str):
+        env_name = config
+    elif config is not None:
+        overrides = dict(config)
+        env_name = str(overrides.pop("APP_ENV", env_name) or "development")
+    settings: Config = config_class(env_name)(instance_path=app.instance_path)
+    app.config.from_object(settings)
+    app.config["APP_ENV"] = settings.ENV_NAME
+    app.config["APP_VERSION"] = __version__
+    app.config.update(overrides)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from . import security
+    from .extensions import csrf, db, limiter, login_manager, migrate
+
+    if app.config["TRUSTED_PROXIES"]:
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to see that page."
+    login_manager.login_message_category = "info"
+    # Our sessions are server-side records checked on every request; Flask-Login's
+    # "strong" protection would add nothing but a broken remember-me on IP change.
+    login_manager.session_protection = None
+    security.init_app(app)
+    from . import sessions  # noqa: F401  (registers the user loader)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_foreign_keys(dbapi_connection, _record) -> None:
+    """SQLite ignores ON DELETE CASCADE unless asked on each connection."""
+    if type(dbapi_connection).__module__ == "sqlite3":
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    from .auth import bp as auth_bp
+    from .dashboard import bp as dashboard_bp
+    from .health import bp as health_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(dashboard_bp)
+    app.register_blueprint(health_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from .errors import init_app
+
+    init_app(app)
+
+
+def register_commands(app: Flask) -> None:
+    from .cli import init_app
+
+    init_app(app)

@@ -1,0 +1,72 @@
+"""Operator commands: flask --app app create-user / unlock-user."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+
+from .extensions import db
+from .models import User
+from .observability import log_event
+from .security import hash_password, password_problems
+
+
+def _find_user(name: str) -> User | None:
+    identifier = name.strip().lower()
+    return db.session.scalars(
+        select(User).where(or_(User.username == identifier, User.email == identifier))
+    ).first()
+
+
+@click.command("create-user")
+@click.argument("username")
+@click.argument("email")
+@click.password_option(help="The password (prompted, hidden, when not given).")
+def create_user(username: str, email: str, password: str) -> None:
+    """Create an account with USERNAME and EMAIL."""
+    from email_validator import EmailNotValidError, validate_email
+
+    from .auth.forms import USERNAME_PATTERN
+
+    import re
+
+    username = username.strip().lower()
+    if not (3 <= len(username) <= 32 and re.match(USERNAME_PATTERN, username)):
+        raise click.UsageError("USERNAME must be 3-32 letters, digits, dots, dashes or underscores.")
+    try:
+        email = validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise click.UsageError(f"EMAIL is not valid: {exc}") from None
+    problems = password_problems(password, username=username, email=email)
+    if problems:
+        raise click.UsageError("Password refused: " + " ".join(problems))
+    user = User(username=username, email=email, password_hash=hash_password(password))
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise click.ClickException("An account with that username or e-mail already exists.") from None
+    log_event("user.registered", user_id=user.id, via="cli")
+    click.echo(f"Created user {username} (id {user.id}).")
+
+
+@click.command("unlock-user")
+@click.argument("name")
+def unlock_user(name: str) -> None:
+    """Lift the lockout of the account NAME (username or e-mail)."""
+    user = _find_user(name)
+    if user is None:
+        raise click.ClickException(f"No account named {name!r}.")
+    user.locked_until = None
+    user.failed_login_count = 0
+    db.session.commit()
+    log_event("auth.unlocked", user_id=user.id, via="cli")
+    click.echo(f"Unlocked {user.username}.")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(create_user)
+    app.cli.add_command(unlock_user)

@@ -1,0 +1,239 @@
+"""Configuration: one class per APP_ENV, every value read from the environment.
+
+The classes are instantiated by create_app() (not at import time), so a test or
+a CLI command can change the environment and build a fresh app. Staging and
+production refuse to start without the values that matter; development fills
+in safe local defaults (a generated secret and a SQLite file under instance/).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+
+from limits import parse_many
+
+
+class ConfigError(RuntimeError):
+    """Raised when the environment cannot produce a usable configuration."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def _rate_limit(environ: Mapping[str, str], name: str, default: str) -> str:
+    value = environ.get(name, default).strip()
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be a rate limit such as '10 per minute', not {value!r}"
+        ) from None
+    return value
+
+
+def normalize_database_url(url: str) -> str:
+    """Map the forms operators paste to the driver this stack installs.
+
+    SQLAlchemy maps a bare postgresql:// to psycopg (3) and refuses postgres://
+    altogether; only psycopg2 is installed, so both become postgresql+psycopg2.
+    """
+    url = url.strip()
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix) :]
+    if url.startswith(("postgresql+psycopg2://", "sqlite://")):
+        return url
+    scheme = url.split("://", 1)[0] if "://" in url else url[:20]
+    raise ConfigError(
+        "DATABASE_URL must start with postgresql://, postgres://, "
+        f"postgresql+psycopg2:// or sqlite://, not {scheme!r}"
+    )
+
+
+def _dev_secret_key(instance_path: Path) -> str:
+    """A secret generated once per checkout and kept under instance/."""
+    path = instance_path / "secret_key"
+    try:
+        existing = path.read_text().strip()
+    except FileNotFoundError:
+        existing = ""
+    if existing:
+        return existing
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key
+
+
+class Config:
+    """Settings shared by every environment; subclasses change the defaults."""
+
+    ENV_NAME = "base"
+    DEBUG = False
+    TESTING = False
+    # Whether a missing SECRET_KEY / DATABASE_URL is fatal.
+    REQUIRE_EXPLICIT_SETTINGS = True
+    SECURE_COOKIES = True
+    HSTS = True
+
+    def __init__(self, environ: Mapping[str, str] | None = None, instance_path: str = "instance"):
+        env = os.environ if environ is None else environ
+        instance = Path(instance_path)
+
+        secret = env.get("SECRET_KEY", "").strip()
+        if not secret:
+            if self.REQUIRE_EXPLICIT_SETTINGS:
+                raise ConfigError(f"SECRET_KEY must be set when APP_ENV={self.ENV_NAME}")
+            secret = _dev_secret_key(instance)
+        elif self.REQUIRE_EXPLICIT_SETTINGS and len(secret) < 32:
+            raise ConfigError("SECRET_KEY must be at least 32 characters long")
+        self.SECRET_KEY = secret
+
+        database_url = env.get("DATABASE_URL", "").strip()
+        if not database_url:
+            if self.REQUIRE_EXPLICIT_SETTINGS:
+                raise ConfigError(f"DATABASE_URL must be set when APP_ENV={self.ENV_NAME}")
+            instance.mkdir(parents=True, exist_ok=True)
+            database_url = f"sqlite:///{(instance / 'app.db').resolve()}"
+        self.SQLALCHEMY_DATABASE_URI = normalize_database_url(database_url)
+        self.SQLALCHEMY_ENGINE_OPTIONS = self._engine_options(env)
+
+        self.MAX_CONTENT_LENGTH = _int(env, "MAX_CONTENT_LENGTH", 64 * 1024, minimum=1024)
+
+        # Passwords: Werkzeug's scrypt; a stored hash whose method differs is
+        # re-hashed at the next successful sign-in.
+        self.PASSWORD_HASH_METHOD = env.get("PASSWORD_HASH_METHOD", self.default_hash_method)
+        if not self.PASSWORD_HASH_METHOD.startswith("scrypt"):
+            raise ConfigError("PASSWORD_HASH_METHOD must be a Werkzeug scrypt method")
+
+        self.LOCKOUT_THRESHOLD = _int(env, "LOCKOUT_THRESHOLD", 5, minimum=1)
+        self.LOCKOUT_DURATION = timedelta(
+            seconds=_int(env, "LOCKOUT_DURATION_SECONDS", 15 * 60, minimum=1)
+        )
+
+        # Rate limits (Flask-Limiter reads RATELIMIT_* itself).
+        self.RATELIMIT_LOGIN = _rate_limit(env, "RATELIMIT_LOGIN", "10 per minute")
+        self.RATELIMIT_REGISTER = _rate_limit(env, "RATELIMIT_REGISTER", "5 per minute")
+        self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_ENABLED = _bool(env, "RATELIMIT_ENABLED", True)
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.TRUSTED_PROXIES = _int(env, "TRUSTED_PROXIES", 0)
+
+        # Server-side sessions.
+        self.SESSION_IDLE_TIMEOUT = timedelta(
+            seconds=_int(env, "SESSION_IDLE_TIMEOUT_SECONDS", 30 * 60, minimum=60)
+        )
+        self.SESSION_LIFETIME = timedelta(
+            seconds=_int(env, "SESSION_LIFETIME_SECONDS", 12 * 3600, minimum=60)
+        )
+        self.REMEMBER_LIFETIME = timedelta(
+            seconds=_int(env, "REMEMBER_LIFETIME_SECONDS", 30 * 86400, minimum=60)
+        )
+        self.SESSION_TOUCH_INTERVAL = timedelta(seconds=60)
+
+        # Cookies.
+        secure = _bool(env, "SECURE_COOKIES", self.SECURE_COOKIES)
+        self.SESSION_COOKIE_NAME = "__Host-session" if self.ENV_NAME in {"staging", "production"} else "session"
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = secure
+        self.SESSION_COOKIE_PATH = "/"
+        self.PERMANENT_SESSION_LIFETIME = self.REMEMBER_LIFETIME
+        self.REMEMBER_COOKIE_NAME = "__Host-remember" if self.ENV_NAME in {"staging", "production"} else "remember_token"
+        self.REMEMBER_COOKIE_DURATION = self.REMEMBER_LIFETIME
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_SECURE = secure
+        self.REMEMBER_COOKIE_PATH = "/"
+        self.REMEMBER_COOKIE_REFRESH_EACH_REQUEST = False
+        self.HSTS_ENABLED = _bool(env, "HSTS", self.HSTS)
+
+        self.WTF_CSRF_TIME_LIMIT = _int(env, "CSRF_TIME_LIMIT_SECONDS", 3600, minimum=60)
+        self.HEALTH_DB_TIMEOUT_SECONDS = _int(env, "HEALTH_DB_TIMEOUT_SECONDS", 2, minimum=1)
+
+    default_hash_method = "scrypt:32768:8:1"
+
+    def _engine_options(self, env: Mapping[str, str]) -> dict:
+        if self.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
+            return {}
+        return {
+            "pool_pre_ping": _bool(env, "DB_POOL_PRE_PING", True),
+            "pool_size": _int(env, "DB_POOL_SIZE", 5, minimum=1),
+            "max_overflow": _int(env, "DB_MAX_OVERFLOW", 5),
+            "pool_recycle": _int(env, "DB_POOL_RECYCLE_SECONDS", 1800, minimum=1),
+            "pool_timeout": _int(env, "DB_POOL_TIMEOUT_SECONDS", 10, minimum=1),
+            "connect_args": {"connect_timeout": _int(env, "DB_CONNECT_TIMEOUT_SECONDS", 5, minimum=1)},
+        }
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    DEBUG = False  # the debugger runs arbitrary code; `flask run --debug` opts in
+    REQUIRE_EXPLICIT_SETTINGS = False
+    SECURE_COOKIES = False
+    HSTS = False
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    REQUIRE_EXPLICIT_SETTINGS = False
+    SECURE_COOKIES = False
+    HSTS = False
+    # Cheap hashes keep the suite fast; production parameters are tested too.
+    default_hash_method = "scrypt:1024:8:1"
+
+
+class StagingConfig(Config):
+    ENV_NAME = "staging"
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+
+
+CONFIGS: dict[str, type[Config]] = {
+    cls.ENV_NAME: cls for cls in (DevelopmentConfig, TestingConfig, StagingConfig, ProductionConfig)
+}
+
+
+def config_class(name: str | None) -> type[Config]:
+    key = (name or "development").strip().lower()
+    try:
+        return CONFIGS[key]
+    except KeyError:
+        raise ConfigError(
+            f"APP_ENV must be one of {', '.join(sorted(CONFIGS))}, not {name!r}"
+        ) from None

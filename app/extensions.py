@@ -1,0 +1,37 @@
+"""Every Flask extension, created unbound. create_app() binds them to an app.
+
+Keeping them here (and nowhere else) means blueprints can import them without
+importing the app, and tests can build as many apps as they like.
+"""
+
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+# Deterministic constraint names: Alembic needs them to alter or drop a
+# constraint later, and SQLite's batch mode needs them to copy tables.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+# The client address comes from request.remote_addr, which ProxyFix rewrites
+# from X-Forwarded-For only when TRUSTED_PROXIES says how many hops to trust.
+limiter = Limiter(key_func=get_remote_address)

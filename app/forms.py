@@ -1,0 +1,54 @@
+"""Validators shared by the blueprints' forms."""
+
+from __future__ import annotations
+
+import re
+
+from email_validator import EmailNotValidError, validate_email
+from wtforms.validators import ValidationError
+
+from .security import password_problems
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def no_control_characters(form, field) -> None:
+    """Refuse NUL and other control characters before any query sees them.
+
+    psycopg2 refuses NUL bytes outright and SQLite stores them: both are
+    better answered with a form error.
+    """
+    if isinstance(field.data, str) and _CONTROL.search(field.data):
+        raise ValidationError("Remove the invisible control characters from this field.")
+
+
+def strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def normalize_email(form, field) -> None:
+    """Validate the address's syntax (no DNS lookups) and store it lower-case."""
+    try:
+        result = validate_email(field.data or "", check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationError(f"Enter a valid e-mail address ({exc}).") from None
+    field.data = result.normalized.lower()
+
+
+class PasswordPolicy:
+    """Applies security.password_problems, naming the account's username and
+    e-mail so the password cannot contain them."""
+
+    def __init__(self, username_field: str | None = None, email_field: str | None = None):
+        self.username_field = username_field
+        self.email_field = email_field
+
+    def __call__(self, form, field) -> None:
+        username = getattr(form, self.username_field).data if self.username_field else ""
+        email = getattr(form, self.email_field).data if self.email_field else ""
+        user = getattr(form, "user", None)
+        if user is not None:
+            username, email = user.username, user.email
+        problems = password_problems(field.data or "", username=username or "", email=email or "")
+        if problems:
+            raise ValidationError(" ".join(problems))

@@ -1,0 +1,145 @@
+"""Database models (SQLAlchemy 2.0 typed style).
+
+The schema's only source outside tests is the migration history under
+app/migrations; tests prove the two agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, TypeDecorator
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend.
+
+    PostgreSQL stores timestamptz; SQLite has no time zones and hands back
+    naive values, which are UTC because this type is the only writer.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def hash_session_token(token: str) -> str:
+    """The database keeps only a digest of each session token.
+
+    The cookie carries the 256-bit random token; a leaked table of digests
+    cannot be replayed as cookies.
+    """
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Usernames and e-mail addresses are stored lower-case, so the unique
+    # constraints compare them case-insensitively on every backend.
+    username: Mapped[str] = mapped_column(String(32), unique=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failed_login_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    sessions: Mapped[list[UserSession]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+    login_events: Mapped[list[LoginEvent]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    # Flask-Login protocol. The "user id" in the cookie is the session token,
+    # set by the loader (or at sign-in) on the instance serving this request.
+    session_token = None  # str | None, per request, never stored
+    current_session = None  # UserSession | None, per request
+    is_active = True
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str | None:
+        return self.session_token
+
+    def is_locked(self, now: datetime | None = None) -> bool:
+        return self.locked_until is not None and self.locked_until > (now or utcnow())
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.username!r}>"
+
+
+class UserSession(db.Model):
+    """A signed-in browser. Deleting the row signs that browser out."""
+
+    __tablename__ = "user_sessions"
+
+    # SHA-256 of the token held in the cookie (see hash_session_token).
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+    remember: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    user: Mapped[User] = relationship(back_populates="sessions")
+
+    @classmethod
+    def start(cls, user: User, *, ip: str | None, user_agent: str | None, remember: bool) -> str:
+        """Create a session for user; return the token for the cookie."""
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+        db.session.add(
+            cls(
+                id=hash_session_token(token),
+                user=user,
+                created_at=now,
+                last_seen_at=now,
+                ip=ip,
+                user_agent=(user_agent or "")[:255] or None,
+                remember=remember,
+            )
+        )
+        return token
+
+
+class LoginEvent(db.Model):
+    """One sign-in attempt against an existing account."""
+
+    __tablename__ = "login_events"
+    __table_args__ = (Index("ix_login_events_user_id_created_at", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+    success: Mapped[bool] = mapped_column(Boolean)
+
+    user: Mapped[User] = relationship(back_populates="login_events")

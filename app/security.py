@@ -1,0 +1,165 @@
+"""Security rules in one place: password policy and hashing, safe redirects,
+response headers."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, current_app
+from werkzeug.security import check_password_hash, generate_password_hash
+
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 128
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The 30,000 most common passwords from the list zxcvbn ships.
+
+    zxcvbn's package __init__ builds ranked dictionaries of every word list it
+    has (about 15 MB); load only its frequency_lists module, keep the
+    passwords, and let the rest be collected.
+    """
+    package = importlib.util.find_spec("zxcvbn")
+    if package is None or package.origin is None:  # pragma: no cover - pinned dependency
+        raise RuntimeError("zxcvbn is not installed")
+    path = Path(package.origin).with_name("frequency_lists.py")
+    spec = importlib.util.spec_from_file_location("_zxcvbn_frequency_lists", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return frozenset(module.FREQUENCY_LISTS["passwords"])
+
+
+def password_problems(password: str, *, username: str = "", email: str = "") -> list[str]:
+    """Every reason the password is refused (empty when it is acceptable).
+
+    Length is counted in characters and never truncated: scrypt has no
+    72-byte limit like bcrypt.
+    """
+    problems: list[str] = []
+    if len(password) < PASSWORD_MIN_LENGTH:
+        problems.append(f"Use at least {PASSWORD_MIN_LENGTH} characters.")
+    if len(password) > PASSWORD_MAX_LENGTH:
+        problems.append(f"Use at most {PASSWORD_MAX_LENGTH} characters.")
+    if not any(c.isupper() for c in password):
+        problems.append("Include an upper-case letter.")
+    if not any(c.islower() for c in password):
+        problems.append("Include a lower-case letter.")
+    if not any(c.isdigit() for c in password):
+        problems.append("Include a digit.")
+    folded = password.casefold()
+    for label, value in (("username", username), ("e-mail address", email)):
+        value = (value or "").casefold()
+        if value and value in folded:
+            problems.append(f"Do not include your {label}.")
+    if folded in common_passwords():
+        problems.append("This password is too common; choose another.")
+    return problems
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def verify_password(stored_hash: str, password: str) -> bool:
+    return check_password_hash(stored_hash, password)
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    """True when the hash was made with other parameters than configured."""
+    return stored_hash.split("$", 1)[0] != current_app.config["PASSWORD_HASH_METHOD"]
+
+
+def dummy_password_check(password: str) -> None:
+    """Spend one hash check so an unknown account costs what a known one does."""
+    dummy = current_app.extensions.get("dummy_password_hash")
+    if dummy is None:
+        dummy = hash_password("dummy-password-for-timing")
+        current_app.extensions["dummy_password_hash"] = dummy
+    check_password_hash(dummy, password)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def is_safe_redirect(target: str | None) -> bool:
+    """Only a relative path on this site: no scheme, no host, no tricks.
+
+    Refuses //host, /\\host, https://host, javascript:..., and control
+    characters that browsers strip before parsing.
+    """
+    if not target or len(target) > 2048:
+        return False
+    if _CONTROL.search(target) or "\\" in target:
+        return False
+    if not target.startswith("/") or target.startswith("//"):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
+def safe_redirect_target(target: str | None, default: str) -> str:
+    return target if is_safe_redirect(target) else default
+
+
+CSP = (
+    "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'; img-src 'self' data:"
+)
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
+
+
+def set_security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if current_app.config.get("HSTS_ENABLED"):
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    # Every HTML page here holds a form or account data: never store it.
+    if response.mimetype == "text/html":
+        headers["Cache-Control"] = "no-store"
+        headers["Pragma"] = "no-cache"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(set_security_headers)
+
+
+def describe_user_agent(user_agent: str | None) -> str:
+    """A short "Browser on OS" label for the dashboard."""
+    ua = user_agent or ""
+    browser = "Unknown browser"
+    for name, pattern in (
+        ("Edge", r"Edg/"),
+        ("Opera", r"OPR/"),
+        ("Firefox", r"Firefox/"),
+        ("Chrome", r"(?:Chrome|Chromium|CriOS)/"),
+        ("Safari", r"Safari/"),
+        ("curl", r"^curl/"),
+    ):
+        if re.search(pattern, ua):
+            browser = name
+            break
+    system = ""
+    for name, pattern in (
+        ("Android", r"Android"),
+        ("iOS", r"iPhone|iPad"),
+        ("Windows", r"Windows"),
+        ("macOS", r"Mac OS X|Macintosh"),
+        ("Linux", r"Linux"),
+    ):
+        if re.search(pattern, ua):
+            system = name
+            break
+    label = f"{browser} on {system}" if system else browser
+    return unicodedata.normalize("NFC", label)
