@@ -26,11 +26,11 @@ def _find_user(name: str) -> User | None:
 @click.password_option(help="The password (prompted, hidden, when not given).")
 def create_user(username: str, email: str, password: str) -> None:
     """Create an account with USERNAME and EMAIL."""
+    import re
+
     from email_validator import EmailNotValidError, validate_email
 
     from .auth.forms import USERNAME_PATTERN
-
-    import re
 
     username = username.strip().lower()
     if not (3 <= len(username) <= 32 and re.match(USERNAME_PATTERN, username)):

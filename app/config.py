@@ -55,9 +55,7 @@ def _rate_limit(environ: Mapping[str, str], name: str, default: str) -> str:
     try:
         parse_many(value)
     except ValueError:
-        raise ConfigError(
-            f"{name} must be a rate limit such as '10 per minute', not {value!r}"
-        ) from None
+        raise ConfigError(f"{name} must be a rate limit such as '10 per minute', not {value!r}") from None
     return value
 
 
@@ -139,9 +137,7 @@ class Config:
             raise ConfigError("PASSWORD_HASH_METHOD must be a Werkzeug scrypt method")
 
         self.LOCKOUT_THRESHOLD = _int(env, "LOCKOUT_THRESHOLD", 5, minimum=1)
-        self.LOCKOUT_DURATION = timedelta(
-            seconds=_int(env, "LOCKOUT_DURATION_SECONDS", 15 * 60, minimum=1)
-        )
+        self.LOCKOUT_DURATION = timedelta(seconds=_int(env, "LOCKOUT_DURATION_SECONDS", 15 * 60, minimum=1))
 
         # Rate limits (Flask-Limiter reads RATELIMIT_* itself).
         self.RATELIMIT_LOGIN = _rate_limit(env, "RATELIMIT_LOGIN", "10 per minute")
@@ -165,13 +161,16 @@ class Config:
 
         # Cookies.
         secure = _bool(env, "SECURE_COOKIES", self.SECURE_COOKIES)
-        self.SESSION_COOKIE_NAME = "__Host-session" if self.ENV_NAME in {"staging", "production"} else "session"
+        # __Host- cookies must be Secure, Path=/ and host-only: a sibling
+        # subdomain cannot plant or overwrite them.
+        host_prefix = "__Host-" if secure and self.ENV_NAME in {"staging", "production"} else ""
+        self.SESSION_COOKIE_NAME = f"{host_prefix}session"
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = secure
         self.SESSION_COOKIE_PATH = "/"
         self.PERMANENT_SESSION_LIFETIME = self.REMEMBER_LIFETIME
-        self.REMEMBER_COOKIE_NAME = "__Host-remember" if self.ENV_NAME in {"staging", "production"} else "remember_token"
+        self.REMEMBER_COOKIE_NAME = f"{host_prefix}remember_token"
         self.REMEMBER_COOKIE_DURATION = self.REMEMBER_LIFETIME
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
@@ -234,6 +233,4 @@ def config_class(name: str | None) -> type[Config]:
     try:
         return CONFIGS[key]
     except KeyError:
-        raise ConfigError(
-            f"APP_ENV must be one of {', '.join(sorted(CONFIGS))}, not {name!r}"
-        ) from None
+        raise ConfigError(f"APP_ENV must be one of {', '.join(sorted(CONFIGS))}, not {name!r}") from None

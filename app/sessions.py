@@ -65,9 +65,7 @@ def client_user_agent() -> str | None:
 def sign_in(user: User, *, remember: bool) -> None:
     """Start a fresh session for user; any identity the old cookie held is dropped."""
     session.clear()
-    token = UserSession.start(
-        user, ip=request.remote_addr, user_agent=client_user_agent(), remember=remember
-    )
+    token = UserSession.start(user, ip=request.remote_addr, user_agent=client_user_agent(), remember=remember)
     db.session.commit()
     user.session_token = token
     login_user(user, remember=remember)
@@ -100,8 +98,6 @@ def end_other_sessions(user: User, reason: str) -> int:
 def active_sessions(user: User) -> list[UserSession]:
     now = utcnow()
     rows = db.session.scalars(
-        select(UserSession)
-        .where(UserSession.user_id == user.id)
-        .order_by(UserSession.last_seen_at.desc())
+        select(UserSession).where(UserSession.user_id == user.id).order_by(UserSession.last_seen_at.desc())
     ).all()
     return [row for row in rows if _expiry_reason(row, now) is None]

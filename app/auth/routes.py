@@ -172,4 +172,3 @@ def logout():
     log_event("auth.logout", user_id=user_id)
     flash("You have been signed out.", "info")
     return redirect(url_for("auth.login"))
-
