@@ -38,6 +38,8 @@ def create_app(config: Mapping[str, object] | str | None = None) -> Flask:
     app.config["APP_ENV"] = settings.ENV_NAME
     app.config["APP_VERSION"] = __version__
     app.config.update(overrides)
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
 
     register_extensions(app)
     register_blueprints(app)
