@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -21,6 +22,7 @@ def _find_user(name: str) -> User | None:
 
 
 @click.command("create-user")
+@with_appcontext
 @click.argument("username")
 @click.argument("email")
 @click.password_option(help="The password (prompted, hidden, when not given).")
@@ -54,6 +56,7 @@ def create_user(username: str, email: str, password: str) -> None:
 
 
 @click.command("unlock-user")
+@with_appcontext
 @click.argument("name")
 def unlock_user(name: str) -> None:
     """Lift the lockout of the account NAME (username or e-mail)."""

@@ -101,9 +101,7 @@ def _empty_tables() -> None:
 
 
 @pytest.fixture
-def make_app(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[..., Flask]]:
+def make_app(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Flask]]:
     """Build an app on the test database; keyword arguments override settings.
 
     Settings read from the environment (APP_ENV, DATABASE_URL, ...) can be set
@@ -184,7 +182,14 @@ class AuthActions:
         }
         return self.client.post("/auth/register", data=data, **kwargs)
 
-    def login(self, login: str = "alice", password: str = PASSWORD, remember: bool = False, next: str | None = None, **kwargs):
+    def login(
+        self,
+        login: str = "alice",
+        password: str = PASSWORD,
+        remember: bool = False,
+        next: str | None = None,
+        **kwargs,
+    ):
         data = {"csrf_token": self.token(), "login": login, "password": password}
         if remember:
             data["remember_me"] = "y"
