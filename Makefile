@@ -35,9 +35,10 @@ install-dev: $(VENV)/.dev-installed ## Install runtime, test and lint dependenci
 migrate: install ## Apply the database migrations (SQLite under instance/ unless DATABASE_URL is set)
 	$(BIN)/flask --app app db upgrade
 
-run: migrate ## Serve the app on http://127.0.0.1:5000 (development, SQLite)
+run: migrate ## Serve the app on http://127.0.0.1:5000 (development, SQLite, gunicorn.conf.py)
 	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
-	$(BIN)/flask --app app run --host $(HOST) --port $(PORT)
+	GUNICORN_BIND=$(HOST):$(PORT) WEB_CONCURRENCY=$${WEB_CONCURRENCY:-2} \
+		$(BIN)/gunicorn -c gunicorn.conf.py --reload "app:create_app()"
 
 test: install-dev ## Run the test suite with branch coverage of app/ (>= 90% enforced)
 	$(BIN)/python -m pytest --cov --cov-report=term --cov-report=xml:coverage.xml \

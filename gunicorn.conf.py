@@ -1,11 +1,94 @@
-"""Gunicorn settings, read by `gunicorn -c gunicorn.conf.py "app:create_app()"`."""
+"""Gunicorn settings for every way the app is served: `make run`, the container
+and the Helm chart all run `gunicorn -c gunicorn.conf.py "app:create_app()"`.
 
-import multiprocessing
+Every value can be changed from the environment. The worker model was chosen by
+measurement (scripts/bench/RESULTS.md): sign-in is a deliberately slow scrypt
+hash (about 50 ms of CPU and 32 MiB of memory each). With one thread per
+process (sync workers) a burst of sign-ins occupies every worker and the
+liveness probe queues behind them until the kubelet restarts a healthy pod.
+gthread workers keep serving other requests on their remaining threads
+while a hash runs (scrypt releases the GIL), and app/security.py allows one
+hash at a time per process, so the hashes never take more than one core per
+worker and never more than one 32 MiB scrypt buffer.
+"""
+
+from __future__ import annotations
+
 import os
+import shutil
+import tempfile
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+_cpus = os.cpu_count() or 1
+
+bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
+# One process per core: the CPU-bound work (password hashing) cannot use more.
+workers = int(os.environ.get("WEB_CONCURRENCY", str(_cpus)))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# Kubernetes waits terminationGracePeriodSeconds (the chart sets it longer than this).
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "25"))
-keepalive = 5
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))  # below the ALB's 60 s idle timeout
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "200"))
+backlog = int(os.environ.get("GUNICORN_BACKLOG", "512"))
+# The heartbeat file lives in memory where there is /dev/shm: a slow or
+# read-only disk must not make the arbiter think workers hang.
+if os.path.isdir("/dev/shm"):
+    worker_tmp_dir = "/dev/shm"
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+
+# The app logs every request itself (JSON, with request ids): no access log.
 accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+_log_format = os.environ.get(
+    "LOG_FORMAT", "text" if os.environ.get("APP_ENV", "development") == "development" else "json"
+)
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "app": {
+            "()": "app.observability.TextFormatter"
+            if _log_format == "text"
+            else "app.observability.JsonFormatter"
+        }
+    },
+    "handlers": {
+        "stdout": {
+            "class": "app.observability.StdoutHandler",
+            "formatter": "app",
+        }
+    },
+    "root": {"handlers": ["stdout"], "level": loglevel.upper()},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stdout"], "level": loglevel.upper(), "propagate": False},
+        "gunicorn.access": {"handlers": [], "propagate": False},
+    },
+}
+
+
+def on_starting(server) -> None:
+    """Give this server a clean multiprocess metrics directory before any
+    worker starts (stale files from an earlier run would be summed in)."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        path = tempfile.mkdtemp(prefix="flask-auth-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    else:
+        os.makedirs(path, exist_ok=True)
+        for entry in os.listdir(path):
+            target = os.path.join(path, entry)
+            if os.path.isdir(target):
+                shutil.rmtree(target)
+            else:
+                os.remove(target)
+    server.log.info("prometheus multiprocess directory: %s", path)
+
+
+def child_exit(server, worker) -> None:
+    """Mark a dead worker's gauges so /metrics stops counting them as live."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

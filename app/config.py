@@ -12,6 +12,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 from limits import parse_many
@@ -57,6 +58,34 @@ def _rate_limit(environ: Mapping[str, str], name: str, default: str) -> str:
     except ValueError:
         raise ConfigError(f"{name} must be a rate limit such as '10 per minute', not {value!r}") from None
     return value
+
+
+def _choice(
+    environ: Mapping[str, str], name: str, default: str, choices: tuple[str, ...], upper: bool = False
+) -> str:
+    raw = environ.get(name, "").strip() or default
+    value = raw.upper() if upper else raw.lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return value
+
+
+PRIVATE_NETWORKS = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,127.0.0.0/8,::1/128,fc00::/7"
+
+
+def _networks(environ: Mapping[str, str], name: str, default: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """A comma-separated list of CIDRs; empty means everyone."""
+    raw = environ.get(name, default)
+    networks = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            networks.append(ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(f"{name} must be comma-separated CIDRs, and {part!r} is not one") from None
+    return tuple(networks)
 
 
 def normalize_database_url(url: str) -> str:
@@ -136,6 +165,8 @@ class Config:
         if not self.PASSWORD_HASH_METHOD.startswith("scrypt"):
             raise ConfigError("PASSWORD_HASH_METHOD must be a Werkzeug scrypt method")
 
+        self.PASSWORD_HASH_CONCURRENCY = _int(env, "PASSWORD_HASH_CONCURRENCY", 1, minimum=1)
+
         self.LOCKOUT_THRESHOLD = _int(env, "LOCKOUT_THRESHOLD", 5, minimum=1)
         self.LOCKOUT_DURATION = timedelta(seconds=_int(env, "LOCKOUT_DURATION_SECONDS", 15 * 60, minimum=1))
 
@@ -180,14 +211,25 @@ class Config:
         self.HSTS_ENABLED = _bool(env, "HSTS", self.HSTS)
 
         self.WTF_CSRF_TIME_LIMIT = _int(env, "CSRF_TIME_LIMIT_SECONDS", 3600, minimum=60)
+        self.LOG_LEVEL = _choice(env, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True)
+        self.LOG_FORMAT = _choice(env, "LOG_FORMAT", self.LOG_FORMAT_DEFAULT, ("json", "text"))
+        self.METRICS_ALLOWED_NETWORKS = _networks(
+            env, "METRICS_ALLOWED_NETWORKS", self.METRICS_ALLOWED_NETWORKS_DEFAULT
+        )
+
         self.HEALTH_DB_TIMEOUT_SECONDS = _int(env, "HEALTH_DB_TIMEOUT_SECONDS", 2, minimum=1)
 
     default_hash_method = "scrypt:32768:8:1"
+    LOG_FORMAT_DEFAULT = "json"
+    METRICS_ALLOWED_NETWORKS_DEFAULT = PRIVATE_NETWORKS
 
     def _engine_options(self, env: Mapping[str, str]) -> dict:
+        # Never put bound values (password hashes, e-mail addresses) into the
+        # text of database errors, which end up in logs.
+        options: dict = {"hide_parameters": True}
         if self.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
-            return {}
-        return {
+            return options
+        return options | {
             "pool_pre_ping": _bool(env, "DB_POOL_PRE_PING", True),
             "pool_size": _int(env, "DB_POOL_SIZE", 5, minimum=1),
             "max_overflow": _int(env, "DB_MAX_OVERFLOW", 5),
@@ -203,6 +245,8 @@ class DevelopmentConfig(Config):
     REQUIRE_EXPLICIT_SETTINGS = False
     SECURE_COOKIES = False
     HSTS = False
+    LOG_FORMAT_DEFAULT = "text"
+    METRICS_ALLOWED_NETWORKS_DEFAULT = ""
 
 
 class TestingConfig(Config):
@@ -213,6 +257,7 @@ class TestingConfig(Config):
     HSTS = False
     # Cheap hashes keep the suite fast; production parameters are tested too.
     default_hash_method = "scrypt:1024:8:1"
+    METRICS_ALLOWED_NETWORKS_DEFAULT = ""
 
 
 class StagingConfig(Config):

@@ -7,6 +7,7 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from . import metrics
 from .extensions import db
 from .observability import log_event
 
@@ -48,6 +49,7 @@ def handle_csrf_error(exc: CSRFError):
 
 def handle_rate_limited(exc: RateLimitExceeded):
     log_event("security.rate_limited", path=request.path, limit=str(exc.limit.limit))
+    metrics.RATE_LIMITED.inc()
     return render_error(429)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
@@ -62,12 +63,24 @@ def password_problems(password: str, *, username: str = "", email: str = "") -> 
     return problems
 
 
+def _hash_slot() -> threading.BoundedSemaphore:
+    """At most PASSWORD_HASH_CONCURRENCY hashes at once in this process.
+
+    scrypt costs a core and 32 MiB for tens of milliseconds; a burst of
+    sign-ins waits here (using no CPU) instead of starving the other threads
+    of the worker, health probes included, and of memory.
+    """
+    return current_app.extensions["password_hash_slots"]
+
+
 def hash_password(password: str) -> str:
-    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+    with _hash_slot():
+        return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
 def verify_password(stored_hash: str, password: str) -> bool:
-    return check_password_hash(stored_hash, password)
+    with _hash_slot():
+        return check_password_hash(stored_hash, password)
 
 
 def needs_rehash(stored_hash: str) -> bool:
@@ -81,7 +94,7 @@ def dummy_password_check(password: str) -> None:
     if dummy is None:
         dummy = hash_password("dummy-password-for-timing")
         current_app.extensions["dummy_password_hash"] = dummy
-    check_password_hash(dummy, password)
+    verify_password(dummy, password)
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -132,6 +145,7 @@ def set_security_headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
+    app.extensions["password_hash_slots"] = threading.BoundedSemaphore(app.config["PASSWORD_HASH_CONCURRENCY"])
     app.after_request(set_security_headers)
 
 

@@ -7,10 +7,10 @@ import pytest
 from conftest import PASSWORD, TABLES, TEST_SECRET_KEY
 from markupsafe import escape
 from sqlalchemy import text
+from werkzeug.security import check_password_hash as verify_password
 
 from app import create_app
 from app.extensions import db, limiter
-from app.security import verify_password
 
 NEW_PASSWORD = "Brave-Otter-77"
 

@@ -100,9 +100,9 @@ def test_128_character_password_is_hashed_whole(app):
     assert len(PASSWORD_128) == 128
     with app.app_context():
         stored = hash_password(PASSWORD_128)
-    assert verify_password(stored, PASSWORD_128)
-    assert not verify_password(stored, PASSWORD_128[:127])
-    assert not verify_password(stored, PASSWORD_128[:72])
+        assert verify_password(stored, PASSWORD_128)
+        assert not verify_password(stored, PASSWORD_128[:127])
+        assert not verify_password(stored, PASSWORD_128[:72])
 
 
 def test_128_character_password_through_the_forms(client, auth):

@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from .. import metrics
 from ..extensions import db, limiter
 from ..models import LoginEvent, User, utcnow
 from ..observability import log_event
@@ -53,6 +54,7 @@ def register():
                 taken = _taken_fields(username, email) or {"username", "email"}
             else:
                 log_event("user.registered", user_id=user.id)
+                metrics.REGISTRATIONS.inc()
                 flash("Your account is ready. Sign in to continue.", "success")
                 return redirect(url_for("auth.login"))
         if "username" in taken:
@@ -117,6 +119,7 @@ def _authenticate(login: str, password: str) -> User | None:
     if user is None:
         dummy_password_check(password)
         log_event("auth.login_failed", reason="unknown_account")
+        metrics.LOGINS.labels(result="unknown_account").inc()
         return None
 
     now = utcnow()
@@ -125,6 +128,7 @@ def _authenticate(login: str, password: str) -> User | None:
         _record_event(user, success=False)
         db.session.commit()
         log_event("auth.login_failed", user_id=user.id, reason="locked")
+        metrics.LOGINS.labels(result="locked").inc()
         return None
 
     if not password_ok:
@@ -139,6 +143,7 @@ def _authenticate(login: str, password: str) -> User | None:
     _record_event(user, success=True)
     db.session.commit()
     log_event("auth.login_succeeded", user_id=user.id)
+    metrics.LOGINS.labels(result="success").inc()
     return user
 
 
@@ -154,6 +159,7 @@ def _register_failure(user: User, now) -> None:
     ).scalar_one()
     _record_event(user, success=False)
     log_event("auth.login_failed", user_id=user.id, reason="bad_password")
+    metrics.LOGINS.labels(result="bad_password").inc()
     if count >= config["LOCKOUT_THRESHOLD"]:
         db.session.execute(
             update(User)
@@ -161,6 +167,7 @@ def _register_failure(user: User, now) -> None:
             .values(locked_until=now + config["LOCKOUT_DURATION"], failed_login_count=0)
         )
         log_event("auth.locked", user_id=user.id, until=(now + config["LOCKOUT_DURATION"]).isoformat())
+        metrics.LOCKOUTS.inc()
     db.session.commit()
 
 

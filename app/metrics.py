@@ -1,0 +1,104 @@
+"""Prometheus metrics (prometheus-flask-exporter) at /metrics.
+
+- flask_http_request_duration_seconds{method,route,status}: a histogram whose
+  _count is the request count per route. The route is the URL rule's template
+  (/account/sessions/<session_id>/end), never the raw path, so label
+  cardinality stays bounded whatever clients ask for.
+- flask_http_request_total{method,status}
+- auth_logins_total{result}, auth_registrations_total, auth_lockouts_total,
+  auth_rate_limited_total, app_info{version}, db_pool_connections_in_use.
+
+Under gunicorn, PROMETHEUS_MULTIPROC_DIR (set by gunicorn.conf.py) switches
+prometheus_client to multiprocess mode: each worker writes its samples to files
+there, /metrics aggregates them, and gunicorn's child_exit hook marks dead
+workers (see gunicorn.conf.py).
+"""
+
+from __future__ import annotations
+
+import os
+from ipaddress import ip_address
+
+from flask import Flask, abort, current_app, request
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_flask_exporter import PrometheusMetrics
+from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
+from sqlalchemy import event
+from sqlalchemy.pool import Pool
+
+# Created unregistered; each app's registry adds them (tests build many apps).
+LOGINS = Counter("auth_logins_total", "Sign-in attempts by result", ["result"], registry=None)
+LOGIN_RESULTS = ("success", "bad_password", "unknown_account", "locked")
+REGISTRATIONS = Counter("auth_registrations_total", "Accounts created", registry=None)
+LOCKOUTS = Counter("auth_lockouts_total", "Accounts locked after repeated failures", registry=None)
+RATE_LIMITED = Counter("auth_rate_limited_total", "Requests refused by a rate limit", registry=None)
+DB_POOL_IN_USE = Gauge(
+    "db_pool_connections_in_use",
+    "Database connections checked out of the pool",
+    registry=None,
+    multiprocess_mode="livesum",
+)
+_CUSTOM = (LOGINS, REGISTRATIONS, LOCKOUTS, RATE_LIMITED, DB_POOL_IN_USE)
+for _result in LOGIN_RESULTS:
+    LOGINS.labels(result=_result)
+
+
+def route(req) -> str:
+    """The label value for a request: the matched URL rule, or one bucket for 404s."""
+    return req.url_rule.rule if req.url_rule is not None else "<unmatched>"
+
+
+def multiprocess_mode() -> bool:
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+def _restrict_to_allowed_networks(view):
+    """Answer 404 to clients outside METRICS_ALLOWED_NETWORKS (empty: everyone)."""
+
+    def guarded(*args, **kwargs):
+        networks = current_app.config["METRICS_ALLOWED_NETWORKS"]
+        if networks:
+            try:
+                client = ip_address(request.remote_addr or "")
+            except ValueError:
+                abort(404)
+            if not any(client in network for network in networks):
+                abort(404)
+        return view(*args, **kwargs)
+
+    guarded.__name__ = view.__name__
+    return guarded
+
+
+@event.listens_for(Pool, "checkout")
+def _on_checkout(*_args) -> None:
+    DB_POOL_IN_USE.inc()
+
+
+@event.listens_for(Pool, "checkin")
+def _on_checkin(*_args) -> None:
+    DB_POOL_IN_USE.dec()
+
+
+def init_app(app: Flask) -> PrometheusMetrics:
+    registry = CollectorRegistry()
+    if multiprocess_mode():
+        # Every metric (ours included) is read back from the workers' files.
+        cls = GunicornInternalPrometheusMetrics
+    else:
+        cls = PrometheusMetrics
+        for collector in _CUSTOM:
+            registry.register(collector)
+    metrics = cls(
+        app=None,
+        path=None,
+        registry=registry,
+        group_by=route,
+        defaults_prefix="flask",
+        metrics_decorator=_restrict_to_allowed_networks,
+    )
+    metrics.init_app(app)
+    metrics.register_endpoint("/metrics", app)
+    metrics.info("app_info", "Application version", version=app.config["APP_VERSION"])
+    app.extensions["prometheus_metrics"] = metrics
+    return metrics
