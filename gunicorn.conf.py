@@ -24,6 +24,9 @@ bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')
 # One process per core: the CPU-bound work (password hashing) cannot use more.
 workers = int(os.environ.get("WEB_CONCURRENCY", str(_cpus)))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+if worker_class == "gthread":
+    # gthread that closes its listeners when a SIGTERM drain starts (app/gunicorn_worker.py).
+    worker_class = "app.gunicorn_worker.DrainingThreadWorker"
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # Kubernetes waits terminationGracePeriodSeconds (the chart sets it longer than this).
@@ -36,6 +39,12 @@ backlog = int(os.environ.get("GUNICORN_BACKLOG", "512"))
 # read-only disk must not make the arbiter think workers hang.
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"
+# gunicorn's runtime control socket would live under $HOME, which is read-only
+# in the container; nothing here uses it. GUNICORN_CONTROL_SOCKET=PATH enables it.
+if os.environ.get("GUNICORN_CONTROL_SOCKET"):
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+else:
+    control_socket_disable = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 # The app logs every request itself (JSON, with request ids): no access log.

@@ -16,11 +16,14 @@ workers (see gunicorn.conf.py).
 
 from __future__ import annotations
 
+import glob
 import os
 from ipaddress import ip_address
 
 from flask import Flask, abort, current_app, request
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_flask_exporter import PrometheusMetrics
 from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
 from sqlalchemy import event
@@ -46,6 +49,35 @@ for _result in LOGIN_RESULTS:
 def route(req) -> str:
     """The label value for a request: the matched URL rule, or one bucket for 404s."""
     return req.url_rule.rule if req.url_rule is not None else "<unmatched>"
+
+
+class _SettledFilesCollector(MultiProcessCollector):
+    """MultiProcessCollector minus files that are still empty.
+
+    A worker creates its file and sizes it a moment later; a scrape landing in
+    between would fail whole (prometheus/client_python#1199), and a worker killed
+    in that instant would leave the empty file behind for good.
+    """
+
+    def collect(self):
+        files = []
+        for path in glob.glob(os.path.join(self._path, "*.db")):
+            try:
+                if os.path.getsize(path) > 0:
+                    files.append(path)
+            except FileNotFoundError:  # a dead worker's live gauge, just removed
+                pass
+        return self.merge(files, accumulate=True)
+
+
+class _GunicornMetrics(GunicornInternalPrometheusMetrics):
+    def generate_metrics(self, accept_header=None, names=None):
+        registry = CollectorRegistry()
+        _SettledFilesCollector(registry)
+        if names:
+            registry = registry.restricted_registry(names)
+        generate_latest, content_type = choose_encoder(accept_header)
+        return generate_latest(registry).decode("utf-8"), content_type
 
 
 def multiprocess_mode() -> bool:
@@ -84,7 +116,7 @@ def init_app(app: Flask) -> PrometheusMetrics:
     registry = CollectorRegistry()
     if multiprocess_mode():
         # Every metric (ours included) is read back from the workers' files.
-        cls = GunicornInternalPrometheusMetrics
+        cls = _GunicornMetrics
     else:
         cls = PrometheusMetrics
         for collector in _CUSTOM:

@@ -1,0 +1,1 @@
+"""Helpers loaded only by tests (never by production)."""

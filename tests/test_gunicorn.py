@@ -1,0 +1,610 @@
+"""The app as production serves it: a real gunicorn (gunicorn.conf.py) in a subprocess.
+
+Each test starts its own gunicorn on a free loopback port with its own
+PROMETHEUS_MULTIPROC_DIR, and stops its whole process group at the end.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from http.cookiejar import CookieJar
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from conftest import PASSWORD, TEST_SECRET_KEY, _migrate, _with_database, csrf_token
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.parser import text_string_to_metric_families
+
+from app.config import normalize_database_url
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
+PRODUCTION_SECRET_KEY = "production-like-secret-" + "k" * 40
+START_TIMEOUT = 20.0
+HTTP_TIMEOUT = 15.0
+
+requires_postgresql = pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL") and os.environ.get("CI", "").lower() != "true",
+    reason="needs TEST_DATABASE_URL (set in CI, where conftest makes its absence an error)",
+)
+
+
+# --- the server -------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _children(pid: int) -> set[int]:
+    """Live child processes of pid (read from /proc: no ps needed)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may contain spaces, so split after the last ")".
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == pid and state != "Z":
+            found.add(int(entry.name))
+    return found
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen
+    host: str
+    port: int
+    stdout_path: Path
+    stderr_path: Path
+    metrics_dir: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def workers(self) -> set[int]:
+        return _children(self.proc.pid)
+
+    def ready_workers(self) -> set[int]:
+        """Workers that built the app: its app_info gauge (gauge_max_<pid>.db) is one of the last steps."""
+        files = {int(p.stem.rsplit("_", 1)[1]) for p in self.metrics_dir.glob("gauge_max_*.db")}
+        return self.workers() & files
+
+    def stdout(self) -> str:
+        return self.stdout_path.read_text()
+
+    def output(self) -> str:
+        return f"--- stdout ---\n{self.stdout()}\n--- stderr ---\n{self.stderr_path.read_text()}"
+
+    def json_logs(self) -> list[dict]:
+        return [json.loads(line) for line in self.stdout().splitlines()]
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+
+
+@contextmanager
+def gunicorn(
+    run_dir: Path, database_url: str, *, module: str = "app", workers: int = 1, **env: str | None
+) -> Iterator[Server]:
+    """Start gunicorn -c gunicorn.conf.py "<module>:create_app()" and wait until every worker is up.
+
+    Keyword arguments are environment variables (None removes a default one).
+    """
+    port = _free_port()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    metrics_dir = run_dir / "metrics"
+    environment: dict[str, str | None] = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(run_dir),
+        # gunicorn's control socket goes under XDG_RUNTIME_DIR: one per server, not ~/.gunicorn.
+        "XDG_RUNTIME_DIR": str(run_dir),
+        "APP_ENV": "testing",
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "DATABASE_URL": database_url,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "WEB_CONCURRENCY": str(workers),
+        "LOG_LEVEL": "info",
+    }
+    environment.update(env)
+    stdout_path, stderr_path = run_dir / "stdout.log", run_dir / "stderr.log"
+    with open(stdout_path, "ab") as out, open(stderr_path, "ab") as err:
+        proc = subprocess.Popen(
+            [str(GUNICORN), "-c", "gunicorn.conf.py", f"{module}:create_app()"],
+            cwd=ROOT,
+            env={k: v for k, v in environment.items() if v is not None},
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+    server = Server(proc, "127.0.0.1", port, stdout_path, stderr_path, metrics_dir)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"gunicorn exited with {proc.returncode} while starting\n{server.output()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"gunicorn did not become ready in {START_TIMEOUT} s\n{server.output()}")
+            if len(server.ready_workers()) >= workers:
+                try:
+                    if get(server, "/health/live").status == 200:
+                        break
+                except OSError:
+                    pass
+            time.sleep(0.1)
+        yield server
+    finally:
+        if proc.poll() is None:
+            _signal_group(proc, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                _signal_group(proc, signal.SIGKILL)
+                proc.wait(timeout=5)
+        _signal_group(proc, signal.SIGKILL)  # any worker left behind by a master that died first
+
+
+# --- HTTP ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    body: str
+
+
+def get(server: Server, path: str, headers: dict[str, str] | None = None) -> Reply:
+    """One request on a NEW connection (so any worker may take it)."""
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=HTTP_TIMEOUT)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return Reply(response.status, response.headers, response.read().decode())
+    finally:
+        conn.close()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class Browser:
+    """Keeps cookies, does not follow redirects, and returns error statuses instead of raising."""
+
+    def __init__(self, server: Server):
+        self.server = server
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(CookieJar()), _NoRedirect()
+        )
+
+    def _open(self, request: urllib.request.Request) -> Reply:
+        try:
+            with self.opener.open(request, timeout=HTTP_TIMEOUT) as response:
+                return Reply(response.status, response.headers, response.read().decode())
+        except urllib.error.HTTPError as error:
+            return Reply(error.code, error.headers, error.read().decode())
+
+    def get(self, path: str) -> Reply:
+        return self._open(urllib.request.Request(self.server.base_url + path))  # noqa: S310 (http://)
+
+    def post(self, path: str, data: dict[str, str]) -> Reply:
+        body = urlencode(data).encode()
+        request = urllib.request.Request(self.server.base_url + path, data=body, method="POST")  # noqa: S310
+        return self._open(request)
+
+    def submit(self, path: str, fields: dict[str, str]) -> Reply:
+        """GET the form, then POST it with the page's CSRF token."""
+        page = self.get(path)
+        assert page.status == 200, f"{page}\n{self.server.output()}"
+        return self.post(path, {"csrf_token": csrf_token(page.body), **fields})
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+
+def scrape(server: Server) -> dict[tuple[str, frozenset], float]:
+    reply = get(server, "/metrics")
+    assert reply.status == 200, f"{reply}\n{server.output()}"
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(reply.body)
+        for sample in family.samples
+    }
+
+
+def value(samples: dict, name: str, **labels: str) -> float | None:
+    return samples.get((name, frozenset(labels.items())))
+
+
+LOGIN_PAGE = {"method": "GET", "route": "/auth/login", "status": "200"}
+
+
+def login_page_count(samples: dict) -> float | None:
+    return value(samples, "flask_http_request_duration_seconds_count", **LOGIN_PAGE)
+
+
+def per_worker_login_pages(server: Server) -> dict[int, float]:
+    """GET /auth/login 200 count recorded by each worker pid (its own histogram file)."""
+    counts = {}
+    for path in server.metrics_dir.glob("histogram_*.db"):
+        if not _has_data(path):
+            continue
+        pid = int(path.stem.rsplit("_", 1)[1])
+        samples = {
+            (s.name, frozenset(s.labels.items())): s.value
+            for metric in MultiProcessCollector.merge([str(path)], accumulate=True)
+            for s in metric.samples
+        }
+        counts[pid] = login_page_count(samples) or 0.0
+    return counts
+
+
+def _has_data(path: Path) -> bool:
+    """A worker creates its file empty and sizes it a moment later: skip it in that moment."""
+    try:
+        return path.stat().st_size > 0
+    except FileNotFoundError:
+        return False
+
+
+def livesum_gauge(server: Server, pid: int) -> float | None:
+    path = server.metrics_dir / f"gauge_livesum_{pid}.db"
+    if not _has_data(path):
+        return None
+    for metric in MultiProcessCollector.merge([str(path)], accumulate=True):
+        for sample in metric.samples:
+            if sample.name == "db_pool_connections_in_use":
+                return sample.value
+    return None
+
+
+def wait_for(condition, what: str, server: Server, timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}\n{server.output()}")
+
+
+def load_login_pages(server: Server, count: int) -> None:
+    """count GET /auth/login, each on a new connection, six at a time."""
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = list(pool.map(lambda _: get(server, "/auth/login").status, range(count)))
+    assert statuses == [200] * count
+
+
+# --- tests --------------------------------------------------------------------------------------
+
+
+def test_metrics_are_aggregated_across_workers(tmp_path, database_url):
+    """/metrics sums every worker's samples, counts a failed sign-in once and keeps route labels bounded."""
+    n = 60
+    with gunicorn(tmp_path, database_url, workers=3) as server:
+        # New connections go to whichever worker accepts first: add batches until two have served some.
+        load_login_pages(server, n)
+        while len(served := {p: c for p, c in per_worker_login_pages(server).items() if c}) < 2:
+            assert n < 600, f"one worker served all {n} requests: {served}"
+            load_login_pages(server, 12)
+            n += 12
+        assert sum(served.values()) == n
+
+        browser = Browser(server)
+        failed = browser.submit("/auth/login", {"login": "nobody-here", "password": PASSWORD})
+        assert failed.status == 422
+        assert get(server, "/nope/123").status == 404
+        assert get(server, "/nope/456").status == 404
+
+        samples = scrape(server)
+
+    assert login_page_count(samples) == n + 1  # the sign-in form was fetched once more
+    assert value(samples, "flask_http_request_total", method="GET", status="200") >= n + 1
+    assert (
+        value(
+            samples,
+            "flask_http_request_duration_seconds_count",
+            method="POST",
+            route="/auth/login",
+            status="422",
+        )
+        == 1
+    )
+    assert value(samples, "auth_logins_total", result="unknown_account") == 1
+    assert value(samples, "auth_logins_total", result="success") == 0
+    unmatched = {"method": "GET", "route": "<unmatched>", "status": "404"}
+    assert value(samples, "flask_http_request_duration_seconds_count", **unmatched) == 2
+    labels = [dict(key) for _, key in samples]
+    assert not [item for item in labels if any("/nope" in v for v in item.values())]
+
+
+def test_metrics_scrape_survives_an_empty_metrics_file(tmp_path, database_url):
+    """An empty metrics file (a worker between creating and sizing it, or SIGKILLed in that instant)
+    must not turn every /metrics scrape into a 500 and hide all the other workers' samples."""
+    with gunicorn(tmp_path, database_url, workers=2) as server:
+        load_login_pages(server, 5)
+        # What a worker killed between open() and truncate() in MmapedDict leaves behind for good;
+        # 2**22 + 1 is above Linux's largest pid_max, so no live process owns it.
+        (server.metrics_dir / f"counter_{2**22 + 1}.db").touch()
+        reply = get(server, "/metrics")
+        assert reply.status == 200, f"{reply}\n{server.output()}"
+        samples = scrape(server)
+    assert login_page_count(samples) == 5
+    assert value(samples, "auth_logins_total", result="unknown_account") == 0
+
+
+def test_killed_worker_keeps_its_counters_but_not_its_gauges(tmp_path, database_url):
+    """A SIGKILLed worker's requests stay counted; its live gauge (a held DB connection) is dropped."""
+    with gunicorn(tmp_path, database_url, module="tests.support.slow_app", workers=3) as server:
+        failures: list[BaseException] = []
+
+        def hold_connection() -> None:
+            try:
+                get(server, "/test/slow?seconds=10&hold_db=1")
+            except (OSError, http.client.HTTPException) as exc:  # the worker dies under it
+                failures.append(exc)
+
+        holder_thread = threading.Thread(target=hold_connection)
+        holder_thread.start()
+        try:
+            holder = wait_for(
+                lambda: next((p for p in server.workers() if livesum_gauge(server, p) == 1), None),
+                "a worker holding a database connection",
+                server,
+            )
+            assert value(scrape(server), "db_pool_connections_in_use") == 1
+
+            # Requests until the holder has served some (any worker may take a new connection).
+            sent = 0
+            while not per_worker_login_pages(server).get(holder) and sent < 600:
+                load_login_pages(server, 12)
+                sent += 12
+            killed_share = per_worker_login_pages(server).get(holder)
+            assert killed_share, f"worker {holder} never served a request"
+            assert login_page_count(scrape(server)) == sent
+
+            os.kill(holder, signal.SIGKILL)
+            wait_for(
+                lambda: (
+                    holder not in server.workers()
+                    and len(server.ready_workers()) == 3
+                    and not (server.metrics_dir / f"gauge_livesum_{holder}.db").exists()
+                ),
+                "gunicorn to replace the killed worker",
+                server,
+            )
+            holder_thread.join(timeout=HTTP_TIMEOUT)
+            assert failures, "the request on the killed worker got an answer"
+
+            samples = scrape(server)
+            assert login_page_count(samples) == sent
+            assert value(samples, "flask_http_request_total", method="GET", status="200") >= sent
+            assert value(samples, "db_pool_connections_in_use") == 0
+            assert per_worker_login_pages(server)[holder] == killed_share
+        finally:
+            holder_thread.join(timeout=HTTP_TIMEOUT)
+
+
+def test_sigterm_drains_in_flight_requests(tmp_path, database_url):
+    """SIGTERM: the running request completes, no new request is served, and the master exits 0."""
+    with gunicorn(
+        tmp_path,
+        database_url,
+        module="tests.support.slow_app",
+        workers=1,
+        GUNICORN_GRACEFUL_TIMEOUT="10",
+    ) as server:
+        replies: list[Reply] = []
+        errors: list[BaseException] = []
+
+        def slow_request() -> None:
+            try:
+                replies.append(get(server, "/test/slow?seconds=4"))
+            except BaseException as exc:
+                errors.append(exc)
+
+        in_flight = threading.Thread(target=slow_request)
+        in_flight.start()
+        wait_for(lambda: "slow request started" in server.stdout(), "the slow request to start", server)
+        server.proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: "Handling signal: term" in server.stdout(), "the master to take SIGTERM", server)
+
+        def refused() -> bool:
+            try:
+                get(server, "/health/live")
+            except ConnectionRefusedError:
+                return True
+            except (ConnectionError, http.client.HTTPException):
+                return False  # accepted by a listener still open, then dropped
+            return False
+
+        # New connections are refused outright (the load balancer retries them
+        # elsewhere) while the request in flight is still running.
+        wait_for(refused, "new connections to be refused", server)
+        assert not replies, "the slow request finished before the drain was observed"
+
+        in_flight.join(timeout=HTTP_TIMEOUT)
+        assert not errors, errors
+        assert len(replies) == 1
+        assert (replies[0].status, replies[0].body) == (200, "done")
+        # The bound only keeps a hung server from hanging the suite; exit 0 means no forced kill.
+        assert server.proc.wait(timeout=15) == 0, server.output()
+
+
+@pytest.fixture
+def postgresql_database() -> Iterator[tuple[str, str]]:
+    """A fresh, migrated PostgreSQL database of this test's own (dropped at the end)."""
+    import psycopg2
+
+    server_url = normalize_database_url(os.environ["TEST_DATABASE_URL"]).replace(
+        "postgresql+psycopg2://", "postgresql://"
+    )
+    name = f"test_flask_auth_gunicorn_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = psycopg2.connect(server_url)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        url = _with_database(server_url, name)
+        _migrate(url)
+        yield url, name
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def _terminate_backends(url: str, name: str) -> int:
+    import psycopg2
+
+    admin = psycopg2.connect(url)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+            return cursor.fetchone()[0]
+    finally:
+        admin.close()
+
+
+@requires_postgresql
+def test_pooled_connections_survive_a_postgresql_backend_kill(tmp_path, postgresql_database):
+    """pool_pre_ping: after the server kills every backend, the next requests reconnect instead of 500."""
+    url, name = postgresql_database
+    with gunicorn(tmp_path, url, workers=1) as server:
+        alice = Browser(server)
+        credentials = {"login": "alice", "password": PASSWORD}
+        registered = alice.submit(
+            "/auth/register",
+            {
+                "username": "alice",
+                "email": "alice@example.com",
+                "password": PASSWORD,
+                "confirm_password": PASSWORD,
+            },
+        )
+        assert registered.status == 302, registered
+        assert alice.submit("/auth/login", credentials).status == 302
+        assert alice.get("/dashboard").status == 200
+        assert get(server, "/health/ready").status == 200
+
+        assert _terminate_backends(url, name) >= 1  # the pool's idle connections, now dead
+
+        assert get(server, "/health/ready").status == 200
+        assert alice.get("/dashboard").status == 200  # the session is looked up in the database
+        bob = Browser(server)
+        assert bob.submit("/auth/login", credentials).status == 302
+        assert bob.get("/dashboard").status == 200
+
+        assert _terminate_backends(url, name) >= 1
+        assert bob.submit("/account/password", {}).status != 500  # a POST after a kill too
+    requests = [line for line in server.json_logs() if line["logger"] == "app.requests"]
+    assert requests
+    assert all(line["status"] < 500 for line in requests), requests
+    assert "readiness check failed" not in server.stdout()
+
+
+def test_production_logs_are_json_lines_with_request_ids(tmp_path, database_url):
+    """In production every stdout line (gunicorn's too) is one JSON object; request ids are echoed."""
+    with gunicorn(
+        tmp_path,
+        database_url,
+        workers=2,
+        APP_ENV="production",
+        SECRET_KEY=PRODUCTION_SECRET_KEY,
+        LOG_FORMAT=None,
+    ) as server:
+        given = get(server, "/auth/login", headers={"X-Request-ID": "abcdef12-req", "User-Agent": "probe/1"})
+        forged = get(server, "/auth/login", headers={"X-Request-ID": "bad id"})
+        missing = get(server, "/nope/123")
+    assert server.proc.returncode == 0, server.output()
+
+    assert (given.status, forged.status, missing.status) == (200, 200, 404)
+    assert given.headers["X-Request-ID"] == "abcdef12-req"
+    assert re.fullmatch(r"[0-9a-f]{32}", forged.headers["X-Request-ID"])
+    assert re.fullmatch(r"[0-9a-f]{32}", missing.headers["X-Request-ID"])
+
+    lines = server.stdout().splitlines()
+    logs = [json.loads(line) for line in lines]  # fails on any line that is not JSON
+    assert all(isinstance(entry, dict) for entry in logs)
+    assert all({"time", "level", "logger", "message"} <= entry.keys() for entry in logs)
+    gunicorn_messages = [e["message"] for e in logs if e["logger"] == "gunicorn.error"]
+    assert any(m.startswith("Listening at: http://127.0.0.1:") for m in gunicorn_messages)
+    assert sum(m.startswith("Booting worker with pid") for m in gunicorn_messages) >= 2
+    assert server.stderr_path.read_text() == ""
+
+    by_id = {e["request_id"]: e for e in logs if e["logger"] == "app.requests"}
+    line = by_id["abcdef12-req"]
+    fields = {"method", "path", "route", "status", "duration_ms", "remote_addr", "request_id"}
+    assert fields <= line.keys()
+    assert (line["method"], line["path"], line["route"], line["status"]) == (
+        "GET",
+        "/auth/login",
+        "/auth/login",
+        200,
+    )
+    assert line["remote_addr"] == "127.0.0.1"
+    assert line["user_agent"] == "probe/1"
+    assert isinstance(line["duration_ms"], int | float)
+    assert line["duration_ms"] >= 0
+    assert by_id[forged.headers["X-Request-ID"]]["path"] == "/auth/login"
+    not_found = by_id[missing.headers["X-Request-ID"]]
+    assert (not_found["path"], not_found["route"], not_found["status"]) == ("/nope/123", None, 404)
+    assert "bad id" not in server.stdout()
+
+
+@pytest.mark.parametrize(
+    ("networks", "expected"),
+    [(None, 200), ("10.0.0.0/8", 404)],
+    ids=["default-private-networks", "loopback-not-listed"],
+)
+def test_metrics_restricted_to_allowed_networks_in_production(tmp_path, database_url, networks, expected):
+    """Production /metrics answers loopback by default and 404s a client outside METRICS_ALLOWED_NETWORKS."""
+    with gunicorn(
+        tmp_path,
+        database_url,
+        APP_ENV="production",
+        SECRET_KEY=PRODUCTION_SECRET_KEY,
+        METRICS_ALLOWED_NETWORKS=networks,
+    ) as server:
+        reply = get(server, "/metrics")
+        spoofed = get(server, "/metrics", headers={"X-Forwarded-For": "10.1.2.3", "X-Real-IP": "10.1.2.3"})
+    assert reply.status == expected
+    assert spoofed.status == expected  # a forwarded-for header does not change who the client is
+    if expected == 200:
+        assert "flask_http_request_duration_seconds" in reply.body
+        assert 'app_info{version="' in reply.body
+    else:
+        assert "flask_http_request" not in reply.body
+        assert "app_info" not in reply.body
