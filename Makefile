@@ -45,12 +45,12 @@ test: install-dev ## Run the test suite with branch coverage of app/ (>= 90% enf
 		--junitxml=junit.xml $(PYTEST_ARGS)
 
 lint: install-dev ## ruff check and format check
-	$(BIN)/ruff check app tests
-	$(BIN)/ruff format --check app tests
+	$(BIN)/ruff check app tests scripts gunicorn.conf.py
+	$(BIN)/ruff format --check app tests scripts gunicorn.conf.py
 
 format: install-dev ## Apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix app tests
-	$(BIN)/ruff format app tests
+	$(BIN)/ruff check --fix app tests scripts gunicorn.conf.py
+	$(BIN)/ruff format app tests scripts gunicorn.conf.py
 
 clean: ## Remove the virtualenv, caches and test outputs (keeps instance/)
 	rm -rf $(VENV) .pytest_cache .ruff_cache htmlcov .coverage .coverage.* coverage.xml junit.xml

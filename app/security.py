@@ -145,7 +145,9 @@ def set_security_headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["password_hash_slots"] = threading.BoundedSemaphore(app.config["PASSWORD_HASH_CONCURRENCY"])
+    app.extensions["password_hash_slots"] = threading.BoundedSemaphore(
+        app.config["PASSWORD_HASH_CONCURRENCY"]
+    )
     app.after_request(set_security_headers)
 
 

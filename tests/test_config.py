@@ -327,4 +327,6 @@ def test_bad_pool_settings_are_refused(name, value):
 def test_sqlite_has_no_pool_options(tmp_path):
     """SQLite gets no PostgreSQL pool options, even when DB_POOL_* are set."""
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}", "DB_POOL_SIZE": "11"}
-    assert app_config.TestingConfig(environ=env, instance_path=tmp_path).SQLALCHEMY_ENGINE_OPTIONS == {"hide_parameters": True}
+    assert app_config.TestingConfig(environ=env, instance_path=tmp_path).SQLALCHEMY_ENGINE_OPTIONS == {
+        "hide_parameters": True
+    }
