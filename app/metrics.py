@@ -116,6 +116,7 @@ def init_app(app: Flask) -> PrometheusMetrics:
     registry = CollectorRegistry()
     if multiprocess_mode():
         # Every metric (ours included) is read back from the workers' files.
+        os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
         cls = _GunicornMetrics
     else:
         cls = PrometheusMetrics
