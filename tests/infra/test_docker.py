@@ -53,9 +53,12 @@ def base_image() -> str:
 
 @pytest.fixture(scope="session")
 def image(base_image: str):
-    revision = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
-    ).stdout.strip() or "unknown"
+    revision = (
+        subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip()
+        or "unknown"
+    )
     build = subprocess.run(
         [
             DOCKER,

@@ -76,7 +76,12 @@ def _setup_checkout(tmp_path: Path) -> Path:
 def _run_setup(checkout: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY", "APP_ENV"}}
     return subprocess.run(
-        ["bash", "scripts/setup.sh", *args], cwd=checkout, env=env, capture_output=True, text=True, check=False
+        ["bash", "scripts/setup.sh", *args],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
