@@ -4,6 +4,7 @@ Keeping them here (and nowhere else) means blueprints can import them without
 importing the app, and tests can build as many apps as they like.
 """
 
+from flask import request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -35,3 +36,10 @@ csrf = CSRFProtect()
 # The client address comes from request.remote_addr, which ProxyFix rewrites
 # from X-Forwarded-For only when TRUSTED_PROXIES says how many hops to trust.
 limiter = Limiter(key_func=get_remote_address)
+
+
+@limiter.request_filter
+def _safe_methods_are_not_limited() -> bool:
+    """Every limit here is on POST: GET/HEAD/OPTIONS skip the limiter's
+    bookkeeping, which otherwise costs more than a health probe itself."""
+    return request.method in ("GET", "HEAD", "OPTIONS")

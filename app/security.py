@@ -127,20 +127,28 @@ CSP = (
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
 
+_STATIC_HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ("Permissions-Policy", PERMISSIONS_POLICY),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+)
+_HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+_NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
+
+
 def set_security_headers(response: Response) -> Response:
+    """Every response gets the same headers; no view here sets any of them,
+    so they are appended in one step (this runs on every request, probes too)."""
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    if current_app.config.get("HSTS_ENABLED"):
-        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    headers.extend(_STATIC_HEADERS)
+    if current_app.config["HSTS_ENABLED"]:
+        headers.add(*_HSTS)
     # Every HTML page here holds a form or account data: never store it.
     if response.mimetype == "text/html":
-        headers["Cache-Control"] = "no-store"
-        headers["Pragma"] = "no-cache"
+        headers.extend(_NO_STORE)
     return response
 
 
