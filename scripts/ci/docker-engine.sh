@@ -5,12 +5,13 @@
 # python:3.12-slim base image (which cannot be pulled here): a minimal Debian
 # bookworm with python3, python3-venv and this machine's CA bundle.
 #
-# Prints the DOCKER_HOST to use. Idempotent; the stand-in rootfs is cached.
+# Prints the DOCKER_HOST and BASE_IMAGE to use. Idempotent; the stand-in rootfs is cached.
 #   eval "$(scripts/ci/docker-engine.sh)"
 set -euo pipefail
 
 ROOT="${FLASK_AUTH_DOCKER_ROOT:-/var/lib/flask-auth-docker}"
 CACHE="${FLASK_AUTH_CACHE:-/var/cache/flask-auth}"
+OFFICIAL_BASE="python:3.12-slim"
 BASE_IMAGE="${STANDIN_BASE_IMAGE:-flask-auth-base:bookworm-standin}"
 SOCKET="$ROOT/docker.sock"
 export DOCKER_HOST="unix://$SOCKET"
@@ -43,6 +44,15 @@ if ! "$DOCKER" info >/dev/null 2>&1; then
   "$DOCKER" info >/dev/null
 fi
 
+# Where a registry answers (a laptop, GitHub Actions) the official base is used unchanged.
+if "$DOCKER" image inspect "$OFFICIAL_BASE" >/dev/null 2>&1 \
+  || timeout 60 "$DOCKER" pull --quiet "$OFFICIAL_BASE" >/dev/null 2>&1; then
+  say "base image: $OFFICIAL_BASE (the official image)"
+  echo "export DOCKER_HOST=$DOCKER_HOST BASE_IMAGE=$OFFICIAL_BASE BASE_IMAGE_KIND=official"
+  exit 0
+fi
+say "base image: $BASE_IMAGE (stand-in: $OFFICIAL_BASE could not be pulled here)"
+
 if ! "$DOCKER" image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
   rootfs="$CACHE/rootfs-bookworm"
   if [ ! -x "$rootfs/usr/bin/python3" ]; then
@@ -60,4 +70,4 @@ if ! "$DOCKER" image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
     - "$BASE_IMAGE" >&2
 fi
 
-echo "export DOCKER_HOST=$DOCKER_HOST STANDIN_BASE_IMAGE=$BASE_IMAGE"
+echo "export DOCKER_HOST=$DOCKER_HOST BASE_IMAGE=$BASE_IMAGE BASE_IMAGE_KIND=stand-in"

@@ -8,6 +8,7 @@ Run with `make test-infra` (which prepares the engine).
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
 import re
@@ -17,6 +18,7 @@ import socket
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -42,12 +44,16 @@ def docker(*args: str, check: bool = True, timeout: float = 300) -> subprocess.C
     )
 
 
+REPORT: dict[str, str] = {}
+
+
 @pytest.fixture(scope="session")
 def base_image() -> str:
-    name = os.environ.get("STANDIN_BASE_IMAGE")
-    assert name, "run through `make test-infra` (scripts/ci/docker-engine.sh sets STANDIN_BASE_IMAGE)"
+    name = os.environ.get("BASE_IMAGE")
+    assert name, "run through `make test-infra` (scripts/ci/docker-engine.sh sets BASE_IMAGE)"
     assert os.environ.get("DOCKER_HOST"), "DOCKER_HOST is not set"
     docker("image", "inspect", name)
+    REPORT["base image"] = f"{name} ({os.environ.get('BASE_IMAGE_KIND', 'unknown')})"
     return name
 
 
@@ -82,6 +88,8 @@ def image(base_image: str):
         check=False,
     )
     assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-4000:]
+    size = int(docker("image", "inspect", "-f", "{{.Size}}", IMAGE).stdout.strip())
+    REPORT["image size"] = f"{size / 1e6:.0f} MB ({size} bytes)"
     yield {"name": IMAGE, "revision": revision}
     docker("image", "rm", "-f", IMAGE, check=False)
 
@@ -202,6 +210,45 @@ def _get(url: str) -> tuple[int, str]:
         return exc.code, exc.read().decode()
 
 
+def _register_and_sign_in(port: int) -> None:
+    """A user registers and signs in through the real forms, CSRF tokens included."""
+    base = f"http://127.0.0.1:{port}"
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def form(path: str, **fields: str):
+        page = opener.open(base + path, timeout=10).read().decode()
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        data = urllib.parse.urlencode({"csrf_token": token, **fields}).encode()
+        return opener.open(base + path, data, timeout=30)
+
+    password = "Container-Test-42"
+    reply = form(
+        "/auth/register",
+        username="docker",
+        email="docker@example.com",
+        password=password,
+        confirm_password=password,
+    )
+    assert reply.url.endswith("/auth/login"), reply.url
+    reply = form("/auth/login", login="docker", password=password)
+    assert reply.url.endswith("/dashboard"), reply.url
+    assert "Welcome, docker" in reply.read().decode()
+
+
+def _wait_ready(container: str, port: int) -> None:
+    deadline = time.monotonic() + 60
+    status = None
+    while time.monotonic() < deadline:
+        try:
+            status, _ = _get(f"http://127.0.0.1:{port}/health/ready")
+            if status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"not ready ({status}): {docker('logs', container, check=False).stdout[-3000:]}")
+
+
 def _tables(container: str) -> str:
     return docker(
         "exec",
@@ -249,8 +296,10 @@ def test_serves_read_only_as_non_root_and_stops_cleanly(image):
         assert _tables(container).strip() == "[]", "serving must not run migrations"
         docker("exec", container, "docker-entrypoint", "migrate")
         assert "'users'" in _tables(container)
+        _wait_ready(container, port)
         status, page = _get(f"http://127.0.0.1:{port}/auth/login")
         assert status == 200 and "Sign in" in page
+        _register_and_sign_in(port)
 
         assert docker("exec", container, "id", "-u").stdout.strip() == "10001"
         write = docker("exec", container, "sh", "-c", "touch /srv/x || touch /opt/x", check=False)
@@ -272,5 +321,56 @@ def test_serves_read_only_as_non_root_and_stops_cleanly(image):
         docker("stop", "-t", "20", container, timeout=60)
         state = json.loads(docker("inspect", container).stdout)[0]["State"]
         assert state["ExitCode"] == 0, docker("logs", container, check=False).stdout[-2000:]
+    finally:
+        docker("rm", "-f", container, check=False)
+
+
+@pytest.fixture
+def postgresql_database():
+    """A fresh database on the machine's PostgreSQL, reached through its socket."""
+    import psycopg2
+
+    server = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = f"test_container_{secrets.token_hex(4)}"
+    admin = psycopg2.connect(server)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def test_serves_on_the_machines_postgresql_after_migrate(image, postgresql_database):
+    """No network but the published port: PostgreSQL through its Unix socket,
+    mounted into the container; migrate first, then serve."""
+    socket_dir = "/var/run/postgresql"
+    url = f"postgresql://postgres@/{postgresql_database}?host={socket_dir}"
+    flags = [*_run_flags(), "-v", f"{socket_dir}:{socket_dir}", "-e", f"DATABASE_URL={url}"]
+    migrate = docker("run", "--rm", "--network", "none", *flags, image["name"], "migrate", check=False)
+    assert migrate.returncode == 0, migrate.stdout[-2000:] + migrate.stderr[-2000:]
+
+    port = _free_port()
+    container = docker(
+        "run", "-d", "-p", f"127.0.0.1:{port}:8000", "-e", "SECURE_COOKIES=false", *flags, image["name"]
+    ).stdout.strip()
+    try:
+        _wait_ready(container, port)
+        status, page = _get(f"http://127.0.0.1:{port}/auth/login")
+        assert status == 200 and "Sign in" in page
+        _register_and_sign_in(port)
+        import psycopg2
+
+        server = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+        conn = psycopg2.connect(server.rsplit("/", 1)[0] + "/" + postgresql_database)
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM users WHERE username = 'docker'")
+                assert cursor.fetchone() == (1,)
+        finally:
+            conn.close()
     finally:
         docker("rm", "-f", container, check=False)
