@@ -159,6 +159,7 @@ def init_app(app: Flask) -> None:
     app.after_request(set_security_headers)
 
 
+@lru_cache(maxsize=512)
 def describe_user_agent(user_agent: str | None) -> str:
     """A short "Browser on OS" label for the dashboard."""
     ua = user_agent or ""

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
+from markupsafe import Markup
 from flask_login import current_user, login_required
 from sqlalchemy import delete, func, select
 
@@ -13,6 +14,19 @@ from . import bp
 from .forms import ChangePasswordForm, DeleteAccountForm
 
 RECENT_EVENTS = 10
+
+
+@bp.app_template_filter("when")
+def when(moment) -> Markup:
+    """A UTC time for people, with the machine-readable value beside it."""
+    if moment is None:
+        return Markup("never")
+    return Markup('<time datetime="{}">{} UTC</time>').format(
+        moment.isoformat(), moment.strftime("%Y-%m-%d %H:%M")
+    )
+
+
+bp.add_app_template_filter(describe_user_agent, "browser")
 
 
 @bp.route("/")
@@ -53,7 +67,6 @@ def _render_dashboard(delete_form: DeleteAccountForm | None = None, status: int 
             failures=_failures_since_previous_sign_in(user),
             sessions=active_sessions(user),
             current_session_id=user.current_session.id if user.current_session else None,
-            describe_user_agent=describe_user_agent,
             delete_form=delete_form or DeleteAccountForm(),
         ),
         status,
