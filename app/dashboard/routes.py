@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
-from markupsafe import Markup
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from sqlalchemy import delete, func, select
 
 from ..extensions import db
