@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -58,20 +59,29 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield url
         return
 
+    with new_postgresql_database("test_flask_auth") as (url, _admin, _name):
+        _migrate(url)
+        yield url
+
+
+@contextmanager
+def new_postgresql_database(prefix: str) -> Iterator[tuple[str, object, str]]:
+    """A new, empty database on TEST_DATABASE_URL's server, dropped on exit.
+
+    Yields (url, admin connection in autocommit, database name).
+    """
     import psycopg2
 
     server = normalize_database_url(os.environ["TEST_DATABASE_URL"]).replace(
         "postgresql+psycopg2://", "postgresql://"
     )
-    name = f"test_flask_auth_{os.getpid()}_{secrets.token_hex(4)}"
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
     admin = psycopg2.connect(server)
     admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    url = _with_database(server, name)
     try:
-        _migrate(url)
-        yield url
+        with admin.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        yield _with_database(server, name), admin, name
     finally:
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

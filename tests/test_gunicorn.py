@@ -10,7 +10,6 @@ import http.client
 import json
 import os
 import re
-import secrets
 import signal
 import socket
 import subprocess
@@ -27,11 +26,9 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from conftest import PASSWORD, TEST_SECRET_KEY, _migrate, _with_database, csrf_token
+from conftest import PASSWORD, TEST_SECRET_KEY, _migrate, csrf_token, new_postgresql_database
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
-
-from app.config import normalize_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
@@ -461,24 +458,9 @@ def test_sigterm_drains_in_flight_requests(tmp_path, database_url):
 @pytest.fixture
 def postgresql_database() -> Iterator[tuple[str, str]]:
     """A fresh, migrated PostgreSQL database of this test's own (dropped at the end)."""
-    import psycopg2
-
-    server_url = normalize_database_url(os.environ["TEST_DATABASE_URL"]).replace(
-        "postgresql+psycopg2://", "postgresql://"
-    )
-    name = f"test_flask_auth_gunicorn_{os.getpid()}_{secrets.token_hex(4)}"
-    admin = psycopg2.connect(server_url)
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-        url = _with_database(server_url, name)
+    with new_postgresql_database("test_flask_auth_gunicorn") as (url, _admin, name):
         _migrate(url)
         yield url, name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def _terminate_backends(url: str, name: str) -> int:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 import time
 
 import pytest
-from conftest import TEST_SECRET_KEY, _with_database
+from conftest import TEST_SECRET_KEY, new_postgresql_database
 from sqlalchemy import event
 
 from app import create_app
-from app.config import normalize_database_url
 from app.extensions import db
 
 # Nothing listens on port 1: connecting fails at once with "connection refused".
@@ -116,22 +113,8 @@ def own_database_url(backend, tmp_path):
         yield f"sqlite:///{folder / 'app.db'}", folder
         return
 
-    import psycopg2
-
-    server = normalize_database_url(os.environ["TEST_DATABASE_URL"]).replace(
-        "postgresql+psycopg2://", "postgresql://"
-    )
-    name = f"test_health_{os.getpid()}_{secrets.token_hex(4)}"
-    admin = psycopg2.connect(server)
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-        yield _with_database(server, name), (admin, name)
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with new_postgresql_database("test_health") as (url, admin, name):
+        yield url, (admin, name)
 
 
 def _cut_off(admin, name: str) -> None:

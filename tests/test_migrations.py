@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from conftest import TEST_SECRET_KEY, _with_database
+from conftest import TEST_SECRET_KEY, new_postgresql_database
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import Column, MetaData, String, inspect, text
 
 import app as app_package
 from app import create_app
-from app.config import normalize_database_url
 from app.extensions import db
 
 APP_TABLES = {"users", "user_sessions", "login_events"}
@@ -30,22 +27,8 @@ def fresh_database_url(backend, tmp_path):
         yield f"sqlite:///{tmp_path / 'fresh.db'}"
         return
 
-    import psycopg2
-
-    server = normalize_database_url(os.environ["TEST_DATABASE_URL"]).replace(
-        "postgresql+psycopg2://", "postgresql://"
-    )
-    name = f"test_migrations_{os.getpid()}_{secrets.token_hex(4)}"
-    admin = psycopg2.connect(server)
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-        yield _with_database(server, name)
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with new_postgresql_database("test_migrations") as (url, _admin, _name):
+        yield url
 
 
 @pytest.fixture
