@@ -27,7 +27,7 @@ worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 if worker_class == "gthread":
     # gthread that closes its listeners when a SIGTERM drain starts (app/gunicorn_worker.py).
     worker_class = "app.gunicorn_worker.DrainingThreadWorker"
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+threads = int(os.environ.get("GUNICORN_THREADS", "16"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # Kubernetes waits terminationGracePeriodSeconds (the chart sets it longer than this).
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "25"))
