@@ -36,12 +36,6 @@ PRODUCTION_SECRET_KEY = "production-like-secret-" + "k" * 40
 START_TIMEOUT = 20.0
 HTTP_TIMEOUT = 15.0
 
-requires_postgresql = pytest.mark.skipif(
-    not os.environ.get("TEST_DATABASE_URL") and os.environ.get("CI", "").lower() != "true",
-    reason="needs TEST_DATABASE_URL (set in CI, where conftest makes its absence an error)",
-)
-
-
 # --- the server -------------------------------------------------------------------------------
 
 
@@ -480,7 +474,7 @@ def _terminate_backends(url: str, name: str) -> int:
         admin.close()
 
 
-@requires_postgresql
+@pytest.mark.postgresql_only
 def test_pooled_connections_survive_a_postgresql_backend_kill(tmp_path, postgresql_database):
     """pool_pre_ping: after the server kills every backend, the next requests reconnect instead of 500."""
     url, name = postgresql_database
