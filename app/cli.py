@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from .extensions import db
 from .models import User
 from .observability import log_event
-from .security import hash_password, password_problems
+from .security import hash_password
 
 
 def _find_user(name: str) -> User | None:
@@ -28,22 +28,23 @@ def _find_user(name: str) -> User | None:
 @click.password_option(help="The password (prompted, hidden, when not given).")
 def create_user(username: str, email: str, password: str) -> None:
     """Create an account with USERNAME and EMAIL."""
-    import re
+    from werkzeug.datastructures import MultiDict
 
-    from email_validator import EmailNotValidError, validate_email
+    from .auth.forms import RegisterForm
 
-    from .auth.forms import USERNAME_PATTERN
-
-    username = username.strip().lower()
-    if not (3 <= len(username) <= 32 and re.match(USERNAME_PATTERN, username)):
-        raise click.UsageError("USERNAME must be 3-32 letters, digits, dots, dashes or underscores.")
-    try:
-        email = validate_email(email.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise click.UsageError(f"EMAIL is not valid: {exc}") from None
-    problems = password_problems(password, username=username, email=email)
-    if problems:
-        raise click.UsageError("Password refused: " + " ".join(problems))
+    # The same validation as the sign-up page: one set of rules for both doors.
+    form = RegisterForm(
+        formdata=MultiDict(
+            {"username": username, "email": email, "password": password, "confirm_password": password}
+        ),
+        meta={"csrf": False},
+    )
+    if not form.validate():
+        for field, label in (("username", "USERNAME must be valid"), ("email", "EMAIL is not valid")):
+            if field in form.errors:
+                raise click.UsageError(f"{label}: {' '.join(form.errors[field])}")
+        raise click.UsageError("Password refused: " + " ".join(form.errors.get("password", [])))
+    username, email = form.username.data.lower(), form.email.data
     user = User(username=username, email=email, password_hash=hash_password(password))
     db.session.add(user)
     try:
