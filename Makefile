@@ -11,7 +11,7 @@ export APP_ENV ?= development
 
 PYTEST_ARGS ?=
 
-.PHONY: help install install-dev install-infra run migrate test test-infra test-chart lint lint-infra format \
+.PHONY: help install install-dev install-infra run migrate test test-infra test-chart test-terraform lint lint-infra format \
 	deploy-local deploy-local-down bench clean
 
 help: ## List every target with one line of help
@@ -63,10 +63,13 @@ test-infra: install-infra lint-infra ## Chart checks, and the container built an
 	eval "$$(scripts/ci/docker-engine.sh)" && CHECKOV_BIN=$(CHECKOV_VENV)/bin/checkov \
 		$(BIN)/python -m pytest tests/infra $(PYTEST_ARGS)
 
+test-terraform: install-infra ## fmt, parse, wiring, Checkov and Trivy on terraform/ (offline)
+	CHECKOV_BIN=$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest tests/infra/test_terraform.py $(PYTEST_ARGS)
+
 test-chart: install-infra ## Lint, render and validate helm/flask-app for every values file (no Docker)
 	CHECKOV_BIN=$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest tests/infra/test_helm_chart.py $(PYTEST_ARGS)
 
-SHELL_SCRIPTS := .ci/run scripts/*.sh scripts/ci/*.sh docker/entrypoint.sh
+SHELL_SCRIPTS := .ci/run scripts/*.sh scripts/ci/*.sh docker/entrypoint.sh terraform/setup-backend.sh
 
 lint-infra: install-infra ## hadolint, shellcheck, compose schema, Trivy config on the delivery files
 	$(BIN)/hadolint --failure-threshold warning docker/Dockerfile

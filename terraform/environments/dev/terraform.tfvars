@@ -1,0 +1,14 @@
+# dev. Placeholders to replace for a real account: the repository, the CIDRs
+# allowed to reach the API, the state bucket (setup-backend.sh prints it).
+region                = "ap-south-1"
+name                  = "flask-auth-dev"
+vpc_cidr              = "10.10.0.0/16"
+github_repository     = "flask-auth/flask-auth"
+api_allowed_cidrs     = ["203.0.113.0/24"]
+state_bucket_name     = "flask-auth-terraform-state"
+state_lock_table_name = "flask-auth-terraform-locks"
+
+tags = {
+  Owner      = "platform-team"
+  CostCenter = "flask-auth-dev"
+}

@@ -1,0 +1,28 @@
+terraform {
+  # 1.10: the S3 backend's native lock file (use_lockfile).
+  required_version = ">= 1.10"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 6.0"
+    }
+    random = {
+      source  = "hashicorp/random"
+      version = "~> 3.6"
+    }
+    tls = {
+      source  = "hashicorp/tls"
+      version = "~> 4.0"
+    }
+  }
+}
+
+provider "aws" {
+  region = var.region
+
+  # Every resource the provider creates carries these, on top of each module's tags input.
+  default_tags {
+    tags = local.tags
+  }
+}

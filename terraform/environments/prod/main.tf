@@ -1,0 +1,144 @@
+# prod: highly available and locked down.
+# - Three AZs with a NAT gateway in each (no zone depends on another's egress).
+# - RDS PostgreSQL Multi-AZ with deletion protection and 30-day backups; Redis
+#   with a replica and automatic failover.
+# - m5.large on-demand nodes for the baseline plus mixed-type spot for bursts.
+# - WAF on the ALB; the cluster API has no public endpoint unless
+#   api_allowed_cidrs names one.
+
+locals {
+  environment = "prod"
+  tags = merge(
+    {
+      Project     = "flask-auth"
+      Environment = local.environment
+      ManagedBy   = "terraform"
+    },
+    var.tags,
+  )
+}
+
+module "security" {
+  source = "../../modules/security"
+
+  name        = var.name
+  environment = local.environment
+  tags        = local.tags
+
+  vpc_id             = module.vpc.vpc_id
+  vpc_cidr_block     = module.vpc.vpc_cidr_block
+  enable_waf         = true
+  waf_rate_limit     = 1000
+  log_retention_days = 365
+
+  github_repository        = var.github_repository
+  github_environment       = "production"
+  github_oidc_provider_arn = var.github_oidc_provider_arn
+  ecr_repository_name      = var.name
+  eks_cluster_name         = var.name
+  state_bucket_name        = var.state_bucket_name
+  state_lock_table_name    = var.state_lock_table_name
+}
+
+module "vpc" {
+  source = "../../modules/vpc"
+
+  name        = var.name
+  environment = local.environment
+  tags        = local.tags
+
+  cidr                    = var.vpc_cidr
+  az_count                = 3
+  single_nat_gateway      = false
+  cluster_name            = var.name
+  flow_log_kms_key_arn    = module.security.logs_kms_key_arn
+  flow_log_retention_days = 365
+}
+
+module "ecr" {
+  source = "../../modules/ecr"
+
+  name        = var.name
+  environment = local.environment
+  tags        = local.tags
+
+  kms_key_arn        = module.security.ecr_kms_key_arn
+  keep_tagged_images = 100
+}
+
+module "eks" {
+  source = "../../modules/eks"
+
+  name        = var.name
+  environment = local.environment
+  tags        = local.tags
+
+  vpc_id     = module.vpc.vpc_id
+  subnet_ids = module.vpc.private_subnet_ids
+
+  endpoint_public_access = length(var.api_allowed_cidrs) > 0
+  public_access_cidrs    = var.api_allowed_cidrs
+
+  kms_key_arn        = module.security.eks_kms_key_arn
+  log_kms_key_arn    = module.security.logs_kms_key_arn
+  log_retention_days = 365
+
+  on_demand_node_group = {
+    instance_types = ["m5.large"]
+    min_size       = 2
+    desired_size   = 3
+    max_size       = 6
+  }
+  spot_node_group = {
+    instance_types = ["m5.large", "m5a.large", "m6i.large", "m6a.large"]
+    min_size       = 0
+    desired_size   = 2
+    max_size       = 10
+  }
+
+  admin_principal_arns    = var.admin_principal_arns
+  deployer_principal_arns = [module.security.deploy_role_arn]
+  app_secret_arns         = [module.rds.master_user_secret_arn, module.elasticache.url_secret_arn]
+}
+
+module "rds" {
+  source = "../../modules/rds"
+
+  name        = var.name
+  environment = local.environment
+  tags        = local.tags
+
+  vpc_id                     = module.vpc.vpc_id
+  subnet_ids                 = module.vpc.database_subnet_ids
+  allowed_security_group_ids = [module.eks.node_security_group_id]
+
+  engine_version                      = "16" # the major only: AWS applies minor upgrades, and a plan never reverts one
+  instance_class                      = "db.m6g.large"
+  allocated_storage                   = 100
+  max_allocated_storage               = 500
+  multi_az                            = true
+  deletion_protection                 = true
+  backup_retention_days               = 30
+  kms_key_arn                         = module.security.rds_kms_key_arn
+  performance_insights_retention_days = 31
+  alarm_email_addresses               = var.alarm_email_addresses
+  log_retention_days                  = 365
+}
+
+module "elasticache" {
+  source = "../../modules/elasticache"
+
+  name        = var.name
+  environment = local.environment
+  tags        = local.tags
+
+  vpc_id                     = module.vpc.vpc_id
+  subnet_ids                 = module.vpc.database_subnet_ids
+  allowed_security_group_ids = [module.eks.node_security_group_id]
+
+  node_type               = "cache.t4g.small"
+  num_cache_clusters      = 2
+  kms_key_arn             = module.security.elasticache_kms_key_arn
+  snapshot_retention_days = 7
+  log_retention_days      = 365
+}

@@ -1,0 +1,66 @@
+# What the pipeline and scripts/deploy.sh read (terraform output -json).
+
+output "region" {
+  description = "AWS region of the environment."
+  value       = var.region
+}
+
+output "cluster_name" {
+  description = "EKS cluster name, for aws eks update-kubeconfig."
+  value       = module.eks.cluster_name
+}
+
+output "ecr_repository_url" {
+  description = "Where the pipeline pushes the image."
+  value       = module.ecr.repository_url
+}
+
+output "database_secret_arn" {
+  description = "Secrets Manager secret of the RDS master user (External Secrets builds DATABASE_URL from it)."
+  value       = module.rds.master_user_secret_arn
+}
+
+output "database_address" {
+  description = "RDS endpoint host name."
+  value       = module.rds.address
+}
+
+output "redis_url_secret_arn" {
+  description = "Secrets Manager secret holding RATELIMIT_STORAGE_URI (rediss://...)."
+  value       = module.elasticache.url_secret_arn
+}
+
+output "app_irsa_role_arn" {
+  description = "IAM role of the app's service account (Helm serviceAccount.roleArn)."
+  value       = module.eks.app_irsa_role_arn
+}
+
+output "deploy_role_arn" {
+  description = "The role GitHub Actions assumes through OIDC (AWS_DEPLOY_ROLE_ARN)."
+  value       = module.security.deploy_role_arn
+}
+
+output "waf_web_acl_arn" {
+  description = "No WAF in staging."
+  value       = null
+}
+
+output "public_subnet_cidrs" {
+  description = "The ALB's subnets (Helm networkPolicy.loadBalancerCidrs)."
+  value       = module.vpc.public_subnet_cidrs
+}
+
+output "database_subnet_cidrs" {
+  description = "RDS and Redis subnets (Helm networkPolicy.databaseCidrs and redisCidrs)."
+  value       = module.vpc.database_subnet_cidrs
+}
+
+output "lb_controller_role_arn" {
+  description = "IRSA role for the AWS Load Balancer Controller's Helm release."
+  value       = module.eks.lb_controller_role_arn
+}
+
+output "cluster_autoscaler_role_arn" {
+  description = "IRSA role for the cluster autoscaler's Helm release."
+  value       = module.eks.cluster_autoscaler_role_arn
+}

@@ -1,0 +1,87 @@
+variable "region" {
+  type        = string
+  description = "AWS region of every resource in this environment."
+  default     = "ap-south-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as ap-south-1."
+  }
+}
+
+variable "name" {
+  type        = string
+  description = "Prefix of every resource name: the cluster, the repository, the keys."
+  default     = "flask-auth-staging"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,38}$", var.name))
+    error_message = "name must be 2-39 lower-case letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "vpc_cidr" {
+  type        = string
+  description = "The VPC's CIDR; the Helm chart's values-staging.yaml lists subnets carved from it."
+  default     = "10.20.0.0/16"
+
+  validation {
+    condition     = can(cidrhost(var.vpc_cidr, 0))
+    error_message = "vpc_cidr must be an IPv4 CIDR block."
+  }
+}
+
+variable "github_repository" {
+  type        = string
+  description = "owner/repo of the repository whose workflow may assume the deploy role."
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
+    error_message = "github_repository must look like owner/repo."
+  }
+}
+
+variable "github_oidc_provider_arn" {
+  type        = string
+  description = "An existing GitHub OIDC provider (one per account); empty creates it here."
+  default     = ""
+}
+
+variable "api_allowed_cidrs" {
+  type        = list(string)
+  description = "CIDRs that may reach the cluster's public API endpoint (operators, CI runners)."
+
+  validation {
+    condition     = alltrue([for c in var.api_allowed_cidrs : can(cidrhost(c, 0)) && c != "0.0.0.0/0"])
+    error_message = "api_allowed_cidrs must be CIDR blocks, and not 0.0.0.0/0."
+  }
+}
+
+variable "admin_principal_arns" {
+  type        = list(string)
+  description = "IAM roles or users that administer the cluster (EKS access entries)."
+  default     = []
+}
+
+variable "state_bucket_name" {
+  type        = string
+  description = "The Terraform state bucket (setup-backend.sh): the deploy role may read it."
+}
+
+variable "state_lock_table_name" {
+  type        = string
+  description = "The DynamoDB lock table kept for Terraform older than 1.10."
+  default     = ""
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Tags on every resource, merged over the environment's own."
+  default     = {}
+}
+
+variable "alarm_email_addresses" {
+  type        = list(string)
+  description = "Who the database alarms e-mail."
+  default     = []
+}

@@ -1,0 +1,8 @@
+terraform {
+  required_version = ">= 1.10"
+
+  required_providers {
+    aws = { source = "hashicorp/aws", version = "~> 6.0" }
+    tls = { source = "hashicorp/tls", version = "~> 4.0" }
+  }
+}

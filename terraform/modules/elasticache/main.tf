@@ -1,0 +1,127 @@
+locals {
+  replication_group_id = "${var.name}-redis"
+  port                 = 6379
+  multi_az             = var.num_cache_clusters > 1
+
+  log_types = ["slow-log", "engine-log"]
+}
+
+resource "aws_elasticache_subnet_group" "this" {
+  name        = local.replication_group_id
+  description = "Cache subnets for ${local.replication_group_id}"
+  subnet_ids  = var.subnet_ids
+
+  tags = merge(var.tags, { Name = local.replication_group_id })
+}
+
+# No egress rules: Terraform drops the default allow-all egress, and Redis
+# only answers connections (security groups are stateful).
+resource "aws_security_group" "this" {
+  name_prefix = "${local.replication_group_id}-"
+  description = "Redis ${local.replication_group_id}: 6379 from the EKS nodes only"
+  vpc_id      = var.vpc_id
+
+  tags = merge(var.tags, { Name = "${local.replication_group_id}-sg" })
+
+  # The replication group always references a security group, so the
+  # replacement must exist before the old one goes.
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+# count, not for_each: the node security group id is usually unknown at plan
+# time (created in the same apply), and for_each keys must be known.
+resource "aws_vpc_security_group_ingress_rule" "redis" {
+  count = length(var.allowed_security_group_ids)
+
+  security_group_id            = aws_security_group.this.id
+  description                  = "Redis from allowed security group ${count.index}"
+  ip_protocol                  = "tcp"
+  from_port                    = local.port
+  to_port                      = local.port
+  referenced_security_group_id = var.allowed_security_group_ids[count.index]
+
+  tags = merge(var.tags, { Name = "${local.replication_group_id}-ingress-${count.index}" })
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  for_each = toset(local.log_types)
+
+  name              = "/aws/elasticache/${local.replication_group_id}/${each.key}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+
+  tags = merge(var.tags, { Name = "/aws/elasticache/${local.replication_group_id}/${each.key}" })
+}
+
+# Alphanumeric only: the token goes into a rediss:// URL unescaped, and AUTH
+# tokens may not contain @, " or /.
+resource "random_password" "auth_token" {
+  length  = 64
+  special = false
+}
+
+resource "aws_elasticache_replication_group" "this" {
+  #checkov:skip=CKV2_AWS_50:failover is on whenever num_cache_clusters > 1 (prod); a single-node group (staging) cannot fail over, and AWS rejects the flag there
+  replication_group_id = local.replication_group_id
+  description          = "Flask-Limiter rate-limit counters for ${var.name} (${var.environment})"
+
+  engine         = "redis"
+  engine_version = var.engine_version
+  node_type      = var.node_type
+  port           = local.port
+  # The default redis7 group fits a rate-limit store: every Flask-Limiter key
+  # has a TTL, so the default volatile-lru eviction only drops expiring
+  # counters under memory pressure. No custom parameter group is needed.
+  parameter_group_name = "default.redis7"
+
+  num_cache_clusters         = var.num_cache_clusters
+  automatic_failover_enabled = local.multi_az
+  multi_az_enabled           = local.multi_az
+
+  subnet_group_name  = aws_elasticache_subnet_group.this.name
+  security_group_ids = [aws_security_group.this.id]
+
+  at_rest_encryption_enabled = true
+  kms_key_id                 = var.kms_key_arn
+  transit_encryption_enabled = true
+  auth_token                 = random_password.auth_token.result
+  # ROTATE keeps the old token valid next to a new one, so pods still holding
+  # the old URL keep working until they pick up the new secret.
+  auth_token_update_strategy = "ROTATE"
+
+  snapshot_retention_limit   = var.snapshot_retention_days
+  snapshot_window            = var.snapshot_window
+  maintenance_window         = var.maintenance_window
+  auto_minor_version_upgrade = true
+  apply_immediately          = false
+
+  dynamic "log_delivery_configuration" {
+    for_each = local.log_types
+
+    content {
+      destination      = aws_cloudwatch_log_group.this[log_delivery_configuration.value].name
+      destination_type = "cloudwatch-logs"
+      log_format       = "json"
+      log_type         = log_delivery_configuration.value
+    }
+  }
+
+  tags = merge(var.tags, { Name = local.replication_group_id })
+}
+
+resource "aws_secretsmanager_secret" "url" {
+  #checkov:skip=CKV2_AWS_57:the URL embeds the ElastiCache AUTH token; rotating it needs a coordinated AUTH update (ROTATE then SET) on the replication group, done by Terraform (replace random_password), not a Secrets Manager Lambda
+  name                    = "${var.name}/redis/ratelimit-storage-uri"
+  description             = "RATELIMIT_STORAGE_URI (rediss:// URL with the AUTH token) for ${local.replication_group_id}"
+  kms_key_id              = var.kms_key_arn
+  recovery_window_in_days = 7
+
+  tags = merge(var.tags, { Name = "${var.name}/redis/ratelimit-storage-uri" })
+}
+
+resource "aws_secretsmanager_secret_version" "url" {
+  secret_id     = aws_secretsmanager_secret.url.id
+  secret_string = "rediss://:${random_password.auth_token.result}@${aws_elasticache_replication_group.this.primary_endpoint_address}:${local.port}/0"
+}

@@ -1,0 +1,157 @@
+locals {
+  identifier = "${var.name}-postgres"
+  port       = 5432
+
+  # Exported to CloudWatch; the log groups are created first (monitoring.tf) so they
+  # get our retention and KMS key instead of RDS creating them unencrypted
+  # with retention "never expire".
+  log_exports = ["postgresql", "upgrade"]
+}
+
+resource "aws_db_subnet_group" "this" {
+  name        = local.identifier
+  description = "Database subnets for ${local.identifier}"
+  subnet_ids  = var.subnet_ids
+
+  tags = merge(var.tags, { Name = local.identifier })
+}
+
+# No egress rules: Terraform drops the default allow-all egress, and the
+# database only answers connections (security groups are stateful).
+resource "aws_security_group" "this" {
+  name_prefix = "${local.identifier}-"
+  description = "PostgreSQL ${local.identifier}: 5432 from the EKS nodes only"
+  vpc_id      = var.vpc_id
+
+  tags = merge(var.tags, { Name = "${local.identifier}-sg" })
+
+  # The DB instance always references a security group, so the replacement
+  # must exist before the old one goes.
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+# count, not for_each: the node security group id is usually unknown at plan
+# time (created in the same apply), and for_each keys must be known.
+resource "aws_vpc_security_group_ingress_rule" "postgres" {
+  count = length(var.allowed_security_group_ids)
+
+  security_group_id            = aws_security_group.this.id
+  description                  = "PostgreSQL from allowed security group ${count.index}"
+  ip_protocol                  = "tcp"
+  from_port                    = local.port
+  to_port                      = local.port
+  referenced_security_group_id = var.allowed_security_group_ids[count.index]
+
+  tags = merge(var.tags, { Name = "${local.identifier}-ingress-${count.index}" })
+}
+
+resource "aws_db_parameter_group" "this" {
+  name_prefix = "${local.identifier}-pg16-"
+  family      = "postgres16"
+  description = "PostgreSQL 16 settings for ${local.identifier}"
+
+  # Reject any non-TLS connection (the app connects with sslmode=require or stricter).
+  parameter {
+    name  = "rds.force_ssl"
+    value = "1"
+  }
+
+  # Slow queries: statements over 500 ms go to the postgresql log.
+  parameter {
+    name  = "log_min_duration_statement"
+    value = "500"
+  }
+
+  parameter {
+    name  = "log_connections"
+    value = "1"
+  }
+
+  parameter {
+    name  = "log_disconnections"
+    value = "1"
+  }
+
+  parameter {
+    name  = "log_lock_waits"
+    value = "1"
+  }
+
+  tags = merge(var.tags, { Name = "${local.identifier}-pg16" })
+
+  # A family change needs a new group; the instance must switch to it before
+  # the old one can be deleted.
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_db_instance" "this" {
+  identifier = local.identifier
+
+  engine                      = "postgres"
+  engine_version              = var.engine_version
+  instance_class              = var.instance_class
+  auto_minor_version_upgrade  = true
+  allow_major_version_upgrade = false
+  parameter_group_name        = aws_db_parameter_group.this.name
+  ca_cert_identifier          = "rds-ca-rsa2048-g1"
+
+  db_name  = var.database_name
+  username = var.master_username
+  port     = local.port
+
+  # RDS generates the password and keeps it (and rotates it) in Secrets
+  # Manager; External Secrets builds DATABASE_URL from that secret.
+  manage_master_user_password         = true
+  master_user_secret_kms_key_id       = var.kms_key_arn
+  iam_database_authentication_enabled = true
+
+  allocated_storage     = var.allocated_storage
+  max_allocated_storage = var.max_allocated_storage
+  storage_type          = "gp3"
+  storage_encrypted     = true
+  kms_key_id            = var.kms_key_arn
+
+  db_subnet_group_name   = aws_db_subnet_group.this.name
+  vpc_security_group_ids = [aws_security_group.this.id]
+  publicly_accessible    = false
+  multi_az               = var.multi_az
+
+  backup_retention_period = var.backup_retention_days
+  # Kept after the instance is deleted (until they age out): the usual
+  # teardown turns deletion_protection off, which also skips the final
+  # snapshot, so these are the remaining way back.
+  delete_automated_backups = var.delete_automated_backups
+  backup_window            = var.backup_window
+  maintenance_window       = var.maintenance_window
+  copy_tags_to_snapshot    = true
+
+  # A protected (prod) database leaves "<identifier>-final" if it is ever
+  # destroyed while the config still says protected (protection lifted by
+  # hand); an unprotected (dev/staging) one is disposable.
+  deletion_protection       = var.deletion_protection
+  skip_final_snapshot       = !var.deletion_protection
+  final_snapshot_identifier = var.deletion_protection ? "${local.identifier}-final" : null
+
+  performance_insights_enabled          = true
+  performance_insights_kms_key_id       = var.kms_key_arn
+  performance_insights_retention_period = var.performance_insights_retention_days
+
+  monitoring_interval = var.monitoring_interval
+  monitoring_role_arn = var.monitoring_interval > 0 ? aws_iam_role.monitoring[0].arn : null
+
+  enabled_cloudwatch_logs_exports = local.log_exports
+
+  # Changes wait for the maintenance window instead of restarting prod mid-day.
+  apply_immediately = false
+
+  tags = merge(var.tags, { Name = local.identifier })
+
+  depends_on = [
+    aws_cloudwatch_log_group.this,
+    aws_iam_role_policy_attachment.monitoring,
+  ]
+}

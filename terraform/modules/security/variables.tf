@@ -1,0 +1,196 @@
+variable "name" {
+  type        = string
+  description = "Prefix for resource names, e.g. \"flask-auth-prod\"."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,38}$", var.name))
+    error_message = "name must match ^[a-z][a-z0-9-]{1,38}$ (lowercase, starts with a letter, 2-39 chars)."
+  }
+}
+
+variable "environment" {
+  type        = string
+  description = "Deployment environment: dev, staging or prod."
+
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.environment)
+    error_message = "environment must be one of dev, staging, prod."
+  }
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Tags merged into every taggable resource."
+  default     = {}
+}
+
+variable "vpc_id" {
+  type        = string
+  description = "VPC that holds the ALB security group."
+
+  validation {
+    condition     = can(regex("^vpc-[0-9a-f]{8,17}$", var.vpc_id))
+    error_message = "vpc_id must look like vpc-0123456789abcdef0."
+  }
+}
+
+variable "vpc_cidr_block" {
+  type        = string
+  description = "IPv4 CIDR of the VPC; the ALB may only send traffic to pod IPs inside it."
+
+  validation {
+    condition     = can(cidrnetmask(var.vpc_cidr_block))
+    error_message = "vpc_cidr_block must be a valid IPv4 CIDR, e.g. 10.0.0.0/16."
+  }
+}
+
+variable "alb_ingress_cidrs" {
+  type        = list(string)
+  description = "IPv4 CIDRs allowed to reach the public ALB on 80 and 443."
+  default     = ["0.0.0.0/0"]
+
+  validation {
+    condition     = length(var.alb_ingress_cidrs) > 0 && alltrue([for c in var.alb_ingress_cidrs : can(cidrnetmask(c))])
+    error_message = "alb_ingress_cidrs must be a non-empty list of valid IPv4 CIDRs."
+  }
+}
+
+variable "app_port" {
+  type        = number
+  description = "Container port of the Flask app (the ALB targets pod IPs on this port)."
+  default     = 8000
+
+  validation {
+    condition     = var.app_port >= 1 && var.app_port <= 65535 && floor(var.app_port) == var.app_port
+    error_message = "app_port must be an integer between 1 and 65535."
+  }
+}
+
+variable "enable_waf" {
+  type        = bool
+  description = "Create the WAFv2 web ACL (and its logging) for the ALB."
+  default     = true
+}
+
+variable "waf_rate_limit" {
+  type        = number
+  description = "Requests allowed per client IP in a 5-minute window before the WAF blocks it."
+  default     = 1000
+
+  validation {
+    condition     = var.waf_rate_limit >= 100 && var.waf_rate_limit <= 2000000000 && floor(var.waf_rate_limit) == var.waf_rate_limit
+    error_message = "waf_rate_limit must be an integer between 100 and 2000000000."
+  }
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention of the CloudWatch log groups created here (must be a value CloudWatch accepts)."
+  default     = 365
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
+}
+
+variable "github_repository" {
+  type        = string
+  description = "GitHub repository allowed to deploy, as \"owner/repo\" (case must match GitHub's)."
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
+    error_message = "github_repository must be \"owner/repo\" using only letters, digits, '_', '.', '-'."
+  }
+}
+
+variable "github_environment" {
+  type        = string
+  description = "GitHub Actions environment whose jobs may assume the deploy role, e.g. \"production\"."
+
+  validation {
+    # ':' would break the sub claim format; '*' and '?' suggest a wildcard that StringEquals would not honour.
+    condition     = length(var.github_environment) > 0 && length(var.github_environment) <= 255 && !can(regex("[:*?]", var.github_environment))
+    error_message = "github_environment must be 1-255 characters and must not contain ':', '*' or '?'."
+  }
+}
+
+variable "github_oidc_provider_arn" {
+  type        = string
+  description = "ARN of an existing token.actions.githubusercontent.com OIDC provider (one per account). Empty = create it here."
+  default     = ""
+
+  validation {
+    condition     = var.github_oidc_provider_arn == "" || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/token\\.actions\\.githubusercontent\\.com$", var.github_oidc_provider_arn))
+    error_message = "github_oidc_provider_arn must be empty or arn:<partition>:iam::<account>:oidc-provider/token.actions.githubusercontent.com."
+  }
+}
+
+variable "create_autoscaling_service_linked_role" {
+  type        = bool
+  description = "Create AWSServiceRoleForAutoScaling. Only needed in an account where no Auto Scaling group was ever created: the eks key policy names that role and KMS rejects policies naming a role that does not exist."
+  default     = false
+}
+
+variable "ecr_repository_name" {
+  type        = string
+  description = "Name of the app's ECR repository (the deploy role may push/pull only there)."
+
+  validation {
+    condition     = length(var.ecr_repository_name) >= 2 && length(var.ecr_repository_name) <= 256 && can(regex("^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$", var.ecr_repository_name))
+    error_message = "ecr_repository_name must be a valid ECR repository name (lowercase, 2-256 chars, optional / namespaces)."
+  }
+}
+
+variable "eks_cluster_name" {
+  type        = string
+  description = "Name of the EKS cluster the deploy role may describe."
+
+  validation {
+    condition     = can(regex("^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$", var.eks_cluster_name))
+    error_message = "eks_cluster_name must be 1-100 characters: letters, digits, '-' and '_', starting with a letter or digit."
+  }
+}
+
+variable "state_bucket_name" {
+  type        = string
+  description = "S3 bucket holding Terraform state; the deploy role may read it (the pipeline reads terraform outputs)."
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.state_bucket_name))
+    error_message = "state_bucket_name must be a valid S3 bucket name."
+  }
+}
+
+variable "state_key_prefix" {
+  type        = string
+  description = "Optional key prefix inside the state bucket the deploy role may read (e.g. \"prod/\"). Empty = every object in the bucket."
+  default     = ""
+
+  validation {
+    condition     = !can(regex("[*?]", var.state_key_prefix)) && !startswith(var.state_key_prefix, "/")
+    error_message = "state_key_prefix must not contain wildcards or start with '/'."
+  }
+}
+
+variable "state_lock_table_name" {
+  type        = string
+  description = "DynamoDB lock table of the state backend, if one is used (the S3 backend reads its digest item). Empty = none (S3 native locking)."
+  default     = ""
+
+  validation {
+    condition     = var.state_lock_table_name == "" || can(regex("^[A-Za-z0-9_.-]{3,255}$", var.state_lock_table_name))
+    error_message = "state_lock_table_name must be empty or a valid DynamoDB table name."
+  }
+}
+
+variable "state_kms_key_arn" {
+  type        = string
+  description = "ARN of the KMS key encrypting the state objects, if SSE-KMS is used. Empty = none."
+  default     = ""
+
+  validation {
+    condition     = var.state_kms_key_arn == "" || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.state_kms_key_arn))
+    error_message = "state_kms_key_arn must be empty or a KMS key ARN (arn:...:kms:<region>:<account>:key/<id>; aliases do not work in IAM policies)."
+  }
+}

@@ -1,0 +1,86 @@
+resource "aws_cloudwatch_log_group" "flow_logs" {
+  name              = "/aws/vpc-flow-logs/${var.name}"
+  retention_in_days = var.flow_log_retention_days
+  kms_key_id        = var.flow_log_kms_key_arn
+
+  tags = merge(var.tags, { Name = "${var.name}-vpc-flow-logs" })
+}
+
+data "aws_iam_policy_document" "flow_logs_assume" {
+  statement {
+    sid     = "VpcFlowLogsAssume"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["vpc-flow-logs.amazonaws.com"]
+    }
+
+    # Confused-deputy guard: only flow logs of this account and region may use the role.
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${data.aws_partition.current.partition}:ec2:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:vpc-flow-log/*"]
+    }
+  }
+}
+
+resource "aws_iam_role" "flow_logs" {
+  name               = "${var.name}-vpc-flow-logs"
+  description        = "Lets VPC Flow Logs of ${var.name} write to its CloudWatch log group."
+  assume_role_policy = data.aws_iam_policy_document.flow_logs_assume.json
+
+  tags = merge(var.tags, { Name = "${var.name}-vpc-flow-logs" })
+}
+
+data "aws_iam_policy_document" "flow_logs" {
+  statement {
+    sid    = "WriteFlowLogGroup"
+    effect = "Allow"
+    actions = [
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+      "logs:DescribeLogStreams",
+    ]
+    resources = [
+      aws_cloudwatch_log_group.flow_logs.arn,
+      "${aws_cloudwatch_log_group.flow_logs.arn}:*",
+    ]
+  }
+
+  # The delivery service looks its destination up with DescribeLogGroups, a
+  # list call that cannot be narrowed to one group; it returns metadata only.
+  statement {
+    sid       = "FindFlowLogGroup"
+    effect    = "Allow"
+    actions   = ["logs:DescribeLogGroups"]
+    resources = ["arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:log-group:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "flow_logs" {
+  name   = "write-flow-log-group"
+  role   = aws_iam_role.flow_logs.id
+  policy = data.aws_iam_policy_document.flow_logs.json
+}
+
+resource "aws_flow_log" "this" {
+  vpc_id                   = aws_vpc.this.id
+  traffic_type             = "ALL"
+  log_destination_type     = "cloud-watch-logs"
+  log_destination          = aws_cloudwatch_log_group.flow_logs.arn
+  iam_role_arn             = aws_iam_role.flow_logs.arn
+  max_aggregation_interval = var.flow_log_max_aggregation_interval
+
+  tags = merge(var.tags, { Name = "${var.name}-vpc" })
+
+  # Without the policy in place the first deliveries fail with an access error.
+  depends_on = [aws_iam_role_policy.flow_logs]
+}
