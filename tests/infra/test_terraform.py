@@ -394,6 +394,7 @@ def test_trivy_finds_no_high_or_critical_misconfiguration(tmp_path):
         capture_output=True,
         text=True,
         check=False,
+        cwd=tmp_path,  # the settings are all on the command line, not in the repository's trivy.yaml
     )
     report = json.loads(result.stdout)
     failures = [
