@@ -12,10 +12,10 @@ export APP_ENV ?= development
 PYTEST_ARGS ?=
 
 .PHONY: help install install-dev install-infra run migrate test test-infra test-chart test-terraform lint lint-infra format \
-	deploy-local deploy-local-down bench clean
+	deploy deploy-local deploy-local-down bench clean
 
 help: ## List every target with one line of help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,7 +59,7 @@ test: install-dev ## Run the test suite with branch coverage of app/ (>= 90% enf
 	$(BIN)/python -m pytest --ignore=tests/infra --cov --cov-report=term --cov-report=xml:coverage.xml \
 		--junitxml=junit.xml $(PYTEST_ARGS)
 
-test-infra: install-infra lint-infra ## Chart checks, and the container built and run on a local Docker engine
+test-infra: install-infra lint-infra ## lint-infra, then the chart, Terraform, pipeline and container tests
 	eval "$$(scripts/ci/docker-engine.sh)" && CHECKOV_BIN=$(CHECKOV_VENV)/bin/checkov \
 		$(BIN)/python -m pytest tests/infra $(PYTEST_ARGS)
 
@@ -70,21 +70,28 @@ test-chart: install-infra ## Lint, render and validate helm/flask-app for every 
 	CHECKOV_BIN=$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest tests/infra/test_helm_chart.py $(PYTEST_ARGS)
 
 SHELL_SCRIPTS := .ci/run scripts/*.sh scripts/ci/*.sh docker/entrypoint.sh terraform/setup-backend.sh
+PY_SOURCES    := app tests scripts gunicorn.conf.py
 
-lint-infra: install-infra ## hadolint, shellcheck, compose schema, Trivy config on the delivery files
+lint-infra: install-infra ## Every delivery-file linter: hadolint, shellcheck, yamllint, actionlint, schemas, Trivy
 	$(BIN)/hadolint --failure-threshold warning docker/Dockerfile
 	$(BIN)/shellcheck -S warning $(SHELL_SCRIPTS)
+	$(BIN)/yamllint --strict -c .yamllint .
+	$(BIN)/actionlint -no-color .github/workflows/*.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.dev.yml
-	$(BIN)/trivy config --quiet --skip-check-update --exit-code 1 --severity HIGH,CRITICAL \
-		--skip-dirs .venv --skip-dirs .venv-checkov --skip-dirs tests --skip-dirs instance .
+	$(BIN)/pre-commit validate-config .pre-commit-config.yaml
+	TF_CLI_CONFIG_FILE=/dev/null terraform fmt -check -recursive terraform
+	$(BIN)/trivy fs --config trivy.yaml --scanners secret,misconfig --skip-check-update --quiet .
 
-lint: install-dev ## ruff check and format check
-	$(BIN)/ruff check app tests scripts gunicorn.conf.py
-	$(BIN)/ruff format --check app tests scripts gunicorn.conf.py
+lint: install-dev ## ruff check, ruff format --check, bandit
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
+	$(BIN)/bandit -q -c pyproject.toml -r app scripts gunicorn.conf.py
 
 format: install-dev ## Apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix app tests scripts gunicorn.conf.py
-	$(BIN)/ruff format app tests scripts gunicorn.conf.py
+	$(BIN)/ruff check --fix $(PY_SOURCES)
+	$(BIN)/ruff format $(PY_SOURCES)
 
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
@@ -95,6 +102,13 @@ deploy-local: ## The app with PostgreSQL 16 and Redis 7 in Docker (needs docker 
 
 deploy-local-down: ## Stop the local Docker stack (keeps the database volume)
 	$(COMPOSE) -f docker-compose.dev.yml --env-file .env down
+
+ENV ?=
+DEPLOY_ARGS ?=
+
+deploy: ## Deploy to AWS: make deploy ENV=dev|staging|prod [DEPLOY_ARGS="--image-tag T --dry-run"]
+	@test -n "$(ENV)" || { echo "usage: make deploy ENV=dev|staging|prod"; exit 2; }
+	scripts/deploy.sh $(ENV) $(DEPLOY_ARGS)
 
 BENCH_ARGS ?=
 

@@ -37,8 +37,8 @@ max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "200"))
 backlog = int(os.environ.get("GUNICORN_BACKLOG", "512"))
 # The heartbeat file lives in memory where there is /dev/shm: a slow or
 # read-only disk must not make the arbiter think workers hang.
-if os.path.isdir("/dev/shm"):  # noqa: S108 - gunicorn makes a unique mkstemp file there
-    worker_tmp_dir = "/dev/shm"  # noqa: S108
+if os.path.isdir("/dev/shm"):  # noqa: S108 - gunicorn makes a unique mkstemp file there  # nosec B108
+    worker_tmp_dir = "/dev/shm"  # noqa: S108  # nosec B108
 # gunicorn's runtime control socket would live under $HOME, which is read-only
 # in the container; nothing here uses it. GUNICORN_CONTROL_SOCKET=PATH enables it.
 if os.environ.get("GUNICORN_CONTROL_SOCKET"):

@@ -39,7 +39,7 @@ import shutil
 import signal
 import socket
 import statistics
-import subprocess
+import subprocess  # runs only the fixed argv this benchmark builds  # nosec B404
 import sys
 import tempfile
 import threading
@@ -65,14 +65,14 @@ HOST = "127.0.0.1"
 DASHBOARD_USER = "bench"
 FLOOD_USER = "bench-login"
 # Policy-compliant: upper, lower, digit, and it contains neither username.
-PASSWORD = "Steady-Load-2026"  # noqa: S105 - a throwaway account in a throwaway database
+PASSWORD = "Steady-Load-2026"  # noqa: S105 - a throwaway account in a throwaway database  # nosec B105
 SEED_SIGN_INS = 10
 # The liveness probe beside the sign-in flood: 2 connections, each pausing this long between requests
 # (about 40 probes/s in all), each request on a new connection like the kubelet's: a probe's latency,
 # not a second flood competing for the CPU.
 PROBE_PAUSE_MS = 50
 RAISED_LIMIT = "1000000 per minute"
-PASSWORD_HASH_METHOD = "scrypt:32768:8:1"  # noqa: S105 - the production default (app/config.py)
+PASSWORD_HASH_METHOD = "scrypt:32768:8:1"  # noqa: S105 - the production default (app/config.py)  # nosec B105
 
 # Bounds on every wait, so that nothing can hang the run.
 READY_TIMEOUT_S = 60.0
@@ -230,7 +230,7 @@ class Processes:
         self.live: list[subprocess.Popen] = []
 
     def spawn(self, argv: list[str], **kwargs) -> subprocess.Popen:
-        proc = subprocess.Popen(argv, start_new_session=True, **kwargs)  # noqa: S603 - fixed argv
+        proc = subprocess.Popen(argv, start_new_session=True, **kwargs)  # noqa: S603 - fixed argv  # nosec B603
         self.live.append(proc)
         return proc
 
@@ -267,7 +267,7 @@ class Processes:
 
 def run_command(argv: list[str], env: dict[str, str] | None = None, timeout: float = COMMAND_TIMEOUT_S):
     """Run a command to completion (output captured); returns CompletedProcess."""
-    return subprocess.run(  # noqa: S603 - fixed argv built by this script
+    return subprocess.run(  # noqa: S603 - fixed argv built by this script  # nosec B603
         argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
     )
 
