@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from limits import parse_many
 
@@ -219,7 +220,58 @@ class Config:
 
         self.HEALTH_DB_TIMEOUT_SECONDS = _int(env, "HEALTH_DB_TIMEOUT_SECONDS", 2, minimum=1)
 
+        self._mail_settings(env)
+
+    def _mail_settings(self, env: Mapping[str, str]) -> None:
+        """E-mail (password reset, address confirmation) through Flask-Mailman."""
+        # Links in e-mails are built from this, never from the request's Host
+        # header, which a client chooses.
+        base_url = env.get("APP_BASE_URL", "").strip().rstrip("/") or self.APP_BASE_URL_DEFAULT
+        if base_url:
+            parts = urlsplit(base_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+                raise ConfigError(f"APP_BASE_URL must be an absolute http(s) URL, not {base_url!r}")
+        self.APP_BASE_URL = base_url
+
+        self.MAIL_SERVER = env.get("MAIL_SERVER", "").strip()
+        self.MAIL_PORT = _int(env, "MAIL_PORT", 587, minimum=1)
+        self.MAIL_USE_TLS = _bool(env, "MAIL_USE_TLS", True)
+        self.MAIL_USE_SSL = _bool(env, "MAIL_USE_SSL", False)
+        if self.MAIL_USE_TLS and self.MAIL_USE_SSL:
+            raise ConfigError("MAIL_USE_TLS (STARTTLS) and MAIL_USE_SSL (implicit TLS) exclude each other")
+        self.MAIL_USERNAME = env.get("MAIL_USERNAME", "").strip() or None
+        self.MAIL_PASSWORD = env.get("MAIL_PASSWORD", "") or None
+        self.MAIL_DEFAULT_SENDER = env.get("MAIL_FROM", "").strip() or "Flask Auth <no-reply@localhost>"
+        self.MAIL_TIMEOUT = _int(env, "MAIL_TIMEOUT_SECONDS", 10, minimum=1)
+        if self.MAIL_SERVER:
+            if not self.APP_BASE_URL:
+                raise ConfigError(
+                    "APP_BASE_URL must be set when MAIL_SERVER is: e-mails carry absolute links"
+                )
+            self.MAIL_BACKEND = "smtp"
+        elif self.LOG_MAIL_WITHOUT_SERVER:
+            # Development: the message, link included, goes to the log.
+            self.MAIL_BACKEND = "app.mail.LogEmailBackend"
+        else:
+            # Staging/production without a server: sending fails, is logged
+            # and shown as a polite error; a token never reaches the logs.
+            self.MAIL_BACKEND = "app.mail.UnconfiguredEmailBackend"
+
+        self.REQUIRE_EMAIL_VERIFICATION = _bool(env, "REQUIRE_EMAIL_VERIFICATION", False)
+        if self.REQUIRE_EMAIL_VERIFICATION and not (self.MAIL_SERVER or self.LOG_MAIL_WITHOUT_SERVER):
+            raise ConfigError("REQUIRE_EMAIL_VERIFICATION needs MAIL_SERVER: nobody could confirm an address")
+        self.PASSWORD_RESET_MAX_AGE = timedelta(
+            seconds=_int(env, "PASSWORD_RESET_MAX_AGE_SECONDS", 30 * 60, minimum=60)
+        )
+        self.EMAIL_VERIFY_MAX_AGE = timedelta(
+            seconds=_int(env, "EMAIL_VERIFY_MAX_AGE_SECONDS", 48 * 3600, minimum=60)
+        )
+        self.RATELIMIT_RESET = _rate_limit(env, "RATELIMIT_RESET", "5 per minute; 30 per hour")
+        self.MAIL_PER_ACCOUNT_LIMIT = _rate_limit(env, "MAIL_PER_ACCOUNT_LIMIT", "3 per hour")
+
     default_hash_method = "scrypt:32768:8:1"
+    APP_BASE_URL_DEFAULT = ""
+    LOG_MAIL_WITHOUT_SERVER = False
     LOG_FORMAT_DEFAULT = "json"
     METRICS_ALLOWED_NETWORKS_DEFAULT = PRIVATE_NETWORKS
 
@@ -247,6 +299,8 @@ class DevelopmentConfig(Config):
     HSTS = False
     LOG_FORMAT_DEFAULT = "text"
     METRICS_ALLOWED_NETWORKS_DEFAULT = ""
+    APP_BASE_URL_DEFAULT = "http://127.0.0.1:5000"  # make run
+    LOG_MAIL_WITHOUT_SERVER = True
 
 
 class TestingConfig(Config):
@@ -258,6 +312,8 @@ class TestingConfig(Config):
     # Cheap hashes keep the suite fast; production parameters are tested too.
     default_hash_method = "scrypt:1024:8:1"
     METRICS_ALLOWED_NETWORKS_DEFAULT = ""
+    APP_BASE_URL_DEFAULT = "http://localhost"
+    LOG_MAIL_WITHOUT_SERVER = True
 
 
 class StagingConfig(Config):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 from email_validator import EmailNotValidError, validate_email
-from wtforms.validators import ValidationError
+from flask_wtf import FlaskForm
+from wtforms import PasswordField
+from wtforms.validators import DataRequired, EqualTo, ValidationError
 
 from .security import password_problems
 
@@ -52,3 +54,28 @@ class PasswordPolicy:
         problems = password_problems(field.data or "", username=username or "", email=email or "")
         if problems:
             raise ValidationError(" ".join(problems))
+
+
+class NewPasswordForm(FlaskForm):
+    """A new password for an existing account, typed twice; the policy keeps
+    the account's username and address out of it."""
+
+    new_password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired(message="Choose a new password."),
+            no_control_characters,
+            PasswordPolicy(),
+        ],
+    )
+    confirm_password = PasswordField(
+        "Confirm new password",
+        validators=[
+            DataRequired(message="Repeat the new password."),
+            EqualTo("new_password", message="The passwords do not match."),
+        ],
+    )
+
+    def __init__(self, user, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user

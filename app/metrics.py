@@ -6,7 +6,8 @@
   cardinality stays bounded whatever clients ask for.
 - flask_http_request_total{method,status}
 - auth_logins_total{result}, auth_registrations_total, auth_lockouts_total,
-  auth_rate_limited_total, app_info{version}, db_pool_connections_in_use.
+  auth_rate_limited_total, auth_password_resets_total, mail_messages_total{kind,result},
+  app_info{version}, db_pool_connections_in_use.
 
 Under gunicorn, PROMETHEUS_MULTIPROC_DIR (set by gunicorn.conf.py) switches
 prometheus_client to multiprocess mode: each worker writes its samples to files
@@ -35,13 +36,17 @@ LOGIN_RESULTS = ("success", "bad_password", "unknown_account", "locked")
 REGISTRATIONS = Counter("auth_registrations_total", "Accounts created", registry=None)
 LOCKOUTS = Counter("auth_lockouts_total", "Accounts locked after repeated failures", registry=None)
 RATE_LIMITED = Counter("auth_rate_limited_total", "Requests refused by a rate limit", registry=None)
+MAILS = Counter("mail_messages_total", "E-mails by kind and result", ["kind", "result"], registry=None)
+PASSWORD_RESETS = Counter(
+    "auth_password_resets_total", "Passwords changed through an e-mailed link", registry=None
+)
 DB_POOL_IN_USE = Gauge(
     "db_pool_connections_in_use",
     "Database connections checked out of the pool",
     registry=None,
     multiprocess_mode="livesum",
 )
-_CUSTOM = (LOGINS, REGISTRATIONS, LOCKOUTS, RATE_LIMITED, DB_POOL_IN_USE)
+_CUSTOM = (LOGINS, REGISTRATIONS, LOCKOUTS, RATE_LIMITED, MAILS, PASSWORD_RESETS, DB_POOL_IN_USE)
 for _result in LOGIN_RESULTS:
     LOGINS.labels(result=_result)
 

@@ -68,6 +68,9 @@ class User(db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     failed_login_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the owner followed the confirmation link (or a reset link, which
+    # proves the same); None until then.
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     sessions: Mapped[list[UserSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
@@ -86,6 +89,10 @@ class User(db.Model):
 
     def get_id(self) -> str | None:
         return self.session_token
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
     def is_locked(self, now: datetime | None = None) -> bool:
         return self.locked_until is not None and self.locked_until > (now or utcnow())

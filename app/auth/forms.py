@@ -2,7 +2,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
-from ..forms import PasswordPolicy, no_control_characters, normalize_email, strip
+from ..forms import NewPasswordForm, PasswordPolicy, no_control_characters, normalize_email, strip
 from ..security import PASSWORD_MAX_LENGTH
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -66,3 +66,20 @@ class LoginForm(FlaskForm):
         ],
     )
     remember_me = BooleanField("Keep me signed in on this device")
+
+
+class ResetRequestForm(FlaskForm):
+    email = EmailField(
+        "E-mail address",
+        filters=[strip],
+        validators=[
+            DataRequired(message="Enter the e-mail address of your account."),
+            Length(max=254, message="Use at most 254 characters."),
+            no_control_characters,
+            normalize_email,
+        ],
+    )
+
+
+class ResetPasswordForm(NewPasswordForm):
+    """The form behind an e-mailed reset link (no current password: the link stands for it)."""

@@ -20,9 +20,11 @@ from ..security import (
 from ..sessions import client_user_agent, sign_in, sign_out
 from . import bp
 from .forms import LoginForm, RegisterForm
+from .recovery import SEND_FAILED, mail_allowed, send_verification
 
 # One message for an unknown account, a wrong password and a locked account.
 INVALID_CREDENTIALS = "Invalid username/e-mail or password."
+UNVERIFIED = "Confirm your e-mail address first: follow the link in the e-mail we sent you."
 
 
 def _login_limit() -> str:
@@ -56,6 +58,15 @@ def register():
                 log_event("user.registered", user_id=user.id)
                 metrics.REGISTRATIONS.inc()
                 flash("Your account is ready. Sign in to continue.", "success")
+                if mail_allowed(user, "email_verification") and send_verification(user):
+                    flash(f"We have sent a link to {email} to confirm the address.", "info")
+                else:
+                    # The account is saved either way; the dashboard offers to send the link again.
+                    flash(
+                        "We could not send the confirmation e-mail just now. "
+                        "You can send it again from your dashboard.",
+                        "warning",
+                    )
                 return redirect(url_for("auth.login"))
         if "username" in taken:
             form.username.errors.append("That username is taken.")
@@ -87,10 +98,20 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         user = _authenticate(form.login.data, form.password.data)
-        if user is not None:
+        if user is None:
+            form.form_errors.append(INVALID_CREDENTIALS)
+        elif current_app.config["REQUIRE_EMAIL_VERIFICATION"] and not user.email_verified:
+            # The password was right, so saying why is safe; a fresh link goes out.
+            log_event("auth.login_unverified", user_id=user.id)
+            if not mail_allowed(user, "email_verification"):
+                form.form_errors.append(UNVERIFIED + " Use the latest link we sent you.")
+            elif send_verification(user):
+                form.form_errors.append(UNVERIFIED + f" We have sent a new link to {user.email}.")
+            else:
+                form.form_errors.append(UNVERIFIED + " " + SEND_FAILED)
+        else:
             sign_in(user, remember=bool(form.remember_me.data))
             return redirect(next_url)
-        form.form_errors.append(INVALID_CREDENTIALS)
     status = 422 if (form.errors or form.form_errors) else 200
     return render_template("login.html", form=form), status
 

@@ -578,7 +578,7 @@ def test_the_network_policy_admits_the_load_balancer_and_prometheus_and_egresses
         file_values("prod")["networkPolicy"]["loadBalancerCidrs"]
     )
     ports = {(port["port"], port["protocol"]) for rule in policy["egress"] for port in rule["ports"]}
-    assert ports == {(53, "UDP"), (53, "TCP"), (5432, "TCP"), (6379, "TCP")}
+    assert ports == {(53, "UDP"), (53, "TCP"), (5432, "TCP"), (6379, "TCP"), (587, "TCP")}
     database = next(r for r in policy["egress"] if r["ports"] == [{"port": 5432, "protocol": "TCP"}])
     assert [p["ipBlock"]["cidr"] for p in database["to"]] == file_values("prod")["networkPolicy"][
         "databaseCidrs"
@@ -586,6 +586,27 @@ def test_the_network_policy_admits_the_load_balancer_and_prometheus_and_egresses
     # Without Redis subnets there is no Redis rule at all.
     without_redis = one(render("prod", networkPolicy={"redisCidrs": []}), "NetworkPolicy")["spec"]
     assert 6379 not in {p["port"] for rule in without_redis["egress"] for p in rule["ports"]}
+
+
+def test_mail_settings_reach_the_app_and_the_network_policy():
+    docs = render("prod")
+    config = one(docs, "ConfigMap")["data"]
+    assert config["APP_BASE_URL"] == "https://auth.example.com"  # from the ingress host
+    assert config["MAIL_SERVER"] == "email-smtp.ap-south-1.amazonaws.com"
+    assert (config["MAIL_PORT"], config["MAIL_USE_TLS"]) == ("587", "true")
+    assert config["REQUIRE_EMAIL_VERIFICATION"] == "true"
+    assert "MAIL_PASSWORD" not in config and "MAIL_USERNAME" not in config  # those live in the Secret
+    explicit = one(render("prod", app={"baseUrl": "https://login.example.com/"}), "ConfigMap")["data"]
+    assert explicit["APP_BASE_URL"] == "https://login.example.com"
+    # Without a mail server: no mail settings, no SMTP egress, and verification cannot be required.
+    dev = render("dev")
+    assert "MAIL_SERVER" not in one(dev, "ConfigMap")["data"]
+    egress_ports = {p["port"] for rule in one(dev, "NetworkPolicy")["spec"]["egress"] for p in rule["ports"]}
+    assert 587 not in egress_ports
+    with pytest.raises(
+        helm_python.HelmError, match=re.escape("requireEmailVerification needs app.mail.server")
+    ):
+        render("dev", app={"requireEmailVerification": True})
 
 
 def test_the_service_account_carries_the_irsa_role():

@@ -30,7 +30,7 @@ def test_compose_file_validates_against_the_compose_spec():
 
 def test_compose_stack_shape():
     services = compose()["services"]
-    assert set(services) == {"app", "migrate", "db", "redis"}
+    assert set(services) == {"app", "migrate", "db", "redis", "mailpit"}
     assert services["db"]["image"].startswith("postgres:16")
     assert services["redis"]["image"].startswith("redis:7")
     for name in ("app", "db", "redis"):
@@ -46,6 +46,10 @@ def test_compose_stack_shape():
     assert "db-data" in compose()["volumes"]
     assert any(v.startswith("db-data:") for v in services["db"]["volumes"])
     assert services["app"]["read_only"] is True
+    # E-mails go to Mailpit, whose web UI shows them; links point at the published port.
+    assert env["MAIL_SERVER"] == "mailpit" and env["MAIL_USE_TLS"] == "false"
+    assert env["APP_BASE_URL"] == "http://127.0.0.1:${APP_PORT:-8000}"
+    assert services["app"]["depends_on"]["mailpit"] == {"condition": "service_healthy"}
 
 
 def test_every_published_port_is_on_loopback():

@@ -108,6 +108,16 @@ PROMETHEUS_MULTIPROC_DIR: "/tmp/prometheus"
 {{- if and .Values.persistence.enabled (not .Values.secret.databaseUrl) (not .Values.secret.existingSecret) }}
 DATABASE_URL: {{ printf "sqlite:///%s/app.db" .Values.persistence.mountPath | quote }}
 {{- end }}
+APP_BASE_URL: {{ default (printf "https://%s" .Values.ingress.host) .Values.app.baseUrl | trimSuffix "/" | quote }}
+REQUIRE_EMAIL_VERIFICATION: {{ .Values.app.requireEmailVerification | quote }}
+{{- with .Values.app.mail }}
+{{- if .server }}
+MAIL_SERVER: {{ .server | quote }}
+MAIL_PORT: {{ .port | quote }}
+MAIL_USE_TLS: {{ .useTls | quote }}
+MAIL_FROM: {{ .from | quote }}
+{{- end }}
+{{- end }}
 {{- range $key, $value := .Values.app.extraEnv }}
 {{ $key }}: {{ $value | quote }}
 {{- end }}
@@ -159,6 +169,9 @@ seccompProfile:
 {{- if or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1) }}
 {{- fail "persistence (SQLite on a ReadWriteOnce volume) allows exactly one replica: set replicaCount=1 and autoscaling.enabled=false" }}
 {{- end }}
+{{- end }}
+{{- if and .Values.app.requireEmailVerification (not .Values.app.mail.server) }}
+{{- fail "app.requireEmailVerification needs app.mail.server: nobody could confirm an address" }}
 {{- end }}
 {{- if le (int .Values.terminationGracePeriodSeconds) (add .Values.preStopSleepSeconds .Values.gunicorn.gracefulTimeout | int) }}
 {{- fail (printf "terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds + gunicorn.gracefulTimeout (%d)" (int .Values.terminationGracePeriodSeconds) (add .Values.preStopSleepSeconds .Values.gunicorn.gracefulTimeout | int)) }}

@@ -1,0 +1,173 @@
+"""Password reset and e-mail confirmation by signed links (app/tokens.py).
+
+- /auth/reset answers the same page, status and text whether or not the
+  address has an account, so it cannot be used to find accounts. It is
+  limited per client IP (RATELIMIT_RESET) and, whatever the IP, an account
+  gets at most MAIL_PER_ACCOUNT_LIMIT mails.
+- /auth/reset/<token> sets a new password. Success ends every session of the
+  account, clears a lockout, confirms the address (the link proved it) and
+  voids the link, which is bound to the old password hash.
+- /auth/verify/<token> confirms the address; the link is bound to the address
+  and its unconfirmed state, so it works once.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from limits import parse_many
+from sqlalchemy import delete, select
+
+from .. import mail, metrics, tokens
+from ..extensions import db, limiter
+from ..models import User, UserSession, utcnow
+from ..observability import log_event
+from ..security import hash_password
+from . import bp
+from .forms import ResetPasswordForm, ResetRequestForm
+
+RESET_REQUESTED = (
+    "If an account exists for that address, we have sent a link to reset its password. "
+    "It works once and expires in {minutes} minutes. Check your spam folder if it does not arrive."
+)
+SEND_FAILED = "We could not send the e-mail just now. Please try again in a few minutes."
+
+
+def _reset_limit() -> str:
+    return current_app.config["RATELIMIT_RESET"]
+
+
+def mail_allowed(user: User, kind: str) -> bool:
+    """At most MAIL_PER_ACCOUNT_LIMIT mails per account, whichever IP asks."""
+    if not limiter.enabled:
+        return True
+    strategy = limiter.limiter
+    limits = parse_many(current_app.config["MAIL_PER_ACCOUNT_LIMIT"])
+    # Test every window before counting, so a refusal does not use up the others.
+    if not all(strategy.test(limit, "mail-per-account", str(user.id)) for limit in limits):
+        log_event("mail.throttled", user_id=user.id, kind=kind)
+        metrics.MAILS.labels(kind=kind, result="throttled").inc()
+        return False
+    for limit in limits:
+        strategy.hit(limit, "mail-per-account", str(user.id))
+    return True
+
+
+def send_verification(user: User) -> bool:
+    """Mail the address confirmation link; False when it could not be sent."""
+    token = tokens.make_token(tokens.CONFIRM_LINK, user)
+    hours = int(current_app.config["EMAIL_VERIFY_MAX_AGE"].total_seconds() // 3600)
+    return mail.send(
+        "email_verification",
+        user.email,
+        "Confirm your e-mail address",
+        "verify_email",
+        user=user,
+        link=mail.absolute_url(url_for("auth.verify_email", token=token)),
+        hours=hours,
+    )
+
+
+def _reset_minutes() -> int:
+    return int(current_app.config["PASSWORD_RESET_MAX_AGE"].total_seconds() // 60)
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@limiter.limit(_reset_limit, methods=["POST"])
+def reset_request():
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        user = db.session.scalars(select(User).where(User.email == form.email.data)).first()
+        if user is None:
+            log_event("auth.password_reset_requested", known=False)
+        else:
+            log_event("auth.password_reset_requested", known=True, user_id=user.id)
+            if mail_allowed(user, "password_reset"):
+                token = tokens.make_token(tokens.RESET_LINK, user)
+                # A failure is logged and counted; the answer stays the same, or
+                # it would tell who has an account.
+                mail.send(
+                    "password_reset",
+                    user.email,
+                    "Reset your password",
+                    "reset_password",
+                    user=user,
+                    link=mail.absolute_url(url_for("auth.reset_password", token=token)),
+                    minutes=_reset_minutes(),
+                )
+        return render_template(
+            "reset_requested.html", message=RESET_REQUESTED.format(minutes=_reset_minutes())
+        )
+    status = 422 if form.errors else 200
+    return render_template("reset_request.html", form=form), status
+
+
+def _invalid_link(kind: str, reason: str):
+    log_event("auth.link_refused", kind=kind, reason=reason)
+    return render_template("link_invalid.html", kind=kind, reason=reason), 400
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(_reset_limit, methods=["POST"])
+def reset_password(token: str):
+    try:
+        user = tokens.load_user(tokens.RESET_LINK, token, current_app.config["PASSWORD_RESET_MAX_AGE"])
+    except tokens.TokenError as exc:
+        return _invalid_link("password_reset", exc.reason)
+    form = ResetPasswordForm(user)
+    if form.validate_on_submit():
+        now = utcnow()
+        user.password_hash = hash_password(form.new_password.data)
+        user.failed_login_count = 0
+        user.locked_until = None
+        if user.email_verified_at is None:
+            user.email_verified_at = now
+        ended = db.session.execute(delete(UserSession).where(UserSession.user_id == user.id)).rowcount or 0
+        db.session.commit()
+        log_event("auth.password_reset", user_id=user.id, sessions_ended=ended)
+        metrics.PASSWORD_RESETS.inc()
+        if current_user.is_authenticated:
+            # Whoever was signed in here, their session row is gone: drop the cookie too.
+            from ..sessions import sign_out
+
+            sign_out(current_user._get_current_object(), reason="password_reset")
+        flash("Your password has been changed. Sign in with your new password.", "success")
+        return redirect(url_for("auth.login"))
+    status = 422 if form.errors else 200
+    return render_template("reset_password.html", form=form, user=user), status
+
+
+@bp.route("/verify/<token>")
+def verify_email(token: str):
+    try:
+        user = tokens.load_user(tokens.CONFIRM_LINK, token, current_app.config["EMAIL_VERIFY_MAX_AGE"])
+    except tokens.TokenError as exc:
+        if exc.reason == "used":
+            # Following the link twice is not an error worth a 400.
+            flash("Your e-mail address is already confirmed.", "info")
+            return redirect(url_for("dashboard.dashboard" if current_user.is_authenticated else "auth.login"))
+        return _invalid_link("email_verification", exc.reason)
+    user.email_verified_at = utcnow()
+    db.session.commit()
+    log_event("auth.email_verified", user_id=user.id)
+    flash("Your e-mail address is confirmed. Thank you.", "success")
+    return redirect(url_for("dashboard.dashboard" if current_user.is_authenticated else "auth.login"))
+
+
+@bp.route("/verify/resend", methods=["POST"])
+@login_required
+@limiter.limit(_reset_limit)
+def resend_verification():
+    user: User = current_user._get_current_object()
+    if user.email_verified:
+        flash("Your e-mail address is already confirmed.", "info")
+    elif not mail_allowed(user, "email_verification"):
+        flash(
+            "We have already sent several links this hour. Please use the latest one, or try later.",
+            "warning",
+        )
+    elif send_verification(user):
+        flash(f"We have sent a new confirmation link to {user.email}.", "success")
+    else:
+        flash(SEND_FAILED, "error")
+    return redirect(url_for("dashboard.dashboard"))

@@ -1,0 +1,106 @@
+"""A real SMTP server for tests: aiosmtpd on 127.0.0.1, collecting every message."""
+
+from __future__ import annotations
+
+import email
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+
+LINK = re.compile(r"https?://[^\s<>\"]+")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class ReceivedMail:
+    sender: str
+    recipients: list[str]
+    message: EmailMessage
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+    @property
+    def text(self) -> str:
+        return self.message.get_body(preferencelist=("plain",)).get_content()
+
+    @property
+    def html(self) -> str:
+        return self.message.get_body(preferencelist=("html",)).get_content()
+
+    @property
+    def link(self) -> str:
+        """The first link in the plain-text part."""
+        match = LINK.search(self.text)
+        assert match, f"no link in the e-mail:\n{self.text}"
+        return match.group(0)
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[ReceivedMail] = []
+        self._changed = threading.Condition()
+
+    def add(self, mail: ReceivedMail) -> None:
+        with self._changed:
+            self.messages.append(mail)
+            self._changed.notify_all()
+
+    def to(self, address: str) -> list[ReceivedMail]:
+        with self._changed:
+            return [m for m in self.messages if address in m.recipients]
+
+    def wait_for(
+        self, address: str, subject_contains: str, count: int = 1, timeout: float = 10.0
+    ) -> ReceivedMail:
+        """The count-th message to address whose subject contains the text."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = [
+                    m for m in self.messages if address in m.recipients and subject_contains in m.subject
+                ]
+                if len(found) >= count:
+                    return found[count - 1]
+                remaining = deadline - time.monotonic()
+                assert remaining > 0, f"no e-mail {subject_contains!r} to {address} within {timeout}s"
+                self._changed.wait(remaining)
+
+
+class _Collector:
+    def __init__(self, mailbox: Mailbox) -> None:
+        self.mailbox = mailbox
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd's hook name
+        message = email.message_from_bytes(
+            envelope.original_content or envelope.content, policy=policy.default
+        )
+        self.mailbox.add(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+
+@contextmanager
+def smtp_server() -> Iterator[tuple[int, Mailbox]]:
+    """(port, mailbox) of an SMTP server running until the block ends."""
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(_Collector(mailbox), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, mailbox
+    finally:
+        controller.stop()
