@@ -11,11 +11,11 @@ export APP_ENV ?= development
 
 PYTEST_ARGS ?=
 
-.PHONY: help install install-dev install-infra run migrate test test-infra test-chart test-terraform lint lint-infra format \
+.PHONY: help install install-dev install-infra install-e2e test-e2e run migrate test test-infra test-chart test-terraform lint lint-infra format \
 	deploy deploy-local deploy-local-down bench clean
 
 help: ## List every target with one line of help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ install: $(VENV)/.runtime-installed ## Create .venv and install the pinned runti
 
 install-dev: $(VENV)/.dev-installed ## Install runtime, test and lint dependencies
 
+$(VENV)/.e2e-installed: requirements-e2e.txt requirements-dev.txt app/requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-e2e.txt
+	@touch $@ $(VENV)/.dev-installed $(VENV)/.runtime-installed
+
+install-e2e: $(VENV)/.e2e-installed ## Install the browser-test tools (Playwright, axe); Chromium comes from apt
+
 install-infra: $(VENV)/.infra-installed $(CHECKOV_VENV)/.installed ## Install the offline validators (helm SDK, trivy, checkov, ...)
 
 migrate: install ## Apply the database migrations (SQLite under instance/ unless DATABASE_URL is set)
@@ -56,8 +62,16 @@ run: migrate ## Serve the app on http://127.0.0.1:5000 (development, SQLite, gun
 		$(BIN)/gunicorn -c gunicorn.conf.py --reload "app:create_app()"
 
 test: install-dev ## Run the test suite with branch coverage of app/ (>= 90% enforced)
-	$(BIN)/python -m pytest --ignore=tests/infra --cov --cov-report=term --cov-report=xml:coverage.xml \
+	$(BIN)/python -m pytest --ignore=tests/infra --ignore=tests/e2e --cov --cov-report=term --cov-report=xml:coverage.xml \
 		--junitxml=junit.xml $(PYTEST_ARGS)
+
+CHROMIUM ?= /usr/bin/chromium
+
+test-e2e: install-e2e ## Real-browser tests (Chromium) and axe audit under gunicorn; screenshots in test-artifacts/e2e
+	@test -x $(CHROMIUM) || { echo "test-e2e needs Chromium at $(CHROMIUM): apt-get install -y --no-install-recommends chromium"; exit 1; }
+	E2E_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest tests/e2e -p no:cacheprovider \
+		--output=test-artifacts/e2e/playwright --tracing=retain-on-failure --screenshot=only-on-failure \
+		--junitxml=test-artifacts/e2e/junit.xml $(PYTEST_ARGS)
 
 test-infra: install-infra lint-infra ## lint-infra, then the chart, Terraform, pipeline and container tests
 	eval "$$(scripts/ci/docker-engine.sh)" && CHECKOV_BIN=$(CHECKOV_VENV)/bin/checkov \

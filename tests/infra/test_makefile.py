@@ -33,10 +33,10 @@ def test_the_targets_the_readme_and_ci_name_exist():
     for name in ("help", "install", "run", "test", "lint", "lint-infra", "deploy-local", "bench", "clean"):
         assert name in targets
     ci = (ROOT / ".ci" / "run").read_text()
-    for name in re.findall(r"(?m)^make ([a-z-]+)", ci):
+    for name in re.findall(r"(?m)^make ([a-z0-9-]+)", ci):
         assert name in targets, name
     readme = (ROOT / "README.md").read_text()
-    for name in re.findall(r"(?m)^make ([a-z-]+)", readme):
+    for name in re.findall(r"(?m)^make ([a-z0-9-]+)", readme):
         assert name in targets, name
 
 

@@ -1101,3 +1101,16 @@ def test_the_environment_url_is_the_ingress_host(tmp_path, job):
         assert result.returncode == 0, result.stderr
         assert output.read_text().splitlines() == [f"url={expected}"]
     assert JOBS[job]["environment"]["url"] == "${{ steps.url.outputs.url }}"
+
+
+def test_the_browser_suite_runs_and_its_screenshots_are_uploaded_before_anything_ships():
+    runs = [s["run"] for s in steps("e2e") if "run" in s]
+    assert any(r.strip().startswith("make test-e2e") for r in runs), runs
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"(?m)^test-e2e:", makefile)
+    upload = next(s for s in steps("e2e") if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["if"] == "always()"  # the screenshots matter most when a test failed
+    assert upload["with"]["path"].rstrip("/") == "test-artifacts/e2e"
+    jobs = load_workflow()["jobs"]
+    for shipping in ("build", "terraform"):
+        assert "e2e" in jobs[shipping]["needs"], shipping

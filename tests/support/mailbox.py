@@ -51,8 +51,10 @@ class ReceivedMail:
 
 
 class Mailbox:
-    def __init__(self) -> None:
+    def __init__(self, base_url: str = "") -> None:
+        self.base_url = base_url  # when set, wait_for_mail checks that links point there
         self.messages: list[ReceivedMail] = []
+        self._taken: set[int] = set()
         self._changed = threading.Condition()
 
     def add(self, mail: ReceivedMail) -> None:
@@ -62,7 +64,28 @@ class Mailbox:
 
     def to(self, address: str) -> list[ReceivedMail]:
         with self._changed:
-            return [m for m in self.messages if address in m.recipients]
+            return [m for m in self.messages if address.lower() in (r.lower() for r in m.recipients)]
+
+    def wait_for_mail(self, address: str, subject_contains: str, timeout: float = 10.0) -> ReceivedMail:
+        """The oldest message to address with that subject that no earlier call returned."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for index, mail in enumerate(self.messages):
+                    wanted = subject_contains in mail.subject and address.lower() in map(
+                        str.lower, mail.recipients
+                    )
+                    if wanted and index not in self._taken:
+                        self._taken.add(index)
+                        if self.base_url:
+                            assert mail.link.startswith(self.base_url + "/"), mail.link
+                        return mail
+                remaining = deadline - time.monotonic()
+                seen = [m.subject for m in self.messages if address in m.recipients]
+                assert remaining > 0, (
+                    f"no e-mail {subject_contains!r} to {address} within {timeout}s (saw {seen})"
+                )
+                self._changed.wait(remaining)
 
     def wait_for(
         self, address: str, subject_contains: str, count: int = 1, timeout: float = 10.0
@@ -94,9 +117,9 @@ class _Collector:
 
 
 @contextmanager
-def smtp_server() -> Iterator[tuple[int, Mailbox]]:
+def smtp_server(base_url: str = "") -> Iterator[tuple[int, Mailbox]]:
     """(port, mailbox) of an SMTP server running until the block ends."""
-    mailbox = Mailbox()
+    mailbox = Mailbox(base_url)
     port = free_port()
     controller = Controller(_Collector(mailbox), hostname="127.0.0.1", port=port)
     controller.start()
