@@ -493,3 +493,15 @@ def test_setup_backend_dry_run_changes_nothing(tmp_path):
     ), calls
     assert "+ aws s3api create-bucket --bucket flask-auth-terraform-state" in result.stdout
     assert "+ aws dynamodb create-table" in result.stdout
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS, ids=lambda p: p.name)
+def test_the_deploy_role_can_read_the_encrypted_state(env):
+    """The pipeline's deploy job reads `terraform output` with the deploy role: it needs
+    kms:Decrypt on the key that encrypts the state, the one the backend names."""
+    (security,) = calls_of(env.name, "security")
+    assert security["state_kms_key_arn"] == "${data.aws_kms_alias.state.target_key_arn}"
+    alias = strip(blocks(env, "variable")["state_kms_key_alias"]["default"])
+    backend = (TF / "backend-config" / f"{env.name}.hcl").read_text()
+    assert re.search(rf'(?m)^kms_key_id\s*=\s*"{re.escape(alias)}"', backend)
+    assert f'KEY_ALIAS="{alias}"' in (TF / "setup-backend.sh").read_text()

@@ -69,6 +69,17 @@ variable "state_bucket_name" {
   description = "The Terraform state bucket (setup-backend.sh): the deploy role may read it."
 }
 
+variable "state_kms_key_alias" {
+  type        = string
+  description = "Alias of the KMS key that encrypts the state (setup-backend.sh creates it)."
+  default     = "alias/flask-auth-terraform-state"
+
+  validation {
+    condition     = startswith(var.state_kms_key_alias, "alias/")
+    error_message = "state_kms_key_alias must start with alias/."
+  }
+}
+
 variable "state_lock_table_name" {
   type        = string
   description = "The DynamoDB lock table kept for Terraform older than 1.10."

@@ -35,6 +35,13 @@ module "security" {
   eks_cluster_name         = var.name
   state_bucket_name        = var.state_bucket_name
   state_lock_table_name    = var.state_lock_table_name
+  state_kms_key_arn        = data.aws_kms_alias.state.target_key_arn
+}
+
+# The state is encrypted with setup-backend.sh's key: the deploy role reads the
+# outputs (scripts/deploy.sh), so it needs kms:Decrypt on that key.
+data "aws_kms_alias" "state" {
+  name = var.state_kms_key_alias
 }
 
 module "vpc" {
