@@ -97,65 +97,6 @@ resource "aws_network_acl_rule" "public_ingress_web" {
   cidr_block     = local.any_ipv4
 }
 
-# Stateless NACL: replies to the NAT gateways' outbound connections come from any
-# internet address to whichever port NAT picked (1024-65535, per AWS docs).
-resource "aws_network_acl_rule" "public_ingress_return" {
-  #checkov:skip=CKV_AWS_231:ephemeral return range of the NAT gateways (AWS NAT uses 1024-65535); only the ALB (80/443) and NAT gateways live here, nothing listens on 3389
-  for_each = local.internet_return
-
-  network_acl_id = aws_network_acl.public.id
-  egress         = false
-  rule_number    = each.value.rule_number
-  rule_action    = "allow"
-  protocol       = each.value.protocol
-  from_port      = 1024
-  to_port        = 65535
-  cidr_block     = local.any_ipv4
-}
-
-resource "aws_network_acl_rule" "public_ingress_vpc" {
-  #checkov:skip=CKV_AWS_352:NAT gateways forward the private tier's traffic to any destination port, and ALB targets reply on any port; only the VPC CIDR is allowed and SGs filter further
-  for_each = local.vpc_ingress
-
-  network_acl_id = aws_network_acl.public.id
-  egress         = false
-  rule_number    = each.value.rule_number
-  rule_action    = "allow"
-  protocol       = each.value.protocol
-  from_port      = 0
-  to_port        = 65535
-  cidr_block     = var.cidr
-}
-
-resource "aws_network_acl_rule" "public_ingress_pmtud" {
-  #checkov:skip=CKV_AWS_352:ICMP has no ports; the rule is narrowed to type 3 code 4 (fragmentation needed) instead
-  for_each = local.pmtud_sources
-
-  network_acl_id = aws_network_acl.public.id
-  egress         = false
-  rule_number    = each.value.rule_number
-  rule_action    = "allow"
-  protocol       = "icmp"
-  icmp_type      = 3
-  icmp_code      = 4
-  cidr_block     = each.value.cidr_block
-}
-
-resource "aws_network_acl_rule" "public_egress" {
-  for_each = local.open_egress
-
-  network_acl_id = aws_network_acl.public.id
-  egress         = true
-  rule_number    = each.value.rule_number
-  rule_action    = "allow"
-  protocol       = each.value.protocol
-  from_port      = each.value.from_port
-  to_port        = each.value.to_port
-  icmp_type      = each.value.icmp_type
-  icmp_code      = each.value.icmp_code
-  cidr_block     = local.any_ipv4
-}
-
 ################################################################################
 # Private tier (EKS nodes and pods, control-plane ENIs, interface endpoints)
 ################################################################################
@@ -167,27 +108,37 @@ resource "aws_network_acl" "private" {
   tags = merge(var.tags, { Name = "${var.name}-private" })
 }
 
-resource "aws_network_acl_rule" "private_ingress_vpc" {
-  #checkov:skip=CKV_AWS_352:EKS needs many VPC-internal ports (kubelet, webhooks, pod ports on target-type ip, DNS, endpoint replies); only the VPC CIDR is allowed and SGs filter per workload
-  for_each = local.vpc_ingress
+################################################################################
+# Rules the public and the private tier share (one resource per kind, for both)
+################################################################################
 
-  network_acl_id = aws_network_acl.private.id
-  egress         = false
-  rule_number    = each.value.rule_number
-  rule_action    = "allow"
-  protocol       = each.value.protocol
-  from_port      = 0
-  to_port        = 65535
-  cidr_block     = var.cidr
+locals {
+  open_tier_acls = {
+    public  = aws_network_acl.public.id
+    private = aws_network_acl.private.id
+  }
+  # kind => { "<tier>-<rule>" => rule + its tier's ACL }
+  open_tier_rules = {
+    for kind, rules in {
+      return = local.internet_return
+      vpc    = local.vpc_ingress
+      pmtud  = local.pmtud_sources
+      egress = local.open_egress
+      } : kind => merge([
+        for tier, acl in local.open_tier_acls : {
+          for key, rule in rules : "${tier}-${key}" => merge(rule, { acl = acl })
+        }
+    ]...)
+  }
 }
 
-# Replies to the nodes' outbound connections (image pulls, AWS APIs) come back
-# through the NAT gateway with the remote internet address as their source.
-resource "aws_network_acl_rule" "private_ingress_return" {
-  #checkov:skip=CKV_AWS_231:ephemeral return range for replies through NAT; the private route tables have no inbound path from the internet, so nothing can open 3389 from outside
-  for_each = local.internet_return
+# Stateless NACL: replies to connections opened through NAT come from any
+# internet address to whichever port NAT picked (1024-65535, per AWS docs).
+resource "aws_network_acl_rule" "ingress_return" {
+  #checkov:skip=CKV_AWS_231:ephemeral return range of replies through NAT (AWS NAT uses 1024-65535); the public tier holds only the ALB (80/443) and NAT gateways and the private route tables have no inbound path, so nothing can open 3389 from outside
+  for_each = local.open_tier_rules["return"]
 
-  network_acl_id = aws_network_acl.private.id
+  network_acl_id = each.value.acl
   egress         = false
   rule_number    = each.value.rule_number
   rule_action    = "allow"
@@ -197,11 +148,25 @@ resource "aws_network_acl_rule" "private_ingress_return" {
   cidr_block     = local.any_ipv4
 }
 
-resource "aws_network_acl_rule" "private_ingress_pmtud" {
-  #checkov:skip=CKV_AWS_352:ICMP has no ports; the rule is narrowed to type 3 code 4 (fragmentation needed) instead
-  for_each = local.pmtud_sources
+resource "aws_network_acl_rule" "ingress_vpc" {
+  #checkov:skip=CKV_AWS_352:NAT forwards the private tier's traffic to any port, ALB targets reply on any port, and EKS needs many VPC-internal ports (kubelet, webhooks, pod ports on target-type ip, DNS); only the VPC CIDR is allowed and SGs filter per workload
+  for_each = local.open_tier_rules["vpc"]
 
-  network_acl_id = aws_network_acl.private.id
+  network_acl_id = each.value.acl
+  egress         = false
+  rule_number    = each.value.rule_number
+  rule_action    = "allow"
+  protocol       = each.value.protocol
+  from_port      = 0
+  to_port        = 65535
+  cidr_block     = var.cidr
+}
+
+resource "aws_network_acl_rule" "ingress_pmtud" {
+  #checkov:skip=CKV_AWS_352:ICMP has no ports; the rule is narrowed to type 3 code 4 (fragmentation needed) instead
+  for_each = local.open_tier_rules["pmtud"]
+
+  network_acl_id = each.value.acl
   egress         = false
   rule_number    = each.value.rule_number
   rule_action    = "allow"
@@ -211,10 +176,10 @@ resource "aws_network_acl_rule" "private_ingress_pmtud" {
   cidr_block     = each.value.cidr_block
 }
 
-resource "aws_network_acl_rule" "private_egress" {
-  for_each = local.open_egress
+resource "aws_network_acl_rule" "egress" {
+  for_each = local.open_tier_rules["egress"]
 
-  network_acl_id = aws_network_acl.private.id
+  network_acl_id = each.value.acl
   egress         = true
   rule_number    = each.value.rule_number
   rule_action    = "allow"
