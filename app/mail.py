@@ -25,8 +25,6 @@ from .observability import log_event
 
 mail = Mail()
 
-KINDS = ("password_reset", "email_verification")
-
 
 class LogEmailBackend(BaseEmailBackend):
     """Development: every message becomes one log event with its text body."""

@@ -23,6 +23,7 @@ from ..extensions import db, limiter
 from ..models import User, UserSession, utcnow
 from ..observability import log_event
 from ..security import hash_password
+from ..sessions import sign_out
 from . import bp
 from .forms import ResetPasswordForm, ResetRequestForm
 
@@ -53,11 +54,17 @@ def mail_allowed(user: User, kind: str) -> bool:
     return True
 
 
-def send_verification(user: User) -> bool:
-    """Mail the address confirmation link; False when it could not be sent."""
+def send_verification(user: User) -> str:
+    """Mail the address confirmation link, within the per-account limit.
+
+    Returns "sent", "throttled" (the account had its share of mails this
+    hour) or "failed" (logged by mail.send); the caller words the answer.
+    """
+    if not mail_allowed(user, "email_verification"):
+        return "throttled"
     token = tokens.make_token(tokens.CONFIRM_LINK, user)
     hours = int(current_app.config["EMAIL_VERIFY_MAX_AGE"].total_seconds() // 3600)
-    return mail.send(
+    sent = mail.send(
         "email_verification",
         user.email,
         "Confirm your e-mail address",
@@ -66,6 +73,7 @@ def send_verification(user: User) -> bool:
         link=mail.absolute_url(url_for("auth.verify_email", token=token)),
         hours=hours,
     )
+    return "sent" if sent else "failed"
 
 
 def _reset_minutes() -> int:
@@ -127,9 +135,7 @@ def reset_password(token: str):
         log_event("auth.password_reset", user_id=user.id, sessions_ended=ended)
         metrics.PASSWORD_RESETS.inc()
         if current_user.is_authenticated:
-            # Whoever was signed in here, their session row is gone: drop the cookie too.
-            from ..sessions import sign_out
-
+            # Whoever is signed in in this browser signs in again, with the new password.
             sign_out(current_user._get_current_object(), reason="password_reset")
         flash("Your password has been changed. Sign in with your new password.", "success")
         return redirect(url_for("auth.login"))
@@ -142,15 +148,15 @@ def verify_email(token: str):
     try:
         user = tokens.load_user(tokens.CONFIRM_LINK, token, current_app.config["EMAIL_VERIFY_MAX_AGE"])
     except tokens.TokenError as exc:
-        if exc.reason == "used":
-            # Following the link twice is not an error worth a 400.
-            flash("Your e-mail address is already confirmed.", "info")
-            return redirect(url_for("dashboard.dashboard" if current_user.is_authenticated else "auth.login"))
-        return _invalid_link("email_verification", exc.reason)
-    user.email_verified_at = utcnow()
-    db.session.commit()
-    log_event("auth.email_verified", user_id=user.id)
-    flash("Your e-mail address is confirmed. Thank you.", "success")
+        if exc.reason != "used":
+            return _invalid_link("email_verification", exc.reason)
+        # Following the link twice is not an error worth a 400.
+        flash("Your e-mail address is already confirmed.", "info")
+    else:
+        user.email_verified_at = utcnow()
+        db.session.commit()
+        log_event("auth.email_verified", user_id=user.id)
+        flash("Your e-mail address is confirmed. Thank you.", "success")
     return redirect(url_for("dashboard.dashboard" if current_user.is_authenticated else "auth.login"))
 
 
@@ -161,13 +167,15 @@ def resend_verification():
     user: User = current_user._get_current_object()
     if user.email_verified:
         flash("Your e-mail address is already confirmed.", "info")
-    elif not mail_allowed(user, "email_verification"):
-        flash(
-            "We have already sent several links this hour. Please use the latest one, or try later.",
-            "warning",
-        )
-    elif send_verification(user):
-        flash(f"We have sent a new confirmation link to {user.email}.", "success")
     else:
-        flash(SEND_FAILED, "error")
+        result = send_verification(user)
+        if result == "sent":
+            flash(f"We have sent a new confirmation link to {user.email}.", "success")
+        elif result == "throttled":
+            flash(
+                "We have already sent several links this hour. Please use the latest one, or try later.",
+                "warning",
+            )
+        else:
+            flash(SEND_FAILED, "error")
     return redirect(url_for("dashboard.dashboard"))

@@ -20,7 +20,7 @@ from ..security import (
 from ..sessions import client_user_agent, sign_in, sign_out
 from . import bp
 from .forms import LoginForm, RegisterForm
-from .recovery import SEND_FAILED, mail_allowed, send_verification
+from .recovery import SEND_FAILED, send_verification
 
 # One message for an unknown account, a wrong password and a locked account.
 INVALID_CREDENTIALS = "Invalid username/e-mail or password."
@@ -58,7 +58,7 @@ def register():
                 log_event("user.registered", user_id=user.id)
                 metrics.REGISTRATIONS.inc()
                 flash("Your account is ready. Sign in to continue.", "success")
-                if mail_allowed(user, "email_verification") and send_verification(user):
+                if send_verification(user) == "sent":
                     flash(f"We have sent a link to {email} to confirm the address.", "info")
                 else:
                     # The account is saved either way; the dashboard offers to send the link again.
@@ -103,10 +103,11 @@ def login():
         elif current_app.config["REQUIRE_EMAIL_VERIFICATION"] and not user.email_verified:
             # The password was right, so saying why is safe; a fresh link goes out.
             log_event("auth.login_unverified", user_id=user.id)
-            if not mail_allowed(user, "email_verification"):
-                form.form_errors.append(UNVERIFIED + " Use the latest link we sent you.")
-            elif send_verification(user):
+            result = send_verification(user)
+            if result == "sent":
                 form.form_errors.append(UNVERIFIED + f" We have sent a new link to {user.email}.")
+            elif result == "throttled":
+                form.form_errors.append(UNVERIFIED + " Use the latest link we sent you.")
             else:
                 form.form_errors.append(UNVERIFIED + " " + SEND_FAILED)
         else:
