@@ -11,174 +11,26 @@ import json
 import os
 import re
 import signal
-import socket
-import subprocess
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from http.cookiejar import CookieJar
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from conftest import PASSWORD, TEST_SECRET_KEY, _migrate, csrf_token, new_postgresql_database
+from conftest import PASSWORD, _migrate, csrf_token, new_postgresql_database
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
+from tests.support.server import HTTP_TIMEOUT, Reply, Server, get, gunicorn
+
 PRODUCTION_SECRET_KEY = "production-like-secret-" + "k" * 40
-START_TIMEOUT = 20.0
-HTTP_TIMEOUT = 15.0
-
-# --- the server -------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _children(pid: int) -> set[int]:
-    """Live child processes of pid (read from /proc: no ps needed)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # "pid (comm) state ppid ...": comm may contain spaces, so split after the last ")".
-        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
-        if int(ppid) == pid and state != "Z":
-            found.add(int(entry.name))
-    return found
-
-
-@dataclass
-class Server:
-    proc: subprocess.Popen
-    host: str
-    port: int
-    stdout_path: Path
-    stderr_path: Path
-    metrics_dir: Path
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def workers(self) -> set[int]:
-        return _children(self.proc.pid)
-
-    def ready_workers(self) -> set[int]:
-        """Workers that built the app: its app_info gauge (gauge_max_<pid>.db) is one of the last steps."""
-        files = {int(p.stem.rsplit("_", 1)[1]) for p in self.metrics_dir.glob("gauge_max_*.db")}
-        return self.workers() & files
-
-    def stdout(self) -> str:
-        return self.stdout_path.read_text()
-
-    def output(self) -> str:
-        return f"--- stdout ---\n{self.stdout()}\n--- stderr ---\n{self.stderr_path.read_text()}"
-
-    def json_logs(self) -> list[dict]:
-        return [json.loads(line) for line in self.stdout().splitlines()]
-
-
-def _signal_group(proc: subprocess.Popen, sig: int) -> None:
-    with suppress(ProcessLookupError):
-        os.killpg(proc.pid, sig)
-
-
-@contextmanager
-def gunicorn(
-    run_dir: Path, database_url: str, *, module: str = "app", workers: int = 1, **env: str | None
-) -> Iterator[Server]:
-    """Start gunicorn -c gunicorn.conf.py "<module>:create_app()" and wait until every worker is up.
-
-    Keyword arguments are environment variables (None removes a default one).
-    """
-    port = _free_port()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    metrics_dir = run_dir / "metrics"
-    environment: dict[str, str | None] = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(run_dir),
-        # gunicorn's control socket goes under XDG_RUNTIME_DIR: one per server, not ~/.gunicorn.
-        "XDG_RUNTIME_DIR": str(run_dir),
-        "APP_ENV": "testing",
-        "SECRET_KEY": TEST_SECRET_KEY,
-        "DATABASE_URL": database_url,
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-        "WEB_CONCURRENCY": str(workers),
-        "LOG_LEVEL": "info",
-    }
-    environment.update(env)
-    stdout_path, stderr_path = run_dir / "stdout.log", run_dir / "stderr.log"
-    with open(stdout_path, "ab") as out, open(stderr_path, "ab") as err:
-        proc = subprocess.Popen(
-            [str(GUNICORN), "-c", "gunicorn.conf.py", f"{module}:create_app()"],
-            cwd=ROOT,
-            env={k: v for k, v in environment.items() if v is not None},
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-        )
-    server = Server(proc, "127.0.0.1", port, stdout_path, stderr_path, metrics_dir)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"gunicorn exited with {proc.returncode} while starting\n{server.output()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"gunicorn did not become ready in {START_TIMEOUT} s\n{server.output()}")
-            if len(server.ready_workers()) >= workers:
-                try:
-                    if get(server, "/health/live").status == 200:
-                        break
-                except OSError:
-                    pass
-            time.sleep(0.1)
-        yield server
-    finally:
-        if proc.poll() is None:
-            _signal_group(proc, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                _signal_group(proc, signal.SIGKILL)
-                proc.wait(timeout=5)
-        _signal_group(proc, signal.SIGKILL)  # any worker left behind by a master that died first
-
 
 # --- HTTP ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: http.client.HTTPMessage
-    body: str
-
-
-def get(server: Server, path: str, headers: dict[str, str] | None = None) -> Reply:
-    """One request on a NEW connection (so any worker may take it)."""
-    conn = http.client.HTTPConnection(server.host, server.port, timeout=HTTP_TIMEOUT)
-    try:
-        conn.request("GET", path, headers=headers or {})
-        response = conn.getresponse()
-        return Reply(response.status, response.headers, response.read().decode())
-    finally:
-        conn.close()
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

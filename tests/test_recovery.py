@@ -16,7 +16,8 @@ from app.config import ConfigError, config_class
 from app.extensions import db
 from app.models import User, UserSession
 from tests.conftest import PASSWORD, AuthActions, csrf_token
-from tests.support.mailbox import free_port, smtp_server
+from tests.support.mailbox import smtp_server
+from tests.support.server import free_port
 
 NEW_PASSWORD = "Brand-New-Pass-77"
 BASE_URL = "https://auth.example.test"

@@ -17,34 +17,29 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import suppress
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import BrowserContext
 
-from tests.support.mailbox import Mailbox, ReceivedMail, free_port
+from tests.conftest import _migrate
+from tests.support.mailbox import Mailbox, ReceivedMail
 from tests.support.mailbox import smtp_server as mail_server
+from tests.support.server import Server, free_port, gunicorn
 
 from .support import (
     ARTIFACTS,
     DESKTOP,
     LOCKOUT_THRESHOLD,
-    ROOT,
     PageProblems,
-    Server,
     User,
-    http_status,
     register_over_http,
     unique_user,
     watch,
 )
 
-VENV_BIN = ROOT / ".venv" / "bin"
 CHROMIUM = Path(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -55,7 +50,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-START_TIMEOUT = 30.0
 
 
 # --- Chromium (pytest-playwright's fixtures, overridden) ----------------------------------------
@@ -120,18 +114,12 @@ def wait_for_mail(mailbox: Mailbox) -> Callable[..., ReceivedMail]:
 # --- the app under gunicorn ---------------------------------------------------------------------
 
 
-def server_environment(run_dir: Path, port: int, smtp: tuple[int, Mailbox]) -> dict[str, str]:
+def server_settings(port: int, smtp: tuple[int, Mailbox]) -> dict[str, str]:
+    """What this suite changes from tests.support.server.gunicorn's defaults."""
     return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(run_dir),
-        # gunicorn's control socket would go under XDG_RUNTIME_DIR.
-        "XDG_RUNTIME_DIR": str(run_dir),
         "APP_ENV": "development",
         "SECRET_KEY": secrets.token_urlsafe(48)[:48],
-        "DATABASE_URL": f"sqlite:///{run_dir / 'e2e.db'}",
         "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",  # cheap hashes keep the suite fast
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": "1",
         "GUNICORN_THREADS": "4",
         # This suite is not about rate limits: tests/test_rate_limits.py is.
         "RATELIMIT_STORAGE_URI": "memory://",
@@ -145,24 +133,8 @@ def server_environment(run_dir: Path, port: int, smtp: tuple[int, Mailbox]) -> d
         "MAIL_USE_TLS": "false",
         "MAIL_FROM": "Flask Auth <no-reply@example.com>",
         "APP_BASE_URL": f"http://127.0.0.1:{port}",
-        "PROMETHEUS_MULTIPROC_DIR": str(run_dir / "metrics"),
         "LOG_FORMAT": "json",
-        "LOG_LEVEL": "info",
     }
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            with suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-    with suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)  # a worker left behind by a master that died first
 
 
 @pytest.fixture(scope="session")
@@ -171,45 +143,10 @@ def live_server(
 ) -> Iterator[Server]:
     """gunicorn -c gunicorn.conf.py "app:create_app()" on a freshly migrated SQLite database."""
     run_dir = tmp_path_factory.mktemp("e2e-server")
-    env = server_environment(run_dir, app_port, smtp_server)
-    (run_dir / "metrics").mkdir()  # the CLI's metrics go there too; gunicorn empties it at start
-    migrate = subprocess.run(
-        [str(VENV_BIN / "flask"), "--app", "app", "db", "upgrade"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if migrate.returncode != 0:
-        pytest.fail(f"flask db upgrade failed:\n{migrate.stdout}\n{migrate.stderr}", pytrace=False)
-
-    stdout_path, stderr_path = run_dir / "gunicorn.out", run_dir / "gunicorn.err"
-    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
-        proc = subprocess.Popen(
-            [str(VENV_BIN / "gunicorn"), "-c", "gunicorn.conf.py", "app:create_app()"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-        )
-    server = Server(proc, f"http://127.0.0.1:{app_port}", stdout_path, stderr_path)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"gunicorn exited with {proc.returncode} while starting\n{server.output()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"gunicorn was not ready within {START_TIMEOUT} s\n{server.output()}")
-            with suppress(OSError):
-                if http_status(f"{server.base_url}/health/ready") == 200:
-                    break
-            time.sleep(0.1)
+    database_url = f"sqlite:///{run_dir / 'e2e.db'}"
+    _migrate(database_url)
+    with gunicorn(run_dir, database_url, port=app_port, **server_settings(app_port, smtp_server)) as server:
         yield server
-    finally:
-        _stop(proc)
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -46,47 +45,6 @@ VERIFIED = "Your e-mail address is confirmed"
 
 
 # --- e-mail -------------------------------------------------------------------------------------
-
-
-# --- the server ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    proc: subprocess.Popen
-    base_url: str
-    stdout_path: Path
-    stderr_path: Path
-
-    def output(self, tail: int = 80) -> str:
-        out = self.stdout_path.read_text(errors="replace").splitlines()[-tail:]
-        err = self.stderr_path.read_text(errors="replace").splitlines()[-tail:]
-        return "--- gunicorn stdout ---\n" + "\n".join(out) + "\n--- gunicorn stderr ---\n" + "\n".join(err)
-
-    def log_offset(self) -> int:
-        return self.stdout_path.stat().st_size
-
-    def json_logs_since(self, offset: int) -> list[dict]:
-        with open(self.stdout_path, "rb") as fh:
-            fh.seek(offset)
-            lines = fh.read().decode(errors="replace").splitlines()
-        entries = []
-        for line in lines:
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                entry = None
-            entries.append(entry if isinstance(entry, dict) else {"level": "NOT-JSON", "message": line})
-        return entries
-
-
-def http_status(url: str) -> int:
-    assert url.startswith("http://127.0.0.1:"), url
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (checked just above)
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
 
 
 # --- users --------------------------------------------------------------------------------------

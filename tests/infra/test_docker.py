@@ -14,7 +14,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -23,6 +22,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.support.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
@@ -196,12 +197,6 @@ def test_migrate_is_a_separate_command_that_works_read_only(image):
     assert "'users'" in out.stdout and "'alembic_version'" in out.stdout, out.stdout + out.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _get(url: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback only
@@ -264,7 +259,7 @@ def test_serves_read_only_as_non_root_and_stops_cleanly(image):
     """The default command serves gunicorn on 8000 (published on 127.0.0.1
     only), does not migrate by itself, turns healthy through its HEALTHCHECK,
     and exits 0 on SIGTERM (docker stop)."""
-    port = _free_port()
+    port = free_port()
     container = docker(
         "run",
         "-d",
@@ -353,7 +348,7 @@ def test_serves_on_the_machines_postgresql_after_migrate(image, postgresql_datab
     migrate = docker("run", "--rm", "--network", "none", *flags, image["name"], "migrate", check=False)
     assert migrate.returncode == 0, migrate.stdout[-2000:] + migrate.stderr[-2000:]
 
-    port = _free_port()
+    port = free_port()
     container = docker(
         "run", "-d", "-p", f"127.0.0.1:{port}:8000", "-e", "SECURE_COOKIES=false", *flags, image["name"]
     ).stdout.strip()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,13 +14,9 @@ from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 
+from tests.support.server import free_port
+
 LINK = re.compile(r"https?://[^\s<>\"]+")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

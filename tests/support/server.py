@@ -1,0 +1,195 @@
+"""The app served as production serves it, for tests: gunicorn -c gunicorn.conf.py in a
+subprocess on a free loopback port, with its own PROMETHEUS_MULTIPROC_DIR, stopped as a
+whole process group. Used by tests/test_gunicorn.py and the browser suite (tests/e2e).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TEST_SECRET_KEY
+
+ROOT = Path(__file__).resolve().parents[2]
+GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
+START_TIMEOUT = 20.0
+HTTP_TIMEOUT = 15.0
+
+
+# --- the server -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _children(pid: int) -> set[int]:
+    """Live child processes of pid (read from /proc: no ps needed)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may contain spaces, so split after the last ")".
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == pid and state != "Z":
+            found.add(int(entry.name))
+    return found
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen
+    host: str
+    port: int
+    stdout_path: Path
+    stderr_path: Path
+    metrics_dir: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def workers(self) -> set[int]:
+        return _children(self.proc.pid)
+
+    def ready_workers(self) -> set[int]:
+        """Workers that built the app: its app_info gauge (gauge_max_<pid>.db) is one of the last steps."""
+        files = {int(p.stem.rsplit("_", 1)[1]) for p in self.metrics_dir.glob("gauge_max_*.db")}
+        return self.workers() & files
+
+    def stdout(self) -> str:
+        return self.stdout_path.read_text()
+
+    def output(self) -> str:
+        return f"--- stdout ---\n{self.stdout()}\n--- stderr ---\n{self.stderr_path.read_text()}"
+
+    def json_logs(self) -> list[dict]:
+        return [json.loads(line) for line in self.stdout().splitlines()]
+
+    def log_offset(self) -> int:
+        return self.stdout_path.stat().st_size
+
+    def json_logs_since(self, offset: int) -> list[dict]:
+        """Log entries written after offset; a line that is not a JSON object becomes level NOT-JSON."""
+        with open(self.stdout_path, "rb") as fh:
+            fh.seek(offset)
+            lines = fh.read().decode(errors="replace").splitlines()
+        entries = []
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                entry = None
+            entries.append(entry if isinstance(entry, dict) else {"level": "NOT-JSON", "message": line})
+        return entries
+
+
+def signal_group(proc: subprocess.Popen, sig: int) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+
+
+@contextmanager
+def gunicorn(
+    run_dir: Path,
+    database_url: str,
+    *,
+    module: str = "app",
+    workers: int = 1,
+    port: int | None = None,
+    **env: str | None,
+) -> Iterator[Server]:
+    """Start gunicorn -c gunicorn.conf.py "<module>:create_app()" and wait until every worker is up.
+
+    Keyword arguments are environment variables (None removes a default one).
+    """
+    port = port or free_port()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    metrics_dir = run_dir / "metrics"
+    environment: dict[str, str | None] = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(run_dir),
+        # gunicorn's control socket goes under XDG_RUNTIME_DIR: one per server, not ~/.gunicorn.
+        "XDG_RUNTIME_DIR": str(run_dir),
+        "APP_ENV": "testing",
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "DATABASE_URL": database_url,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "WEB_CONCURRENCY": str(workers),
+        "LOG_LEVEL": "info",
+    }
+    environment.update(env)
+    stdout_path, stderr_path = run_dir / "stdout.log", run_dir / "stderr.log"
+    with open(stdout_path, "ab") as out, open(stderr_path, "ab") as err:
+        proc = subprocess.Popen(
+            [str(GUNICORN), "-c", "gunicorn.conf.py", f"{module}:create_app()"],
+            cwd=ROOT,
+            env={k: v for k, v in environment.items() if v is not None},
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+    server = Server(proc, "127.0.0.1", port, stdout_path, stderr_path, metrics_dir)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"gunicorn exited with {proc.returncode} while starting\n{server.output()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"gunicorn did not become ready in {START_TIMEOUT} s\n{server.output()}")
+            if len(server.ready_workers()) >= workers:
+                try:
+                    if get(server, "/health/live").status == 200:
+                        break
+                except OSError:
+                    pass
+            time.sleep(0.1)
+        yield server
+    finally:
+        if proc.poll() is None:
+            signal_group(proc, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                signal_group(proc, signal.SIGKILL)
+                proc.wait(timeout=5)
+        signal_group(proc, signal.SIGKILL)  # any worker left behind by a master that died first
+
+
+# --- HTTP ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    body: str
+
+
+def get(server: Server, path: str, headers: dict[str, str] | None = None) -> Reply:
+    """One request on a NEW connection (so any worker may take it)."""
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=HTTP_TIMEOUT)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return Reply(response.status, response.headers, response.read().decode())
+    finally:
+        conn.close()
