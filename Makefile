@@ -31,6 +31,7 @@ $(VENV)/.dev-installed: requirements-dev.txt app/requirements.txt | $(BIN)/pytho
 
 # Checkov pins versions that clash with the app's, so it lives in a venv of its own.
 CHECKOV_VENV ?= .venv-checkov
+export CHECKOV_BIN := $(CHECKOV_VENV)/bin/checkov
 
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV)
@@ -74,14 +75,13 @@ test-e2e: install-e2e ## Real-browser tests (Chromium) and axe audit under gunic
 		--junitxml=test-artifacts/e2e/junit.xml $(PYTEST_ARGS)
 
 test-infra: install-infra lint-infra ## lint-infra, then the chart, Terraform, pipeline and container tests
-	eval "$$(scripts/ci/docker-engine.sh)" && CHECKOV_BIN=$(CHECKOV_VENV)/bin/checkov \
-		$(BIN)/python -m pytest tests/infra $(PYTEST_ARGS)
+	eval "$$(scripts/ci/docker-engine.sh)" && $(BIN)/python -m pytest tests/infra $(PYTEST_ARGS)
 
 test-terraform: install-infra ## fmt, parse, wiring, Checkov and Trivy on terraform/ (offline)
-	CHECKOV_BIN=$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest tests/infra/test_terraform.py $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/infra/test_terraform.py $(PYTEST_ARGS)
 
 test-chart: install-infra ## Lint, render and validate helm/flask-app for every values file (no Docker)
-	CHECKOV_BIN=$(CHECKOV_VENV)/bin/checkov $(BIN)/python -m pytest tests/infra/test_helm_chart.py $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/infra/test_helm_chart.py $(PYTEST_ARGS)
 
 SHELL_SCRIPTS := .ci/run scripts/*.sh scripts/ci/*.sh docker/entrypoint.sh terraform/setup-backend.sh
 PY_SOURCES    := app tests scripts gunicorn.conf.py

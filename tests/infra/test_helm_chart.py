@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -20,10 +19,11 @@ import helm_python
 import pytest
 import yaml
 
+from tests.support.scanners import checkov, trivy_config
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "flask-app"
 BIN = ROOT / ".venv" / "bin"
-CHECKOV = Path(os.environ.get("CHECKOV_BIN", ROOT / ".venv-checkov" / "bin" / "checkov"))
 KUBE_VERSION = "1.30"
 NAMESPACE = "flask-auth"
 RELEASE = "flask-app"
@@ -246,71 +246,26 @@ def test_every_trivyignore_entry_has_a_reason():
 
 def test_trivy_finds_nothing_in_the_rendered_manifests(rendered_dir):
     """Every severity: HIGH/CRITICAL must be fixed, lower ones fixed or accepted in .trivyignore."""
-    result = subprocess.run(
-        [
-            str(BIN / "trivy"),
-            "config",
-            "--quiet",
-            "--skip-check-update",
-            "--exit-code",
-            "1",
-            "--ignorefile",
-            str(ROOT / ".trivyignore"),
-            "--include-non-failures",
-            "--severity",
-            "UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL",
-            "--format",
-            "json",
-            str(rendered_dir),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=rendered_dir,  # not the repository: its trivy.yaml narrows the severities
+    report = trivy_config(
+        rendered_dir,
+        "--ignorefile",
+        str(ROOT / ".trivyignore"),
+        "--severity",
+        "UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL",
     )
-    report = json.loads(result.stdout)
-    scanned = {r["Target"] for r in report.get("Results", [])}
-    assert {f"values-{s}/manifests.yaml" for s in VALUE_SETS} <= scanned, scanned
-    failures = [
-        (r["Target"], m["ID"], m["Severity"], m["Title"])
-        for r in report.get("Results", [])
-        for m in r.get("Misconfigurations", []) or []
-        if m.get("Status") == "FAIL"
-    ]
-    assert failures == []
-    passes = sum(
-        1 for r in report["Results"] for m in r.get("Misconfigurations", []) or [] if m["Status"] == "PASS"
-    )
-    assert passes > 50 * len(VALUE_SETS)
-    assert result.returncode == 0, result.stderr
+    assert {f"values-{s}/manifests.yaml" for s in VALUE_SETS} <= report.targets, report.targets
+    assert report.failures == []
+    assert report.passes > 50 * len(VALUE_SETS)
+    assert report.returncode == 0, report.stderr
 
 
 def test_checkov_passes_the_rendered_manifests_with_reasoned_skips_only(rendered_dir):
-    assert CHECKOV.exists(), f"{CHECKOV} is missing: run `make install-checkov`"
-    result = subprocess.run(
-        [
-            str(CHECKOV),
-            "--directory",
-            str(rendered_dir),
-            "--framework",
-            "kubernetes",
-            "--skip-download",
-            "--output",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
-    )
-    report = json.loads(result.stdout)
-    results = report["results"]
-    failed = [(c["check_id"], c["resource"]) for c in results["failed_checks"]]
-    assert failed == []
-    assert report["summary"]["passed"] > 100
-    for check in results["skipped_checks"]:
+    report = checkov(rendered_dir, "kubernetes")
+    assert report.failed == []
+    assert report.passed > 100
+    for check in report.skipped:
         assert len(check["check_result"].get("suppress_comment", "")) > 30, check["check_id"]
-    assert result.returncode == 0, result.stderr[-2000:]
+    assert report.returncode == 0, report.stderr[-2000:]
 
 
 # -- behaviour of the rendered output -----------------------------------------------------------

@@ -9,7 +9,6 @@ locals declared. Checkov and Trivy scan the whole tree.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -21,12 +20,13 @@ import hcl2
 import pytest
 from hcl2 import SerializationOptions
 
+from tests.support.scanners import checkov, trivy_config
+
 ROOT = Path(__file__).resolve().parents[2]
 TF = ROOT / "terraform"
 MODULES = sorted(p for p in (TF / "modules").iterdir() if p.is_dir())
 ENVIRONMENTS = [TF / "environments" / name for name in ("dev", "staging", "prod")]
 BIN = ROOT / ".venv" / "bin"
-CHECKOV = Path(os.environ.get("CHECKOV_BIN", ROOT / ".venv-checkov" / "bin" / "checkov"))
 OPTIONS = SerializationOptions(strip_string_quotes=True, with_comments=False)
 
 # Resource types that take no `tags` argument (everything else must set it).
@@ -333,34 +333,12 @@ def test_vpc_cidrs_match_the_helm_values():
 
 
 def test_checkov_finds_no_failures_and_every_skip_has_a_reason():
-    assert CHECKOV.exists(), f"{CHECKOV} is missing: run `make install-checkov`"
-    result = subprocess.run(
-        [
-            str(CHECKOV),
-            "--directory",
-            str(TF),
-            "--framework",
-            "terraform",
-            "--skip-download",
-            "--output",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
-    )
-    report = json.loads(result.stdout)
-    reports = report if isinstance(report, list) else [report]
-    failed = [
-        (c["check_id"], c["resource"], c["file_path"]) for r in reports for c in r["results"]["failed_checks"]
-    ]
-    assert failed == []
-    assert sum(r["summary"]["passed"] for r in reports) > 200
-    for r in reports:
-        for check in r["results"].get("skipped_checks", []):
-            assert len(check["check_result"].get("suppress_comment", "")) > 20, check["check_id"]
-    assert result.returncode == 0, result.stderr[-2000:]
+    report = checkov(TF, "terraform")
+    assert report.failed == []
+    assert report.passed > 200
+    for check in report.skipped:
+        assert len(check["check_result"].get("suppress_comment", "")) > 20, check["check_id"]
+    assert report.returncode == 0, report.stderr[-2000:]
 
 
 def test_every_checkov_skip_in_the_code_has_a_reason():
@@ -376,37 +354,10 @@ def test_trivy_finds_no_high_or_critical_misconfiguration(tmp_path):
     tree = tmp_path / "terraform"
     shutil.copytree(TF, tree)
     (tree / "environments" / "dev").rename(tree / "environments" / "development")
-    result = subprocess.run(
-        [
-            str(BIN / "trivy"),
-            "config",
-            "--quiet",
-            "--skip-check-update",
-            "--severity",
-            "HIGH,CRITICAL",
-            "--exit-code",
-            "1",
-            "--include-non-failures",
-            "--format",
-            "json",
-            str(tree),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path,  # the settings are all on the command line, not in the repository's trivy.yaml
-    )
-    report = json.loads(result.stdout)
-    failures = [
-        (r["Target"], m["ID"], m["Title"])
-        for r in report.get("Results", [])
-        for m in r.get("Misconfigurations", []) or []
-        if m["Status"] == "FAIL"
-    ]
-    assert failures == []
-    targets = {r["Target"] for r in report.get("Results", [])}
-    assert any("environments/development" in t for t in targets), targets
-    assert result.returncode == 0, result.stderr[-2000:]
+    report = trivy_config(tree, "--severity", "HIGH,CRITICAL")
+    assert report.failures == []
+    assert any("environments/development" in t for t in report.targets), report.targets
+    assert report.returncode == 0, report.stderr[-2000:]
 
 
 # -- setup-backend.sh ---------------------------------------------------------------------------
