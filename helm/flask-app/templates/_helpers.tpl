@@ -75,6 +75,16 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if or .Values.secret.existingSecret .Values.secret.create }}true{{ end }}
 {{- end }}
 
+{{/* The settings every container of the app's pod reads: the ConfigMap, and the Secret if any. */}}
+{{- define "flask-app.envFrom" -}}
+- configMapRef:
+    name: {{ include "flask-app.fullname" . }}
+{{- if include "flask-app.hasSecret" . }}
+- secretRef:
+    name: {{ include "flask-app.secretName" . }}
+{{- end }}
+{{- end }}
+
 {{/* Migrations run in an init container when SQLite lives on the pod's volume. */}}
 {{- define "flask-app.migrateInPod" -}}
 {{- if and .Values.migration.enabled .Values.persistence.enabled }}true{{ end }}
