@@ -52,6 +52,11 @@ class Mailbox:
         self._taken: set[int] = set()
         self._changed = threading.Condition()
 
+    def clear(self) -> None:
+        with self._changed:
+            self.messages.clear()
+            self._taken.clear()
+
     def add(self, mail: ReceivedMail) -> None:
         with self._changed:
             self.messages.append(mail)
@@ -80,22 +85,6 @@ class Mailbox:
                 assert remaining > 0, (
                     f"no e-mail {subject_contains!r} to {address} within {timeout}s (saw {seen})"
                 )
-                self._changed.wait(remaining)
-
-    def wait_for(
-        self, address: str, subject_contains: str, count: int = 1, timeout: float = 10.0
-    ) -> ReceivedMail:
-        """The count-th message to address whose subject contains the text."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                found = [
-                    m for m in self.messages if address in m.recipients and subject_contains in m.subject
-                ]
-                if len(found) >= count:
-                    return found[count - 1]
-                remaining = deadline - time.monotonic()
-                assert remaining > 0, f"no e-mail {subject_contains!r} to {address} within {timeout}s"
                 self._changed.wait(remaining)
 
 
