@@ -367,7 +367,7 @@ fi
 if [[ -n "$LB_CIDRS" ]]; then
   UPGRADE+=(--set-json "networkPolicy.loadBalancerCidrs=$LB_CIDRS")
 fi
-if [[ "$ENVIRONMENT" != dev && -n "$DB_CIDRS" ]]; then
+if [[ -n "$DB_CIDRS" ]]; then  # null where the environment has no data stores (dev)
   UPGRADE+=(--set-json "networkPolicy.databaseCidrs=$DB_CIDRS" --set-json "networkPolicy.redisCidrs=$DB_CIDRS")
 fi
 UPGRADE+=(--wait --wait-for-jobs --timeout "$DEPLOY_TIMEOUT")

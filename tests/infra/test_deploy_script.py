@@ -113,7 +113,7 @@ def outputs_for(env: str) -> dict:
         if env == "dev"
         else f"arn:aws:secretsmanager:ap-south-1:{ACCOUNT}:secret:flask-auth-{env}-redis",
         "public_subnet_cidrs": ["10.10.0.0/24", "10.10.1.0/24"],
-        "database_subnet_cidrs": ["10.10.10.0/24", "10.10.11.0/24"],
+        "database_subnet_cidrs": None if env == "dev" else ["10.10.10.0/24", "10.10.11.0/24"],
         "lb_controller_role_arn": f"arn:aws:iam::{ACCOUNT}:role/flask-auth-{env}-lb-controller",
         "cluster_autoscaler_role_arn": f"arn:aws:iam::{ACCOUNT}:role/flask-auth-{env}-autoscaler",
     }
@@ -194,7 +194,7 @@ def expected_calls(env: str, *, apply: list[str] | None, image: list[str], image
         "--set-json",
         f"networkPolicy.loadBalancerCidrs={json.dumps(out['public_subnet_cidrs']['value'])}",
     ]
-    if env != "dev":
+    if out["database_subnet_cidrs"]["value"] is not None:  # dev's output is null
         db_cidrs = json.dumps(out["database_subnet_cidrs"]["value"])
         networks += ["--set-json", f"networkPolicy.databaseCidrs={db_cidrs}"]
         networks += ["--set-json", f"networkPolicy.redisCidrs={db_cidrs}"]

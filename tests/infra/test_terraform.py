@@ -297,6 +297,9 @@ def test_dev_creates_no_database_and_no_redis():
     assert calls_of("dev", "rds") == []
     assert calls_of("dev", "elasticache") == []
     assert "aws_db_instance" not in code(TF / "environments" / "dev")
+    # scripts/deploy.sh opens the pods' egress to these subnets only when the output is not null.
+    outputs = blocks(TF / "environments" / "dev", "output")
+    assert outputs["database_subnet_cidrs"]["value"] in (None, "${null}"), outputs["database_subnet_cidrs"]
 
 
 def test_environment_sizes():

@@ -46,8 +46,8 @@ output "public_subnet_cidrs" {
 }
 
 output "database_subnet_cidrs" {
-  description = "Unused in dev (no database subnets in use)."
-  value       = module.vpc.database_subnet_cidrs
+  description = "dev has no RDS or Redis for the pods to reach."
+  value       = null
 }
 
 output "lb_controller_role_arn" {
