@@ -1,15 +1,16 @@
-"""Operator commands: flask --app app create-user / unlock-user."""
+"""Operator commands: flask --app app create-user / unlock-user / end-sessions."""
 
 from __future__ import annotations
 
 import click
 from flask import Flask
 from flask.cli import with_appcontext
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from . import lockout
 from .extensions import db
-from .models import User
+from .models import User, UserSession
 from .observability import log_event
 from .security import hash_password
 
@@ -64,13 +65,27 @@ def unlock_user(name: str) -> None:
     user = _find_user(name)
     if user is None:
         raise click.ClickException(f"No account named {name!r}.")
-    user.locked_until = None
-    user.failed_login_count = 0
+    lockout.unlock(user.id)
     db.session.commit()
     log_event("auth.unlocked", user_id=user.id, via="cli")
     click.echo(f"Unlocked {user.username}.")
 
 
+@click.command("end-sessions")
+@with_appcontext
+@click.argument("name")
+def end_sessions(name: str) -> None:
+    """End every session of the account NAME (username or e-mail), everywhere."""
+    user = _find_user(name)
+    if user is None:
+        raise click.ClickException(f"No account named {name!r}.")
+    ended = db.session.execute(delete(UserSession).where(UserSession.user_id == user.id)).rowcount or 0
+    db.session.commit()
+    log_event("session.ended", user_id=user.id, reason="ended_by_operator", count=ended, via="cli")
+    click.echo(f"Ended {ended} session{'s' if ended != 1 else ''} of {user.username}.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(create_user)
     app.cli.add_command(unlock_user)
+    app.cli.add_command(end_sessions)

@@ -170,10 +170,21 @@ class Config:
 
         self.LOCKOUT_THRESHOLD = _int(env, "LOCKOUT_THRESHOLD", 5, minimum=1)
         self.LOCKOUT_DURATION = timedelta(seconds=_int(env, "LOCKOUT_DURATION_SECONDS", 15 * 60, minimum=1))
+        # Failures count toward a lock only within this window from the first
+        # one: five typos spread over months never lock anyone.
+        self.LOCKOUT_WINDOW = timedelta(seconds=_int(env, "LOCKOUT_WINDOW_SECONDS", 15 * 60, minimum=1))
+        # OWASP's device cookie: a browser that signed in to an account is
+        # counted and locked on its own, apart from unknown clients.
+        self.DEVICE_COOKIE_LIFETIME = timedelta(
+            seconds=_int(env, "DEVICE_COOKIE_LIFETIME_SECONDS", 365 * 86400, minimum=60)
+        )
 
         # Rate limits (Flask-Limiter reads RATELIMIT_* itself).
         self.RATELIMIT_LOGIN = _rate_limit(env, "RATELIMIT_LOGIN", "10 per minute")
         self.RATELIMIT_REGISTER = _rate_limit(env, "RATELIMIT_REGISTER", "5 per minute")
+        # Per signed-in user: password checks behind the password change,
+        # account deletion and ending sessions (each costs a hash).
+        self.RATELIMIT_REAUTH = _rate_limit(env, "RATELIMIT_REAUTH", "10 per minute")
         self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI", "memory://")
         self.RATELIMIT_ENABLED = _bool(env, "RATELIMIT_ENABLED", True)
         self.RATELIMIT_HEADERS_ENABLED = True
@@ -189,7 +200,10 @@ class Config:
         self.REMEMBER_LIFETIME = timedelta(
             seconds=_int(env, "REMEMBER_LIFETIME_SECONDS", 30 * 86400, minimum=60)
         )
-        self.SESSION_TOUCH_INTERVAL = timedelta(seconds=60)
+        # last_seen_at is written at most once per interval; the interval is a
+        # quarter of the idle timeout (at most a minute), so a session in use
+        # never looks idle because its last write lagged behind.
+        self.SESSION_TOUCH_INTERVAL = min(timedelta(seconds=60), self.SESSION_IDLE_TIMEOUT / 4)
 
         # Cookies.
         secure = _bool(env, "SECURE_COOKIES", self.SECURE_COOKIES)
@@ -208,6 +222,7 @@ class Config:
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_SECURE = secure
         self.REMEMBER_COOKIE_PATH = "/"
+        self.DEVICE_COOKIE_NAME = f"{host_prefix}device"
         self.REMEMBER_COOKIE_REFRESH_EACH_REQUEST = False
         self.HSTS_ENABLED = _bool(env, "HSTS", self.HSTS)
 

@@ -66,8 +66,16 @@ class User(db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Lockout of clients that carry no device cookie of this account (see
+    # app/lockout.py): failures counted in a window that starts at the first
+    # one, so old typos decay instead of adding up for ever.
     failed_login_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed_login_window_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Bumped by every password change or reset; each session records the value
+    # it was created with, and the user loader ends sessions whose value is
+    # older, even when the sign-in that created one raced the change.
+    credential_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # When the owner followed the confirmation link (or a reset link, which
     # proves the same); None until then.
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -76,6 +84,9 @@ class User(db.Model):
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
     login_events: Mapped[list[LoginEvent]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+    devices: Mapped[list[TrustedDevice]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
 
@@ -114,18 +125,37 @@ class UserSession(db.Model):
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(255))
     remember: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The user's credential_version when this session was created.
+    credential_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Wrong current passwords typed in this session (password change, account
+    # deletion, ending other sessions); the session ends at LOCKOUT_THRESHOLD.
+    reauth_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     user: Mapped[User] = relationship(back_populates="sessions")
 
     @classmethod
-    def start(cls, user: User, *, ip: str | None, user_agent: str | None, remember: bool) -> str:
-        """Create a session for user; return the token for the cookie."""
+    def start(
+        cls,
+        user_id: int,
+        *,
+        credential_version: int,
+        ip: str | None,
+        user_agent: str | None,
+        remember: bool,
+    ) -> str:
+        """Create a session for the user; return the token for the cookie.
+
+        credential_version is the one read together with the password hash that
+        was checked, never a fresher one: a password change that raced the
+        sign-in then ends this session at its first request.
+        """
         token = secrets.token_urlsafe(32)
         now = utcnow()
         db.session.add(
             cls(
                 id=hash_session_token(token),
-                user=user,
+                user_id=user_id,
+                credential_version=credential_version,
                 created_at=now,
                 last_seen_at=now,
                 ip=ip,
@@ -134,6 +164,28 @@ class UserSession(db.Model):
             )
         )
         return token
+
+
+class TrustedDevice(db.Model):
+    """A browser that has signed in to this account (OWASP's device cookie).
+
+    The cookie holds a random nonce signed for the account; the row, keyed by
+    the nonce's digest, counts that browser's failed sign-ins on its own, so a
+    stranger who locks the account out for unknown clients cannot lock out
+    the owner's known browsers.
+    """
+
+    __tablename__ = "trusted_devices"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    failed_login_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed_login_window_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(back_populates="devices")
 
 
 class LoginEvent(db.Model):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app, request, session
+from flask import after_this_request, current_app, request, session
 from flask_login import login_user, logout_user
 from sqlalchemy import delete, select, update
 
@@ -31,27 +31,37 @@ def _expiry_reason(user_session: UserSession, now: datetime) -> str | None:
 def load_user(token: str) -> User | None:
     if not token or len(token) > 128:
         return None
-    user_session = db.session.get(UserSession, hash_session_token(token))
-    if user_session is None:
+    row = db.session.execute(
+        select(UserSession, User)
+        .join(User, User.id == UserSession.user_id)
+        .where(UserSession.id == hash_session_token(token))
+    ).first()
+    if row is None:
         return None
+    user_session, user = row
     now = utcnow()
     reason = _expiry_reason(user_session, now)
+    if reason is None and user_session.credential_version != user.credential_version:
+        # The password changed after the sign-in that created this session
+        # checked the old one (even if the two raced).
+        reason = "credentials_changed"
     if reason:
         user_id = user_session.user_id
-        db.session.delete(user_session)
+        db.session.execute(delete(UserSession).where(UserSession.id == user_session.id))
         db.session.commit()
         log_event("session.ended", user_id=user_id, reason=reason)
         return None
-    # Write last_seen_at at most once per interval, not on every request.
-    if now - user_session.last_seen_at >= current_app.config["SESSION_TOUCH_INTERVAL"]:
+    # One conditional write per session per interval: of the requests that
+    # find the interval over at the same moment, only the first one writes.
+    cutoff = now - current_app.config["SESSION_TOUCH_INTERVAL"]
+    if user_session.last_seen_at <= cutoff:
         db.session.execute(
-            update(UserSession).where(UserSession.id == user_session.id).values(last_seen_at=now)
+            update(UserSession)
+            .where(UserSession.id == user_session.id, UserSession.last_seen_at <= cutoff)
+            .values(last_seen_at=now)
+            .execution_options(synchronize_session=False)
         )
         db.session.commit()
-        user_session = db.session.get(UserSession, user_session.id)
-        if user_session is None:  # ended by another request meanwhile
-            return None
-    user = user_session.user
     user.session_token = token
     user.current_session = user_session
     return user
@@ -62,17 +72,45 @@ def client_user_agent() -> str | None:
     return value[:255] if value else None
 
 
-def sign_in(user: User, *, remember: bool) -> None:
-    """Start a fresh session for user; any identity the old cookie held is dropped."""
+def sign_in(user: User, *, credential_version: int, remember: bool) -> None:
+    """Start a fresh session for user; any identity the old cookie held is dropped.
+
+    credential_version is the value read with the password hash that was
+    checked (see UserSession.start).
+    """
     session.clear()
-    token = UserSession.start(user, ip=request.remote_addr, user_agent=client_user_agent(), remember=remember)
+    token = UserSession.start(
+        user.id,
+        credential_version=credential_version,
+        ip=request.remote_addr,
+        user_agent=client_user_agent(),
+        remember=remember,
+    )
     db.session.commit()
     user.session_token = token
     login_user(user, remember=remember)
 
 
+def _expire_remember_cookie() -> None:
+    """Tell the browser to drop the remember-me cookie, with the attributes it
+    was set with (a __Host- cookie is only replaced by a Secure one)."""
+    config = current_app.config
+
+    @after_this_request
+    def expire(response):
+        response.delete_cookie(
+            config["REMEMBER_COOKIE_NAME"],
+            path=config["REMEMBER_COOKIE_PATH"],
+            secure=config["REMEMBER_COOKIE_SECURE"],
+            httponly=True,
+            samesite=config["REMEMBER_COOKIE_SAMESITE"],
+        )
+        return response
+
+
 def sign_out(user: User, reason: str = "logout") -> None:
-    """End the current session in the database and in the browser."""
+    """End the current session in the database and in the browser (the
+    session cookie and the remember-me cookie)."""
     current = getattr(user, "current_session", None)
     if current is not None:
         db.session.execute(delete(UserSession).where(UserSession.id == current.id))
@@ -80,6 +118,44 @@ def sign_out(user: User, reason: str = "logout") -> None:
         log_event("session.ended", user_id=user.id, reason=reason)
     logout_user()
     session.clear()
+    _expire_remember_cookie()
+
+
+def restart_after_credential_change(user: User, credential_version: int, reason: str) -> int:
+    """After this request changed the password: end every session of user,
+    this one included, and give this browser a new session token stamped with
+    the new credential_version (a copy of the old cookie no longer works).
+    Returns how many other sessions were ended. Commits."""
+    current = user.current_session
+    remember = bool(current.remember) if current is not None else False
+    ended = db.session.execute(delete(UserSession).where(UserSession.user_id == user.id)).rowcount or 0
+    if current is not None:
+        ended -= 1
+    sign_in(user, credential_version=credential_version, remember=remember)
+    if ended:
+        log_event("session.ended", user_id=user.id, reason=reason, count=ended)
+    return ended
+
+
+def count_reauth_failure(user: User) -> bool:
+    """Count a wrong current password typed in this session; True when that
+    was one too many and the session has been ended (and the event logged)."""
+    current = user.current_session
+    if current is None:
+        return False
+    failures = db.session.execute(
+        update(UserSession)
+        .where(UserSession.id == current.id)
+        .values(reauth_failures=UserSession.reauth_failures + 1)
+        .returning(UserSession.reauth_failures)
+    ).scalar()
+    db.session.commit()
+    log_event("auth.reauth_failed", user_id=user.id, failures=failures)
+    if failures is None or failures >= current_app.config["LOCKOUT_THRESHOLD"]:
+        log_event("auth.reauth_locked", user_id=user.id)
+        sign_out(user, reason="reauth_failed")
+        return True
+    return False
 
 
 def end_other_sessions(user: User, reason: str) -> int:

@@ -26,7 +26,7 @@ from app.extensions import db, limiter
 
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
 PASSWORD = "Correct-Horse-42"
-TABLES = ("login_events", "user_sessions", "users")
+TABLES = ("login_events", "user_sessions", "trusted_devices", "users")
 
 
 def pytest_configure(config: pytest.Config) -> None:

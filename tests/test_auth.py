@@ -12,7 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app import security as security_module
 from app.extensions import db
-from app.models import LoginEvent, User, UserSession, utcnow
+from app.models import LoginEvent, TrustedDevice, User, UserSession, utcnow
 
 INVALID = "Invalid username/e-mail or password."
 WRONG_PASSWORD = "Wrong-Horse-42"
@@ -269,7 +269,8 @@ def test_lockout_after_threshold_is_stored_in_database(make_app):
 
 
 def test_success_resets_consecutive_failures(make_app):
-    """Only consecutive failures count: a successful sign-in resets the counter."""
+    """Only consecutive failures count: a successful sign-in resets the counter (of the
+    account for an unknown browser, of the device once this browser has signed in)."""
     app = make_app(**MANY_ATTEMPTS)
     create_user(app)
     client = app.test_client()
@@ -281,10 +282,13 @@ def test_success_resets_consecutive_failures(make_app):
     auth.logout()
     for _ in range(4):
         auth.login(password=WRONG_PASSWORD)
-    user = get_user(app)
-    assert user.failed_login_count == 4
-    assert user.locked_until is None
+    with app.app_context():
+        device = db.session.scalars(select(TrustedDevice)).one()
+        assert device.failed_login_count == 4
+        assert device.locked_until is None
     assert auth.login().status_code == 302
+    with app.app_context():
+        assert db.session.scalars(select(TrustedDevice)).one().failed_login_count == 0
 
 
 def test_lockout_threshold_and_duration_from_environment(make_app, monkeypatch):

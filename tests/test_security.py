@@ -196,7 +196,7 @@ CSRF_FORMS = [
         {"current_password": PASSWORD, "new_password": GOOD_PASSWORD, "confirm_password": GOOD_PASSWORD},
     ),
     ("/account/delete", True, {"password": PASSWORD}),
-    ("/account/sessions/end-others", True, {}),
+    ("/account/sessions/end-others", True, {"password": PASSWORD}),
 ]
 
 
@@ -234,7 +234,8 @@ def test_same_posts_with_the_token_do_change_things(app, client, auth):
     assert AuthActions(app.test_client()).login().status_code == 302
     assert auth.login().status_code == 302
     token = auth.token("/dashboard")
-    assert client.post("/account/sessions/end-others", data={"csrf_token": token}).status_code == 302
+    response = client.post("/account/sessions/end-others", data={"csrf_token": token, "password": PASSWORD})
+    assert response.status_code == 302
     assert account_state(app)[1] == 1
     response = client.post("/account/delete", data={"csrf_token": token, "password": PASSWORD})
     assert response.status_code == 302
@@ -371,7 +372,7 @@ def test_cookies_in_testing_and_development(make_app, monkeypatch, env_name):
     app = make_app(PASSWORD_HASH_METHOD="scrypt:1024:8:1")
     client, response = sign_in_response(app, https=False)
     cookies = parse_set_cookies(response)
-    assert set(cookies) == {"session", "remember_token"}
+    assert set(cookies) == {"session", "remember_token", "device"}
     for cookie in cookies.values():
         assert cookie["httponly"] is True
         assert cookie["samesite"] == "Lax"
@@ -388,7 +389,7 @@ def test_cookies_in_staging_and_production(make_app, monkeypatch, env_name):
     app = make_app(PASSWORD_HASH_METHOD="scrypt:1024:8:1")
     client, response = sign_in_response(app, https=True)
     cookies = parse_set_cookies(response)
-    assert set(cookies) == {"__Host-session", "__Host-remember_token"}
+    assert set(cookies) == {"__Host-session", "__Host-remember_token", "__Host-device"}
     for cookie in cookies.values():
         assert cookie["secure"] is True
         assert cookie["httponly"] is True
@@ -416,7 +417,7 @@ def test_no_host_prefix_when_secure_cookies_are_turned_off(make_app, monkeypatch
     app = make_app(PASSWORD_HASH_METHOD="scrypt:1024:8:1")
     _, response = sign_in_response(app, https=True)
     cookies = parse_set_cookies(response)
-    assert set(cookies) == {"session", "remember_token"}
+    assert set(cookies) == {"session", "remember_token", "device"}
     assert all("secure" not in cookie for cookie in cookies.values())
 
 

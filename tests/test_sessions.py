@@ -262,7 +262,8 @@ def test_change_password_policy(app, new, confirm, message):
 
 
 def test_change_password_ends_other_sessions(app):
-    """A password change ends every other session, keeps this one, and swaps which password works."""
+    """A password change ends every other session, keeps this browser signed in on a new
+    session token, and swaps which password works."""
     create_user(app)
     client = signed_in_client(app)
     other = signed_in_client(app)
@@ -273,7 +274,10 @@ def test_change_password_ends_other_sessions(app):
     assert response.status_code == 302
     assert response.headers["Location"] == "/dashboard"
     assert "Other devices have been signed out." in page(client)
-    assert [row.id for row in session_rows(app)] == [current_id]
+    rows = session_rows(app)
+    assert len(rows) == 1
+    assert rows[0].id != current_id
+    assert rows[0].id == session_id_of(app, client)
     assert not signed_in(other)
     assert not signed_in(remembered)
     assert signed_in(client)
@@ -503,7 +507,9 @@ def test_end_one_other_session(app):
     bystander = signed_in_client(app)
     target_id = session_id_of(app, target)
     token = csrf_token(page(client))
-    response = client.post(f"/account/sessions/{target_id}/end", data={"csrf_token": token})
+    response = client.post(
+        f"/account/sessions/{target_id}/end", data={"csrf_token": token, "password": PASSWORD}
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == "/dashboard"
     assert not signed_in(target)
@@ -559,7 +565,7 @@ def test_end_all_other_sessions(app):
     others = [signed_in_client(app), signed_in_client(app, remember=True)]
     bob = signed_in_client(app, "bob")
     token = csrf_token(page(client))
-    response = client.post("/account/sessions/end-others", data={"csrf_token": token})
+    response = client.post("/account/sessions/end-others", data={"csrf_token": token, "password": PASSWORD})
     assert response.status_code == 302
     assert response.headers["Location"] == "/dashboard"
     assert "Signed out 2 other sessions." in page(client)

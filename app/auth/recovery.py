@@ -16,9 +16,9 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from limits import parse_many
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 
-from .. import mail, metrics, tokens
+from .. import lockout, mail, metrics, tokens
 from ..extensions import db, limiter
 from ..models import User, UserSession, utcnow
 from ..observability import log_event
@@ -124,15 +124,30 @@ def reset_password(token: str):
         return _invalid_link("password_reset", exc.reason)
     form = ResetPasswordForm(user)
     if form.validate_on_submit():
+        user_id, old_hash = user.id, user.password_hash
+        db.session.rollback()  # give the connection back while the hash runs
+        new_hash = hash_password(form.new_password.data)
         now = utcnow()
-        user.password_hash = hash_password(form.new_password.data)
-        user.failed_login_count = 0
-        user.locked_until = None
-        if user.email_verified_at is None:
-            user.email_verified_at = now
-        ended = db.session.execute(delete(UserSession).where(UserSession.user_id == user.id)).rowcount or 0
+        # The link is bound to the old hash: of several uses racing each
+        # other, the one whose UPDATE still finds it wins; the others see a
+        # used link.
+        changed = db.session.execute(
+            update(User)
+            .where(User.id == user_id, User.password_hash == old_hash)
+            .values(
+                password_hash=new_hash,
+                credential_version=User.credential_version + 1,
+                email_verified_at=func.coalesce(User.email_verified_at, now),
+            )
+            .returning(User.id)
+        ).first()
+        if changed is None:
+            db.session.rollback()
+            return _invalid_link("password_reset", "used")
+        lockout.unlock(user_id)
+        ended = db.session.execute(delete(UserSession).where(UserSession.user_id == user_id)).rowcount or 0
         db.session.commit()
-        log_event("auth.password_reset", user_id=user.id, sessions_ended=ended)
+        log_event("auth.password_reset", user_id=user_id, sessions_ended=ended)
         metrics.PASSWORD_RESETS.inc()
         if current_user.is_authenticated:
             # Whoever is signed in in this browser signs in again, with the new password.

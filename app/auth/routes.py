@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
-from .. import metrics
+from .. import lockout, metrics
 from ..extensions import db, limiter
 from ..models import LoginEvent, User, utcnow
 from ..observability import log_event
@@ -97,7 +99,8 @@ def login():
         return redirect(next_url)
     form = LoginForm()
     if form.validate_on_submit():
-        user = _authenticate(form.login.data, form.password.data)
+        attempt = _authenticate(form.login.data, form.password.data)
+        user = db.session.get(User, attempt.user_id) if attempt else None
         if user is None:
             form.form_errors.append(INVALID_CREDENTIALS)
         elif current_app.config["REQUIRE_EMAIL_VERIFICATION"] and not user.email_verified:
@@ -111,16 +114,18 @@ def login():
             else:
                 form.form_errors.append(UNVERIFIED + " " + SEND_FAILED)
         else:
-            sign_in(user, remember=bool(form.remember_me.data))
-            return redirect(next_url)
+            response = redirect(next_url)
+            lockout.trust_device(response, user.id, attempt.device_id, utcnow())
+            sign_in(user, credential_version=attempt.credential_version, remember=bool(form.remember_me.data))
+            return response
     status = 422 if (form.errors or form.form_errors) else 200
     return render_template("login.html", form=form), status
 
 
-def _record_event(user: User, success: bool) -> None:
+def _record_event(user_id: int, success: bool) -> None:
     db.session.add(
         LoginEvent(
-            user_id=user.id,
+            user_id=user_id,
             ip=request.remote_addr,
             user_agent=client_user_agent(),
             success=success,
@@ -129,68 +134,70 @@ def _record_event(user: User, success: bool) -> None:
     )
 
 
-def _authenticate(login: str, password: str) -> User | None:
-    """The account when the credentials are right and it is not locked.
+@dataclass(frozen=True)
+class Attempt:
+    """A right password, judged while the account (or this device) was not locked."""
 
-    Every path costs exactly one password hash check.
+    user_id: int
+    credential_version: int
+    device_id: str | None
+
+
+def _authenticate(login: str, password: str) -> Attempt | None:
+    """The sign-in when the credentials are right and their scope is not locked.
+
+    Every path costs exactly one password hash check, whatever the account
+    and whatever the password's length. The lock is decided after the hash,
+    in one conditional UPDATE (app/lockout.py), and no transaction is held
+    open while the hash runs.
     """
     identifier = login.strip().lower()
-    user = db.session.scalars(
-        select(User).where(or_(User.username == identifier, User.email == identifier))
+    account = db.session.execute(
+        select(User.id, User.password_hash, User.credential_version).where(
+            or_(User.username == identifier, User.email == identifier)
+        )
     ).first()
-    if user is None:
+    if account is None:
+        db.session.rollback()
         dummy_password_check(password)
         log_event("auth.login_failed", reason="unknown_account")
         metrics.LOGINS.labels(result="unknown_account").inc()
         return None
+    device_id = lockout.trusted_device(account.id)
+    db.session.rollback()  # give the connection back while the hash runs
+
+    if len(password) > PASSWORD_MAX_LENGTH:
+        dummy_password_check(password)  # the same cost as a real check
+        password_ok = False
+    else:
+        password_ok = verify_password(account.password_hash, password)
+    new_hash = hash_password(password) if password_ok and needs_rehash(account.password_hash) else None
 
     now = utcnow()
-    password_ok = len(password) <= PASSWORD_MAX_LENGTH and verify_password(user.password_hash, password)
-    if user.is_locked(now):
-        _record_event(user, success=False)
-        db.session.commit()
-        log_event("auth.login_failed", user_id=user.id, reason="locked")
+    scope = lockout.scope_for(account.id, device_id)
+    if password_ok:
+        if lockout.record_success(scope, account.id, account.credential_version, now, new_hash):
+            _record_event(account.id, success=True)
+            db.session.commit()
+            log_event("auth.login_succeeded", user_id=account.id, trusted_device=scope.trusted)
+            metrics.LOGINS.labels(result="success").inc()
+            return Attempt(account.id, account.credential_version, device_id)
+        outcome = "locked"
+    else:
+        outcome = lockout.record_failure(scope, now)
+    _record_event(account.id, success=False)
+    db.session.commit()
+    if outcome == "locked":
+        log_event("auth.login_failed", user_id=account.id, reason="locked", trusted_device=scope.trusted)
         metrics.LOGINS.labels(result="locked").inc()
         return None
-
-    if not password_ok:
-        _register_failure(user, now)
-        return None
-
-    user.failed_login_count = 0
-    user.locked_until = None
-    user.last_login_at = now
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    _record_event(user, success=True)
-    db.session.commit()
-    log_event("auth.login_succeeded", user_id=user.id)
-    metrics.LOGINS.labels(result="success").inc()
-    return user
-
-
-def _register_failure(user: User, now) -> None:
-    """Count a failure atomically in the database (shared by every process)
-    and lock the account when the threshold is reached."""
-    config = current_app.config
-    count = db.session.execute(
-        update(User)
-        .where(User.id == user.id)
-        .values(failed_login_count=User.failed_login_count + 1)
-        .returning(User.failed_login_count)
-    ).scalar_one()
-    _record_event(user, success=False)
-    log_event("auth.login_failed", user_id=user.id, reason="bad_password")
+    log_event("auth.login_failed", user_id=account.id, reason="bad_password", trusted_device=scope.trusted)
     metrics.LOGINS.labels(result="bad_password").inc()
-    if count >= config["LOCKOUT_THRESHOLD"]:
-        db.session.execute(
-            update(User)
-            .where(User.id == user.id)
-            .values(locked_until=now + config["LOCKOUT_DURATION"], failed_login_count=0)
-        )
-        log_event("auth.locked", user_id=user.id, until=(now + config["LOCKOUT_DURATION"]).isoformat())
+    if outcome == "locked_now":
+        until = now + current_app.config["LOCKOUT_DURATION"]
+        log_event("auth.locked", user_id=account.id, until=until.isoformat(), trusted_device=scope.trusted)
         metrics.LOCKOUTS.inc()
-    db.session.commit()
+    return None
 
 
 @bp.route("/logout", methods=["POST"])

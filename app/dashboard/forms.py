@@ -24,3 +24,15 @@ class DeleteAccountForm(FlaskForm):
             Length(max=PASSWORD_MAX_LENGTH * 4, message="That password is too long."),
         ],
     )
+
+
+class ConfirmPasswordForm(FlaskForm):
+    """The account's password again, before ending other sessions (ASVS 7.5.2)."""
+
+    password = PasswordField(
+        "Your password",
+        validators=[
+            DataRequired(message="Enter your password to confirm."),
+            Length(max=PASSWORD_MAX_LENGTH * 4, message="That password is too long."),
+        ],
+    )

@@ -1,17 +1,29 @@
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
-from ..extensions import db
+from ..extensions import db, limiter
 from ..models import LoginEvent, User, UserSession
 from ..observability import log_event
-from ..security import PASSWORD_MAX_LENGTH, describe_user_agent, hash_password, verify_password
-from ..sessions import active_sessions, end_other_sessions, sign_out
+from ..security import (
+    PASSWORD_MAX_LENGTH,
+    describe_user_agent,
+    dummy_password_check,
+    hash_password,
+    verify_password,
+)
+from ..sessions import (
+    active_sessions,
+    count_reauth_failure,
+    end_other_sessions,
+    restart_after_credential_change,
+    sign_out,
+)
 from . import bp
-from .forms import ChangePasswordForm, DeleteAccountForm
+from .forms import ChangePasswordForm, ConfirmPasswordForm, DeleteAccountForm
 
 RECENT_EVENTS = 10
 
@@ -79,22 +91,77 @@ def dashboard():
     return _render_dashboard()
 
 
+def _reauth_limit() -> str:
+    return current_app.config["RATELIMIT_REAUTH"]
+
+
+def _per_user() -> str:
+    """Rate-limit key of the re-authenticating pages: the signed-in account,
+    so one client cannot tie up the password hashing for everyone."""
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return request.remote_addr or "unknown"
+
+
+def _check_password(user: User, password: str) -> bool | None:
+    """The account's current password, checked like a sign-in.
+
+    True when right; False when wrong; None when that was one wrong password
+    too many: the session has been ended (the caller redirects to sign-in).
+    The connection goes back to the pool while the hash runs.
+    """
+    stored = user.password_hash
+    db.session.rollback()
+    if len(password) > PASSWORD_MAX_LENGTH:
+        dummy_password_check(password)
+        right = False
+    else:
+        right = verify_password(stored, password)
+    if right:
+        return True
+    if count_reauth_failure(user):
+        return None
+    return False
+
+
+def _signed_out_for_reauth():
+    flash("Too many wrong passwords: you have been signed out. Sign in again to continue.", "error")
+    return redirect(url_for("auth.login"))
+
+
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
+@limiter.limit(_reauth_limit, key_func=_per_user, methods=["POST"])
 def change_password():
     user: User = current_user._get_current_object()
     form = ChangePasswordForm(user)
     if form.validate_on_submit():
-        current = form.current_password.data
-        if len(current) > PASSWORD_MAX_LENGTH or not verify_password(user.password_hash, current):
+        user_id, version, stored = user.id, user.credential_version, user.password_hash
+        right = _check_password(user, form.current_password.data)
+        if right is None:
+            return _signed_out_for_reauth()
+        if not right:
             form.current_password.errors.append("Your current password is not correct.")
-        elif verify_password(user.password_hash, form.new_password.data):
+        elif verify_password(stored, form.new_password.data):
             form.new_password.errors.append("Choose a password different from your current one.")
         else:
-            user.password_hash = hash_password(form.new_password.data)
-            db.session.commit()
-            log_event("auth.password_changed", user_id=user.id)
-            end_other_sessions(user, reason="password_changed")
+            new_hash = hash_password(form.new_password.data)
+            # Of two changes racing each other, the first UPDATE wins; the
+            # other finds the version moved on and changes nothing.
+            changed = db.session.execute(
+                update(User)
+                .where(User.id == user_id, User.credential_version == version)
+                .values(password_hash=new_hash, credential_version=version + 1)
+                .returning(User.id)
+            ).first()
+            if changed is None:
+                db.session.rollback()
+                log_event("auth.password_change_conflict", user_id=user_id)
+                sign_out(user, reason="credentials_changed")
+                flash("Your password was changed in another session. Sign in with the new password.", "error")
+                return redirect(url_for("auth.login"))
+            log_event("auth.password_changed", user_id=user_id)
+            restart_after_credential_change(user, version + 1, reason="password_changed")
             flash("Your password has been changed. Other devices have been signed out.", "success")
             return redirect(url_for("dashboard.dashboard"))
     status = 422 if form.errors else 200
@@ -103,13 +170,16 @@ def change_password():
 
 @bp.route("/account/delete", methods=["POST"])
 @login_required
+@limiter.limit(_reauth_limit, key_func=_per_user)
 def delete_account():
     user: User = current_user._get_current_object()
     form = DeleteAccountForm()
     if form.validate_on_submit():
-        password = form.password.data
-        if len(password) <= PASSWORD_MAX_LENGTH and verify_password(user.password_hash, password):
-            user_id = user.id
+        user_id = user.id
+        right = _check_password(user, form.password.data)
+        if right is None:
+            return _signed_out_for_reauth()
+        if right:
             # Rows first (events and sessions go with the user), then the cookie.
             db.session.execute(delete(LoginEvent).where(LoginEvent.user_id == user_id))
             db.session.execute(delete(UserSession).where(UserSession.user_id == user_id))
@@ -125,8 +195,29 @@ def delete_account():
     return _render_dashboard(delete_form=form, status=422)
 
 
+def _confirm_with_password(user: User, description: str, action: str):
+    """Ending other sessions asks for the password again (ASVS 7.5.2).
+
+    The dashboard's button posts without a password and gets this page; the
+    page posts back with it. Returns a response to send, or None when the
+    password was right and the caller may go on.
+    """
+    form = ConfirmPasswordForm()
+    if "password" not in request.form:
+        return render_template("confirm_password.html", form=form, description=description, action=action)
+    if form.validate_on_submit():
+        right = _check_password(user, form.password.data)
+        if right is None:
+            return _signed_out_for_reauth()
+        if right:
+            return None
+        form.password.errors.append("That password is not correct; no session was ended.")
+    return render_template("confirm_password.html", form=form, description=description, action=action), 422
+
+
 @bp.route("/account/sessions/<session_id>/end", methods=["POST"])
 @login_required
+@limiter.limit(_reauth_limit, key_func=_per_user)
 def end_session(session_id: str):
     user: User = current_user._get_current_object()
     if user.current_session and session_id == user.current_session.id:
@@ -134,6 +225,17 @@ def end_session(session_id: str):
         log_event("auth.logout", user_id=user.id)
         flash("You have been signed out.", "info")
         return redirect(url_for("auth.login"))
+    target = db.session.scalar(
+        select(UserSession).where(UserSession.id == session_id, UserSession.user_id == user.id)
+    )
+    if target is None:
+        abort(404)
+    label = f"{describe_user_agent(target.user_agent)} at {target.ip or 'an unknown IP address'}"
+    answer = _confirm_with_password(
+        user, f"Sign out {label}", url_for("dashboard.end_session", session_id=session_id)
+    )
+    if answer is not None:
+        return answer
     result = db.session.execute(
         delete(UserSession).where(UserSession.id == session_id, UserSession.user_id == user.id)
     )
@@ -147,8 +249,12 @@ def end_session(session_id: str):
 
 @bp.route("/account/sessions/end-others", methods=["POST"])
 @login_required
+@limiter.limit(_reauth_limit, key_func=_per_user)
 def end_others():
     user: User = current_user._get_current_object()
+    answer = _confirm_with_password(user, "Sign out all your other sessions", url_for("dashboard.end_others"))
+    if answer is not None:
+        return answer
     count = end_other_sessions(user, reason="ended_by_user")
     flash(f"Signed out {count} other session{'s' if count != 1 else ''}.", "success")
     return redirect(url_for("dashboard.dashboard"))
