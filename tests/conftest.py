@@ -100,6 +100,14 @@ def new_postgresql_database(prefix: str) -> Iterator[tuple[str, object, str]]:
         admin.close()
 
 
+@pytest.fixture
+def postgresql_database() -> Iterator[tuple[str, str]]:
+    """A fresh, migrated PostgreSQL database of this test's own (dropped at the end)."""
+    with new_postgresql_database("test_flask_auth_gunicorn") as (url, _admin, name):
+        _migrate(url)
+        yield url, name
+
+
 def _migrate(url: str) -> None:
     from flask_migrate import upgrade
 

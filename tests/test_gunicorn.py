@@ -13,60 +13,19 @@ import re
 import signal
 import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.cookiejar import CookieJar
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
-from conftest import PASSWORD, _migrate, csrf_token, new_postgresql_database
+from conftest import PASSWORD
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.server import HTTP_TIMEOUT, Reply, Server, get, gunicorn
+from tests.support.server import HTTP_TIMEOUT, Browser, Reply, Server, get, gunicorn
 
 PRODUCTION_SECRET_KEY = "production-like-secret-" + "k" * 40
 
 # --- HTTP ---------------------------------------------------------------------------------------
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-class Browser:
-    """Keeps cookies, does not follow redirects, and returns error statuses instead of raising."""
-
-    def __init__(self, server: Server):
-        self.server = server
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(CookieJar()), _NoRedirect()
-        )
-
-    def _open(self, request: urllib.request.Request) -> Reply:
-        try:
-            with self.opener.open(request, timeout=HTTP_TIMEOUT) as response:
-                return Reply(response.status, response.headers, response.read().decode())
-        except urllib.error.HTTPError as error:
-            return Reply(error.code, error.headers, error.read().decode())
-
-    def get(self, path: str) -> Reply:
-        return self._open(urllib.request.Request(self.server.base_url + path))  # noqa: S310 (http://)
-
-    def post(self, path: str, data: dict[str, str]) -> Reply:
-        body = urlencode(data).encode()
-        request = urllib.request.Request(self.server.base_url + path, data=body, method="POST")  # noqa: S310
-        return self._open(request)
-
-    def submit(self, path: str, fields: dict[str, str]) -> Reply:
-        """GET the form, then POST it with the page's CSRF token."""
-        page = self.get(path)
-        assert page.status == 200, f"{page}\n{self.server.output()}"
-        return self.post(path, {"csrf_token": csrf_token(page.body), **fields})
 
 
 # --- metrics ------------------------------------------------------------------------------------
@@ -299,14 +258,6 @@ def test_sigterm_drains_in_flight_requests(tmp_path, database_url):
         assert (replies[0].status, replies[0].body) == (200, "done")
         # The bound only keeps a hung server from hanging the suite; exit 0 means no forced kill.
         assert server.proc.wait(timeout=15) == 0, server.output()
-
-
-@pytest.fixture
-def postgresql_database() -> Iterator[tuple[str, str]]:
-    """A fresh, migrated PostgreSQL database of this test's own (dropped at the end)."""
-    with new_postgresql_database("test_flask_auth_gunicorn") as (url, _admin, name):
-        _migrate(url)
-        yield url, name
 
 
 def _terminate_backends(url: str, name: str) -> int:

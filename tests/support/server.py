@@ -12,14 +12,18 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from http.cookiejar import CookieJar
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
-from tests.conftest import TEST_SECRET_KEY
+from tests.conftest import TEST_SECRET_KEY, csrf_token
 
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
@@ -193,3 +197,39 @@ def get(server: Server, path: str, headers: dict[str, str] | None = None) -> Rep
         return Reply(response.status, response.headers, response.read().decode())
     finally:
         conn.close()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class Browser:
+    """Keeps cookies, does not follow redirects, and returns error statuses instead of raising."""
+
+    def __init__(self, server: Server):
+        self.server = server
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(CookieJar()), _NoRedirect()
+        )
+
+    def _open(self, request: urllib.request.Request) -> Reply:
+        try:
+            with self.opener.open(request, timeout=HTTP_TIMEOUT) as response:
+                return Reply(response.status, response.headers, response.read().decode())
+        except urllib.error.HTTPError as error:
+            return Reply(error.code, error.headers, error.read().decode())
+
+    def get(self, path: str) -> Reply:
+        return self._open(urllib.request.Request(self.server.base_url + path))  # noqa: S310 (http://)
+
+    def post(self, path: str, data: dict[str, str]) -> Reply:
+        body = urlencode(data).encode()
+        request = urllib.request.Request(self.server.base_url + path, data=body, method="POST")  # noqa: S310
+        return self._open(request)
+
+    def submit(self, path: str, fields: dict[str, str]) -> Reply:
+        """GET the form, then POST it with the page's CSRF token."""
+        page = self.get(path)
+        assert page.status == 200, f"{page}\n{self.server.output()}"
+        return self.post(path, {"csrf_token": csrf_token(page.body), **fields})
