@@ -8,7 +8,7 @@ from datetime import datetime
 
 from flask import after_this_request, current_app, request, session
 from flask_login import login_user, logout_user
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, inspect, select, update
 
 from .extensions import db, login_manager
 from .models import User, UserSession, hash_session_token, utcnow
@@ -108,12 +108,19 @@ def _expire_remember_cookie() -> None:
         return response
 
 
+def current_session_id(user: User) -> str | None:
+    """The id of the session serving this request; known even when the row
+    was expired by a rollback or deleted by another request meanwhile."""
+    current = getattr(user, "current_session", None)
+    return inspect(current).identity[0] if current is not None else None
+
+
 def sign_out(user: User, reason: str = "logout") -> None:
     """End the current session in the database and in the browser (the
     session cookie and the remember-me cookie)."""
-    current = getattr(user, "current_session", None)
+    current = current_session_id(user)
     if current is not None:
-        db.session.execute(delete(UserSession).where(UserSession.id == current.id))
+        db.session.execute(delete(UserSession).where(UserSession.id == current))
         db.session.commit()
         log_event("session.ended", user_id=user.id, reason=reason)
     logout_user()
@@ -128,9 +135,11 @@ def restart_after_credential_change(user: User, credential_version: int, reason:
     Returns how many other sessions were ended. Commits."""
     current = user.current_session
     remember = bool(current.remember) if current is not None else False
-    ended = db.session.execute(delete(UserSession).where(UserSession.user_id == user.id)).rowcount or 0
+    ended = db.session.execute(
+        delete(UserSession).where(UserSession.user_id == user.id, UserSession.id != current_session_id(user))
+    ).rowcount
     if current is not None:
-        ended -= 1
+        db.session.delete(current)
     sign_in(user, credential_version=credential_version, remember=remember)
     if ended:
         log_event("session.ended", user_id=user.id, reason=reason, count=ended)
@@ -140,12 +149,12 @@ def restart_after_credential_change(user: User, credential_version: int, reason:
 def count_reauth_failure(user: User) -> bool:
     """Count a wrong current password typed in this session; True when that
     was one too many and the session has been ended (and the event logged)."""
-    current = user.current_session
+    current = current_session_id(user)
     if current is None:
         return False
     failures = db.session.execute(
         update(UserSession)
-        .where(UserSession.id == current.id)
+        .where(UserSession.id == current)
         .values(reauth_failures=UserSession.reauth_failures + 1)
         .returning(UserSession.reauth_failures)
     ).scalar()
@@ -160,7 +169,7 @@ def count_reauth_failure(user: User) -> bool:
 
 def end_other_sessions(user: User, reason: str) -> int:
     """End every session of user except the one serving this request."""
-    keep = user.current_session.id if user.current_session else None
+    keep = current_session_id(user)
     statement = delete(UserSession).where(UserSession.user_id == user.id)
     if keep:
         statement = statement.where(UserSession.id != keep)

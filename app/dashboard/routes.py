@@ -18,6 +18,7 @@ from ..security import (
 from ..sessions import (
     active_sessions,
     count_reauth_failure,
+    current_session_id,
     end_other_sessions,
     restart_after_credential_change,
     sign_out,
@@ -78,7 +79,7 @@ def _render_dashboard(delete_form: DeleteAccountForm | None = None, status: int 
             events=events,
             failures=_failures_since_previous_sign_in(user),
             sessions=active_sessions(user),
-            current_session_id=user.current_session.id if user.current_session else None,
+            current_session_id=current_session_id(user),
             delete_form=delete_form or DeleteAccountForm(),
         ),
         status,
@@ -220,7 +221,7 @@ def _confirm_with_password(user: User, description: str, action: str):
 @limiter.limit(_reauth_limit, key_func=_per_user)
 def end_session(session_id: str):
     user: User = current_user._get_current_object()
-    if user.current_session and session_id == user.current_session.id:
+    if session_id == current_session_id(user):
         sign_out(user, reason="logout")
         log_event("auth.logout", user_id=user.id)
         flash("You have been signed out.", "info")
