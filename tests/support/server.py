@@ -209,8 +209,9 @@ class Browser:
 
     def __init__(self, server: Server):
         self.server = server
+        self.cookies = CookieJar()
         self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(CookieJar()), _NoRedirect()
+            urllib.request.HTTPCookieProcessor(self.cookies), _NoRedirect()
         )
 
     def _open(self, request: urllib.request.Request) -> Reply:
@@ -219,6 +220,10 @@ class Browser:
                 return Reply(response.status, response.headers, response.read().decode())
         except urllib.error.HTTPError as error:
             return Reply(error.code, error.headers, error.read().decode())
+
+    def cookie_header(self) -> str:
+        """This browser's cookies as one Cookie header, for raw parallel requests."""
+        return "; ".join(f"{cookie.name}={cookie.value}" for cookie in self.cookies)
 
     def get(self, path: str) -> Reply:
         return self._open(urllib.request.Request(self.server.base_url + path))  # noqa: S310 (http://)
