@@ -1,16 +1,16 @@
-"""Operator commands: flask --app app create-user / unlock-user / end-sessions."""
+"""Operator commands: flask --app app create-user / unlock-user / end-sessions / purge."""
 
 from __future__ import annotations
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from . import lockout
+from . import lockout, sessions
 from .extensions import db
-from .models import User, UserSession
+from .models import LoginEvent, TrustedDevice, User, UserSession, utcnow
 from .observability import log_event
 from .security import hash_password
 
@@ -85,7 +85,34 @@ def end_sessions(name: str) -> None:
     click.echo(f"Ended {ended} session{'s' if ended != 1 else ''} of {user.username}.")
 
 
+@click.command("purge")
+@with_appcontext
+def purge() -> None:
+    """Delete what is kept no longer: expired sessions, sign-in history older than
+    LOGIN_EVENT_RETENTION_DAYS, devices unused for DEVICE_COOKIE_LIFETIME_SECONDS.
+    Safe to run at any time and from several places (the chart runs it as a CronJob)."""
+    config = current_app.config
+    now = utcnow()
+    counts = {
+        "sessions": sessions.purge_expired(now),
+        "login_events": db.session.execute(
+            delete(LoginEvent).where(LoginEvent.created_at < now - config["LOGIN_EVENT_RETENTION"])
+        ).rowcount
+        or 0,
+        "devices": db.session.execute(
+            delete(TrustedDevice).where(TrustedDevice.last_used_at < now - config["DEVICE_COOKIE_LIFETIME"])
+        ).rowcount
+        or 0,
+    }
+    db.session.commit()
+    log_event("maintenance.purged", via="cli", **counts)
+    click.echo(
+        "Purged " + ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in counts.items()) + "."
+    )
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(create_user)
     app.cli.add_command(unlock_user)
     app.cli.add_command(end_sessions)
+    app.cli.add_command(purge)

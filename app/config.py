@@ -200,6 +200,11 @@ class Config:
         self.REMEMBER_LIFETIME = timedelta(
             seconds=_int(env, "REMEMBER_LIFETIME_SECONDS", 30 * 86400, minimum=60)
         )
+        # A sign-in beyond this many sessions of one account ends the least
+        # recently used one: a user's rows (and dashboard) stay bounded.
+        self.SESSION_MAX_PER_USER = _int(env, "SESSION_MAX_PER_USER", 50, minimum=1)
+        # `flask purge` keeps sign-in history this long.
+        self.LOGIN_EVENT_RETENTION = timedelta(days=_int(env, "LOGIN_EVENT_RETENTION_DAYS", 90, minimum=1))
         # last_seen_at is written at most once per interval; the interval is a
         # quarter of the idle timeout (at most a minute), so a session in use
         # never looks idle because its last write lagged behind.

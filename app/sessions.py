@@ -8,7 +8,7 @@ from datetime import datetime
 
 from flask import after_this_request, current_app, request, session
 from flask_login import login_user, logout_user
-from sqlalchemy import delete, inspect, select, update
+from sqlalchemy import and_, delete, func, inspect, or_, select, update
 
 from .extensions import db, login_manager
 from .models import User, UserSession, hash_session_token, utcnow
@@ -86,6 +86,8 @@ def sign_in(user: User, *, credential_version: int, remember: bool) -> None:
         user_agent=client_user_agent(),
         remember=remember,
     )
+    db.session.flush()
+    enforce_session_cap(user.id)
     db.session.commit()
     user.session_token = token
     login_user(user, remember=remember)
@@ -180,9 +182,70 @@ def end_other_sessions(user: User, reason: str) -> int:
     return count
 
 
-def active_sessions(user: User) -> list[UserSession]:
-    now = utcnow()
-    rows = db.session.scalars(
-        select(UserSession).where(UserSession.user_id == user.id).order_by(UserSession.last_seen_at.desc())
-    ).all()
-    return [row for row in rows if _expiry_reason(row, now) is None]
+def _live(now: datetime):
+    """SQL for "this session has not expired" (the rules of _expiry_reason)."""
+    config = current_app.config
+    return or_(
+        and_(
+            UserSession.remember.is_(True),
+            UserSession.created_at >= now - config["REMEMBER_LIFETIME"],
+        ),
+        and_(
+            UserSession.remember.is_(False),
+            UserSession.created_at >= now - config["SESSION_LIFETIME"],
+            UserSession.last_seen_at >= now - config["SESSION_IDLE_TIMEOUT"],
+        ),
+    )
+
+
+def active_sessions(user: User, *, limit: int | None = None, offset: int = 0) -> list[UserSession]:
+    """The user's live sessions, most recently used first (a page of them)."""
+    query = (
+        select(UserSession)
+        .where(UserSession.user_id == user.id, _live(utcnow()))
+        .order_by(UserSession.last_seen_at.desc(), UserSession.id)
+        .offset(offset)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list(db.session.scalars(query))
+
+
+def count_active_sessions(user: User) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(UserSession).where(UserSession.user_id == user.id, _live(utcnow()))
+    )
+
+
+def enforce_session_cap(user_id: int) -> int:
+    """Keep at most SESSION_MAX_PER_USER sessions: a sign-in beyond the cap
+    ends the least recently used ones. Returns how many were ended."""
+    cap = current_app.config["SESSION_MAX_PER_USER"]
+    keep = (
+        select(UserSession.id)
+        .where(UserSession.user_id == user_id)
+        .order_by(UserSession.last_seen_at.desc(), UserSession.created_at.desc())
+        .limit(cap)
+        .scalar_subquery()
+    )
+    ended = (
+        db.session.execute(
+            delete(UserSession)
+            .where(UserSession.user_id == user_id, UserSession.id.not_in(keep))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        or 0
+    )
+    if ended:
+        log_event("session.ended", user_id=user_id, reason="session_limit", count=ended)
+    return ended
+
+
+def purge_expired(now: datetime) -> int:
+    """Delete every expired session (the loader would end each at its next use anyway)."""
+    return (
+        db.session.execute(
+            delete(UserSession).where(~_live(now)).execution_options(synchronize_session=False)
+        ).rowcount
+        or 0
+    )

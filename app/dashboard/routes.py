@@ -17,6 +17,7 @@ from ..security import (
 )
 from ..sessions import (
     active_sessions,
+    count_active_sessions,
     count_reauth_failure,
     current_session_id,
     end_other_sessions,
@@ -27,6 +28,8 @@ from . import bp
 from .forms import ChangePasswordForm, ConfirmPasswordForm, DeleteAccountForm
 
 RECENT_EVENTS = 10
+RECENT_SESSIONS = 5  # on the dashboard; /account/sessions pages through the rest
+SESSIONS_PER_PAGE = 20
 
 
 @bp.app_template_filter("when")
@@ -78,7 +81,8 @@ def _render_dashboard(delete_form: DeleteAccountForm | None = None, status: int 
             user=user,
             events=events,
             failures=_failures_since_previous_sign_in(user),
-            sessions=active_sessions(user),
+            sessions=active_sessions(user, limit=RECENT_SESSIONS),
+            session_count=count_active_sessions(user),
             current_session_id=current_session_id(user),
             delete_form=delete_form or DeleteAccountForm(),
         ),
@@ -90,6 +94,26 @@ def _render_dashboard(delete_form: DeleteAccountForm | None = None, status: int 
 @login_required
 def dashboard():
     return _render_dashboard()
+
+
+@bp.route("/account/sessions")
+@login_required
+def sessions():
+    user: User = current_user._get_current_object()
+    total = count_active_sessions(user)
+    pages = max(1, -(-total // SESSIONS_PER_PAGE))
+    page = request.args.get("page", 1, type=int)
+    if page < 1 or page > pages:
+        abort(404)
+    rows = active_sessions(user, limit=SESSIONS_PER_PAGE, offset=(page - 1) * SESSIONS_PER_PAGE)
+    return render_template(
+        "sessions.html",
+        sessions=rows,
+        total=total,
+        page=page,
+        pages=pages,
+        current_session_id=current_session_id(user),
+    )
 
 
 def _reauth_limit() -> str:
