@@ -49,7 +49,7 @@ def create_app(config: Mapping[str, object] | str | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import mail, metrics, observability, security
+    from . import dependencies, mail, metrics, observability, outages, security
     from .extensions import csrf, db, limiter, login_manager, migrate
 
     observability.init_app(app)  # first: its hooks must see every request
@@ -61,6 +61,8 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
     csrf.init_app(app)
+    # Before the limiter: a 503's Retry-After is set after the limiter's headers.
+    outages.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -73,6 +75,8 @@ def register_extensions(app: Flask) -> None:
     mail.init_app(app)
     metrics.init_app(app)
     from . import sessions  # noqa: F401  (registers the user loader)
+
+    dependencies.init_app(app)  # Redis watched: degraded, not down, when it goes away
 
 
 @event.listens_for(Engine, "connect")

@@ -240,6 +240,19 @@ class Config:
 
         self.HEALTH_DB_TIMEOUT_SECONDS = _int(env, "HEALTH_DB_TIMEOUT_SECONDS", 2, minimum=1)
 
+        # A dependency that is away is answered 503 with this Retry-After (app/outages.py).
+        self.DEPENDENCY_RETRY_AFTER_SECONDS = _int(env, "DEPENDENCY_RETRY_AFTER_SECONDS", 5, minimum=1)
+        # With Redis away, every limit is counted in this worker's memory instead
+        # (Flask-Limiter's own fallback): sign-in keeps working, still limited.
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        if self.RATELIMIT_STORAGE_URI.startswith(("redis://", "rediss://", "redis+unix://")):
+            # A hung Redis must not hold a request thread for longer than this.
+            redis_timeout = _int(env, "REDIS_TIMEOUT_MS", 500, minimum=10) / 1000
+            self.RATELIMIT_STORAGE_OPTIONS = {
+                "socket_connect_timeout": redis_timeout,
+                "socket_timeout": redis_timeout,
+            }
+
         self._mail_settings(env)
 
     def _mail_settings(self, env: Mapping[str, str]) -> None:
@@ -299,15 +312,26 @@ class Config:
         # Never put bound values (password hashes, e-mail addresses) into the
         # text of database errors, which end up in logs.
         options: dict = {"hide_parameters": True}
+        # Every wait is bounded, and shorter than gunicorn's timeout (30 s): a
+        # locked table or a busy pool ends in a 503 the user can retry, not in a
+        # worker killed mid-request.
         if self.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
-            return options
+            busy_ms = _int(env, "DB_BUSY_TIMEOUT_MS", 5000, minimum=1)
+            return options | {"connect_args": {"timeout": busy_ms / 1000}}
+        statement_ms = _int(env, "DB_STATEMENT_TIMEOUT_MS", 5000, minimum=1)
+        lock_ms = _int(env, "DB_LOCK_TIMEOUT_MS", 3000, minimum=1)
         return options | {
             "pool_pre_ping": _bool(env, "DB_POOL_PRE_PING", True),
             "pool_size": _int(env, "DB_POOL_SIZE", 5, minimum=1),
             "max_overflow": _int(env, "DB_MAX_OVERFLOW", 5),
             "pool_recycle": _int(env, "DB_POOL_RECYCLE_SECONDS", 1800, minimum=1),
-            "pool_timeout": _int(env, "DB_POOL_TIMEOUT_SECONDS", 10, minimum=1),
-            "connect_args": {"connect_timeout": _int(env, "DB_CONNECT_TIMEOUT_SECONDS", 5, minimum=1)},
+            "pool_timeout": _int(env, "DB_POOL_TIMEOUT_SECONDS", 3, minimum=1),
+            "connect_args": {
+                "connect_timeout": _int(env, "DB_CONNECT_TIMEOUT_SECONDS", 5, minimum=1),
+                # Set by the server at connect: no extra round trip per checkout.
+                # Migrations turn the statement timeout off (app/migrations/env.py).
+                "options": f"-c statement_timeout={statement_ms} -c lock_timeout={lock_ms}",
+            },
         }
 
 

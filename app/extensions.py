@@ -4,12 +4,15 @@ Keeping them here (and nowhere else) means blueprints can import them without
 importing the app, and tests can build as many apps as they like.
 """
 
+import logging
+from contextlib import suppress
+
 from flask import request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
-from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy import SQLAlchemy as _SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
@@ -27,6 +30,29 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class SQLAlchemy(_SQLAlchemy):
+    """Flask-SQLAlchemy whose end-of-request cleanup never replaces the response.
+
+    The session is removed (its transaction rolled back) after the response is
+    built. When the connection died after a commit, that rollback raises, and
+    stock Flask-SQLAlchemy lets it escape: gunicorn then sends a bare 500 for a
+    write that was committed. Here the failure is logged, the session's
+    connections are invalidated (the pool replaces them) and the session is
+    dropped from the registry, so the next request starts clean.
+    """
+
+    def _teardown_session(self, exc: BaseException | None) -> None:
+        try:
+            super()._teardown_session(exc)
+        except Exception as error:  # nothing may escape a teardown
+            from .observability import log_event
+
+            log_event("db.teardown_failed", logging.WARNING, error=type(error).__name__)
+            with suppress(Exception):  # invalidating a dead connection may fail too
+                self.session.registry().invalidate()
+            self.session.registry.clear()
 
 
 db = SQLAlchemy(model_class=Base)

@@ -8,6 +8,8 @@
 - auth_logins_total{result}, auth_registrations_total, auth_lockouts_total,
   auth_rate_limited_total, auth_password_resets_total, mail_messages_total{kind,result},
   app_info{version}, db_pool_connections_in_use.
+- app_dependency_errors_total{dependency}: requests answered 503 because the
+  database or Redis was away (app/outages.py); app_dependency_up{dependency}.
 
 Under gunicorn, PROMETHEUS_MULTIPROC_DIR (set by gunicorn.conf.py) switches
 prometheus_client to multiprocess mode: each worker writes its samples to files
@@ -46,7 +48,23 @@ DB_POOL_IN_USE = Gauge(
     registry=None,
     multiprocess_mode="livesum",
 )
+DEPENDENCY_ERRORS = Counter(
+    "app_dependency_errors_total",
+    "Requests answered 503 because a dependency was away (app/outages.py)",
+    ["dependency"],
+    registry=None,
+)
+# 1 while this worker can reach the dependency; min across live workers, so one
+# worker that saw Redis go away is enough to show it.
+DEPENDENCY_UP = Gauge(
+    "app_dependency_up",
+    "Whether a dependency answers (0 while away)",
+    ["dependency"],
+    registry=None,
+    multiprocess_mode="livemin",
+)
 _CUSTOM = (LOGINS, REGISTRATIONS, LOCKOUTS, RATE_LIMITED, MAILS, PASSWORD_RESETS, DB_POOL_IN_USE)
+_CUSTOM += (DEPENDENCY_ERRORS, DEPENDENCY_UP)
 for _result in LOGIN_RESULTS:
     LOGINS.labels(result=_result)
 

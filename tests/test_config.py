@@ -215,7 +215,7 @@ def test_development_defaults_to_sqlite_in_instance(tmp_path):
     expected = f"sqlite:///{(tmp_path / 'app.db').resolve()}"
     uri = config.SQLALCHEMY_DATABASE_URI
     assert uri == expected
-    assert config.SQLALCHEMY_ENGINE_OPTIONS == {"hide_parameters": True}
+    assert config.SQLALCHEMY_ENGINE_OPTIONS == {"hide_parameters": True, "connect_args": {"timeout": 5.0}}
     assert config.SESSION_COOKIE_SECURE is False
 
 
@@ -325,8 +325,43 @@ def test_bad_pool_settings_are_refused(name, value):
 
 
 def test_sqlite_has_no_pool_options(tmp_path):
-    """SQLite gets no PostgreSQL pool options, even when DB_POOL_* are set."""
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}", "DB_POOL_SIZE": "11"}
-    assert app_config.TestingConfig(environ=env, instance_path=tmp_path).SQLALCHEMY_ENGINE_OPTIONS == {
-        "hide_parameters": True
+    """SQLite gets no PostgreSQL pool options, even when DB_POOL_* are set; only its busy timeout."""
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+        "DB_POOL_SIZE": "11",
+        "DB_BUSY_TIMEOUT_MS": "750",
     }
+    assert app_config.TestingConfig(environ=env, instance_path=tmp_path).SQLALCHEMY_ENGINE_OPTIONS == {
+        "hide_parameters": True,
+        "connect_args": {"timeout": 0.75},
+    }
+
+
+def test_every_database_wait_is_bounded_below_gunicorns_timeout():
+    """Statement, lock and pool waits default to a few seconds, all under gunicorn's 30 s."""
+    options = ProductionConfig(environ=PG_ENV).SQLALCHEMY_ENGINE_OPTIONS
+    assert options["pool_timeout"] == 3
+    assert options["connect_args"]["options"] == "-c statement_timeout=5000 -c lock_timeout=3000"
+    env = dict(PG_ENV, DB_STATEMENT_TIMEOUT_MS="800", DB_LOCK_TIMEOUT_MS="200", DB_POOL_TIMEOUT_SECONDS="2")
+    options = ProductionConfig(environ=env).SQLALCHEMY_ENGINE_OPTIONS
+    assert options["pool_timeout"] == 2
+    assert options["connect_args"]["options"] == "-c statement_timeout=800 -c lock_timeout=200"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["DB_STATEMENT_TIMEOUT_MS", "DB_LOCK_TIMEOUT_MS", "DEPENDENCY_RETRY_AFTER_SECONDS", "REDIS_TIMEOUT_MS"],
+)
+def test_bad_timeouts_are_refused(name):
+    env = dict(PG_ENV, RATELIMIT_STORAGE_URI="redis://cache.invalid:6379/0", **{name: "0"})
+    with pytest.raises(ConfigError, match=name):
+        ProductionConfig(environ=env)
+
+
+def test_redis_waits_are_bounded_and_limits_fall_back_to_memory():
+    """A Redis rate-limit store gets socket timeouts; every store gets the in-memory fallback."""
+    config = ProductionConfig(environ=dict(PG_ENV, RATELIMIT_STORAGE_URI="redis://cache.invalid:6379/0"))
+    assert config.RATELIMIT_STORAGE_OPTIONS == {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+    assert config.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED is True
+    assert config.DEPENDENCY_RETRY_AFTER_SECONDS == 5
+    assert not hasattr(ProductionConfig(environ=PG_ENV), "RATELIMIT_STORAGE_OPTIONS")

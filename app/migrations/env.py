@@ -91,10 +91,22 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+        postgresql = connection.dialect.name == "postgresql"
+        if postgresql:
+            # The application's connections carry a statement timeout (a few
+            # seconds); a migration may rightly take longer. lock_timeout stays:
+            # a migration waiting on live traffic fails rather than stall it.
+            connection.exec_driver_sql("SET statement_timeout = 0")
+            connection.commit()
+        try:
+            context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if postgresql:
+                # Closed, not pooled: the app must never get a connection without its timeout.
+                connection.invalidate()
 
 
 if context.is_offline_mode():

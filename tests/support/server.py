@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.conftest import TEST_SECRET_KEY, csrf_token
+from tests.conftest import PASSWORD, TEST_SECRET_KEY, csrf_token
 
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
@@ -238,3 +238,19 @@ class Browser:
         page = self.get(path)
         assert page.status == 200, f"{page}\n{self.server.output()}"
         return self.post(path, {"csrf_token": csrf_token(page.body), **fields})
+
+
+def register(server: Server, username: str = "alice", password: str = PASSWORD) -> Browser:
+    """A browser that has just created the account <username> (<username>@example.com)."""
+    browser = Browser(server)
+    reply = browser.submit(
+        "/auth/register",
+        {
+            "username": username,
+            "email": f"{username}@example.com",
+            "password": password,
+            "confirm_password": password,
+        },
+    )
+    assert reply.status == 302, reply
+    return browser

@@ -1,0 +1,128 @@
+"""Probes that never starve: a real gunicorn (gunicorn.conf.py, production settings, two
+workers) on PostgreSQL, every request thread blocked on a locked users table with 40
+sign-ins waiting. Liveness must answer within 100 ms (the bound the reliability issue
+states) and readiness within its probe timeout; the sign-ins end in 503 or success, never 500.
+"""
+
+from __future__ import annotations
+
+import http.client
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from conftest import PASSWORD, csrf_token
+
+from tests.support.races import wait_for_lock_waiters
+from tests.support.server import HTTP_TIMEOUT, Browser, Reply, Server, get, gunicorn, register
+from tests.test_gunicorn import PRODUCTION_SECRET_KEY
+
+LIVENESS_BOUND = 0.100  # seconds, from the issue
+READINESS_TIMEOUT = 3.0  # the chart's readiness timeoutSeconds
+SIGN_INS = 40
+LOCK_HELD = 4.0  # seconds: longer than DB_LOCK_TIMEOUT_MS and DB_POOL_TIMEOUT_SECONDS (3 s)
+
+
+def timed_get(server: Server, path: str) -> tuple[float, Reply | None]:
+    """How long one probe took, and its reply (None: no answer within the probe timeout)."""
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=READINESS_TIMEOUT)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        reply = Reply(response.status, response.headers, response.read().decode())
+    except TimeoutError:
+        reply = None
+    finally:
+        conn.close()
+    return time.perf_counter() - started, reply
+
+
+def _post_sign_in(server: Server, cookie: str, token: str) -> int:
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=HTTP_TIMEOUT * 2)
+    try:
+        body = f"csrf_token={token}&login=alice&password={PASSWORD}"
+        conn.request(
+            "POST",
+            "/auth/login",
+            body=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+        )
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+@pytest.mark.postgresql_only
+def test_probes_answer_while_every_thread_waits_on_a_locked_table(tmp_path, postgresql_database):
+    import psycopg2
+
+    url, name = postgresql_database
+    with gunicorn(
+        tmp_path,
+        url,
+        workers=2,
+        APP_ENV="production",
+        SECRET_KEY=PRODUCTION_SECRET_KEY,
+        SECURE_COOKIES="false",
+        RATELIMIT_LOGIN="1000 per minute",
+        LOG_FORMAT=None,
+    ) as server:
+        register(server)
+        # Forms fetched before the lock: each sign-in is a browser of its own.
+        forms = []
+        for _ in range(SIGN_INS):
+            browser = Browser(server)
+            token = csrf_token(browser.get("/auth/login").body)
+            forms.append((browser.cookie_header(), token))
+
+        holder = psycopg2.connect(url)
+        with ThreadPoolExecutor(max_workers=SIGN_INS) as pool:
+            try:
+                with holder.cursor() as cursor:
+                    cursor.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+                sign_ins = [pool.submit(_post_sign_in, server, cookie, token) for cookie, token in forms]
+                wait_for_lock_waiters(url, name, 10)
+                # Probe for longer than the lock timeout: liveness holds all along.
+                live, ready = [], []
+                deadline = time.monotonic() + LOCK_HELD
+                while time.monotonic() < deadline:
+                    live.append(timed_get(server, "/health/live"))
+                    ready.append(timed_get(server, "/health/ready"))
+                    time.sleep(0.2)
+            finally:
+                holder.rollback()  # release: the waiting sign-ins go on (or have given up)
+                holder.close()
+            statuses = [future.result() for future in sign_ins]
+
+    for seconds, reply in live:
+        assert reply is not None and reply.status == 200
+        assert reply.body.strip() == '{"status":"ok"}'
+        assert seconds < LIVENESS_BOUND, [round(s * 1000, 1) for s, _ in live]
+    for seconds, reply in ready:
+        assert reply is not None and reply.status == 200, reply
+        assert seconds < READINESS_TIMEOUT
+    assert 500 not in statuses, statuses
+    assert set(statuses) <= {302, 503}, statuses
+    assert 503 in statuses  # the lock outlived DB_LOCK_TIMEOUT_MS: those sign-ins gave up
+
+
+def test_liveness_from_the_worker_matches_the_flask_route(tmp_path, database_url, monkeypatch):
+    """The answer given before Flask has the Flask route's status, body and headers
+    (a fresh request id of its own)."""
+    from app import create_app
+
+    with gunicorn(tmp_path, database_url, workers=1) as server:
+        reply = get(server, "/health/live")
+    monkeypatch.setenv("SECRET_KEY", PRODUCTION_SECRET_KEY)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    flask_reply = create_app("testing").test_client().get("/health/live")
+    assert reply.status == flask_reply.status_code == 200
+    assert reply.body == flask_reply.get_data(as_text=True)
+    assert reply.headers["Connection"] == "close"
+    for header, value in flask_reply.headers.items():
+        if header == "X-Request-ID":
+            assert reply.headers[header] != value
+            assert len(reply.headers[header]) == 32
+        else:
+            assert reply.headers[header] == value, header
