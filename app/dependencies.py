@@ -90,3 +90,7 @@ def init_app(app: Flask) -> None:
         return
     app.extensions["dependency_redis"] = DependencyState(REDIS)
     app.after_request(_watch_limiter)
+    # Flask-Limiter's own "storage unreachable" warning would be a second line
+    # per outage: ours (dependency.degraded) carries the dependency's name.
+    # Its errors (a limit that could not be checked) still show.
+    logging.getLogger("flask-limiter").setLevel(logging.ERROR)

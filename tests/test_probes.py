@@ -7,12 +7,14 @@ states) and readiness within its probe timeout; the sign-ins end in 503 or succe
 from __future__ import annotations
 
 import http.client
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import PASSWORD, csrf_token
 
+from app.gunicorn_worker import PEEK_BYTES, capture_live_response, classify_head
 from tests.support.races import wait_for_lock_waiters
 from tests.support.server import HTTP_TIMEOUT, Browser, Reply, Server, get, gunicorn, register
 from tests.test_gunicorn import PRODUCTION_SECRET_KEY
@@ -126,3 +128,59 @@ def test_liveness_from_the_worker_matches_the_flask_route(tmp_path, database_url
             assert len(reply.headers[header]) == 32
         else:
             assert reply.headers[header] == value, header
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b"GET /health/live HTTP/1.1\r\nHost: pod\r\n\r\n", ("live", 40)),
+        (b"GET /health/live?x=1 HTTP/1.1\r\n\r\n", ("live", 33)),
+        (b"GET /health/live HTTP/1.1\r\nHost: pod\r\n", ("incomplete", 0)),
+        (b"GET /health/li", ("incomplete", 0)),
+        (b"G", ("incomplete", 0)),
+        (b"GET /health/ready HTTP/1.1\r\n\r\n", ("probe", 0)),
+        (b"GET /health HTTP/1.1\r\n\r\n", ("probe", 0)),
+        (b"GET /health/live HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi", ("other", 0)),
+        (b"GET /health/livestock HTTP/1.1\r\n\r\n", ("probe", 0)),
+        (b"POST /auth/login HTTP/1.1\r\n\r\n", ("other", 0)),
+        (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", ("other", 0)),
+        (b"GET /health/live " + b"x" * PEEK_BYTES, ("other", 0)),
+    ],
+)
+def test_first_bytes_decide_where_a_connection_goes(head, expected):
+    """Only a complete, bodiless GET /health/live is answered on the main loop."""
+    assert classify_head(head) == expected
+
+
+def test_a_liveness_request_sent_in_pieces_is_answered(tmp_path, database_url):
+    """A client that sends its request slowly (or connects and waits) is served from the
+    poller, and holds up neither liveness nor other requests meanwhile."""
+    with gunicorn(tmp_path, database_url, workers=1, GUNICORN_THREADS="1") as server:
+        silent = socket.create_connection((server.host, server.port))  # says nothing
+        slow = socket.create_connection((server.host, server.port))
+        try:
+            slow.sendall(b"GET /health/li")
+            assert get(server, "/health/live").status == 200
+            assert get(server, "/auth/login").status == 200  # the only thread is free
+            slow.sendall(b"ve HTTP/1.1\r\nHost: test\r\n\r\n")
+            slow.settimeout(HTTP_TIMEOUT)
+            answer = b""
+            while chunk := slow.recv(4096):
+                answer += chunk
+        finally:
+            slow.close()
+            silent.close()
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert answer.endswith(b'{"status":"ok"}\n')
+
+
+def test_the_captured_liveness_answer_is_the_flask_routes(app):
+    """What the worker sends is taken from the app itself: its headers and body, minus the
+    per-response ones (Date, X-Request-ID) that the worker writes anew each time."""
+    headers, body = capture_live_response(app)
+    expected = app.test_client().get("/health/live")
+    assert body == expected.get_data()
+    lines = headers.decode("latin-1").split("\r\n")
+    assert f"Content-Type: {expected.headers['Content-Type']}" in lines
+    assert f"Content-Length: {len(body)}" in lines
+    assert not any(line.lower().startswith(("x-request-id:", "date:")) for line in lines)
