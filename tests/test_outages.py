@@ -508,3 +508,26 @@ def test_the_lockout_still_protects_with_redis_stopped(redis_app, redis_server):
     for _ in range(threshold):
         assert auth.login(password="wrong-password-1").status_code == 422
     assert auth.login().status_code == 422  # the right password, refused while locked
+
+
+def test_redis_stopped_under_gunicorn_keeps_sign_in_working(redis_server, tmp_path, database_url):
+    """The same outage on the production server: two workers, multiprocess metrics, JSON logs."""
+    from tests.support.server import Browser, get, gunicorn, register
+    from tests.test_gunicorn import scrape, value
+
+    with gunicorn(tmp_path, database_url, workers=2, RATELIMIT_STORAGE_URI=redis_server.url) as server:
+        register(server)
+        assert value(scrape(server), "app_dependency_up", dependency="redis") == 1.0
+        redis_server.stop()
+        for _ in range(4):  # new connections: both workers get some
+            assert Browser(server).submit("/auth/login", ALICE).status == 302
+        ready = get(server, "/health/ready")
+        samples = scrape(server)
+    assert ready.status == 200
+    assert '"status":"degraded"' in ready.body.replace(" ", "")
+    assert value(samples, "app_dependency_up", dependency="redis") == 0.0
+    logs = server.json_logs()
+    degraded = [line for line in logs if line.get("event") == "dependency.degraded"]
+    assert 1 <= len(degraded) <= 2  # once per worker that met the outage
+    assert all(line["level"] == "WARNING" and line["dependency"] == "redis" for line in degraded)
+    assert all(line["status"] < 500 for line in logs if line.get("logger") == "app.requests")
