@@ -101,3 +101,20 @@ def child_exit(server, worker) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker) -> None:
+    """Start this worker's mail sender (app/outbox.py) with the worker."""
+    from app import outbox
+
+    outbox.start_sender(worker.wsgi)
+
+
+def worker_exit(server, worker) -> None:
+    """On a drain, give the mail sender MAIL_DRAIN_SECONDS to send what is due;
+    what is left stays in the outbox for the other workers and pods."""
+    from app import outbox
+
+    app = getattr(worker, "wsgi", None)
+    if app is not None and getattr(app, "config", {}).get("MAIL_SENDER") == "thread":
+        outbox.drain(app, app.config["MAIL_DRAIN_SECONDS"])

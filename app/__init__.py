@@ -49,7 +49,7 @@ def create_app(config: Mapping[str, object] | str | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import mail, metrics, observability, security
+    from . import mail, metrics, observability, outbox, security
     from .extensions import csrf, db, limiter, login_manager, migrate
 
     observability.init_app(app)  # first: its hooks must see every request
@@ -71,6 +71,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.session_protection = None
     security.init_app(app)
     mail.init_app(app)
+    outbox.init_app(app)
     metrics.init_app(app)
     from . import sessions  # noqa: F401  (registers the user loader)
 

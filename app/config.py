@@ -287,11 +287,31 @@ class Config:
             seconds=_int(env, "EMAIL_VERIFY_MAX_AGE_SECONDS", 48 * 3600, minimum=60)
         )
         self.RATELIMIT_RESET = _rate_limit(env, "RATELIMIT_RESET", "5 per minute; 30 per hour")
-        self.MAIL_PER_ACCOUNT_LIMIT = _rate_limit(env, "MAIL_PER_ACCOUNT_LIMIT", "3 per hour")
+        # Mails per account whoever asks, and per account and client address: a
+        # stranger uses up only their own share, never the owner's (issue 12).
+        self.MAIL_PER_ACCOUNT_LIMIT = _rate_limit(env, "MAIL_PER_ACCOUNT_LIMIT", "10 per hour")
+        self.MAIL_PER_ACCOUNT_CLIENT_LIMIT = _rate_limit(env, "MAIL_PER_ACCOUNT_CLIENT_LIMIT", "3 per hour")
+        self._mail_outbox_settings(env)
+
+    def _mail_outbox_settings(self, env: Mapping[str, str]) -> None:
+        """The outbox's sender (app/outbox.py): retries, lease and drain."""
+        self.MAIL_SENDER = _choice(env, "MAIL_SENDER", self.MAIL_SENDER_DEFAULT, ("thread", "off"))
+        # 8 tries 2 s apart doubling up to 5 min: the last one comes 2-4 min after
+        # the first, well past a 60 s relay outage (jitter halves a delay at most).
+        self.MAIL_RETRY_BASE_SECONDS = _int(env, "MAIL_RETRY_BASE_SECONDS", 2, minimum=1)
+        self.MAIL_RETRY_MAX_SECONDS = _int(env, "MAIL_RETRY_MAX_SECONDS", 300, minimum=1)
+        self.MAIL_MAX_ATTEMPTS = _int(env, "MAIL_MAX_ATTEMPTS", 8, minimum=1)
+        # A claimed message whose sender died is tried again after the lease.
+        self.MAIL_LEASE_SECONDS = _int(env, "MAIL_LEASE_SECONDS", max(60, 3 * self.MAIL_TIMEOUT), minimum=1)
+        if self.MAIL_LEASE_SECONDS <= 2 * self.MAIL_TIMEOUT:
+            raise ConfigError("MAIL_LEASE_SECONDS must be more than twice MAIL_TIMEOUT_SECONDS")
+        self.MAIL_POLL_SECONDS = _int(env, "MAIL_POLL_SECONDS", 2, minimum=1)
+        self.MAIL_DRAIN_SECONDS = _int(env, "MAIL_DRAIN_SECONDS", 5)
 
     default_hash_method = "scrypt:32768:8:1"
     APP_BASE_URL_DEFAULT = ""
     LOG_MAIL_WITHOUT_SERVER = False
+    MAIL_SENDER_DEFAULT = "thread"
     LOG_FORMAT_DEFAULT = "json"
     METRICS_ALLOWED_NETWORKS_DEFAULT = PRIVATE_NETWORKS
 
@@ -334,6 +354,8 @@ class TestingConfig(Config):
     METRICS_ALLOWED_NETWORKS_DEFAULT = ""
     APP_BASE_URL_DEFAULT = "http://localhost"
     LOG_MAIL_WITHOUT_SERVER = True
+    # Tests deliver the outbox with outbox.deliver_due() when they choose to.
+    MAIL_SENDER_DEFAULT = "off"
 
 
 class StagingConfig(Config):

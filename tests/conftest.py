@@ -20,13 +20,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from app import create_app
+from app import create_app, outbox
 from app.config import normalize_database_url
 from app.extensions import db, limiter
 
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
 PASSWORD = "Correct-Horse-42"
-TABLES = ("login_events", "user_sessions", "trusted_devices", "users")
+TABLES = ("mail_outbox", "login_events", "user_sessions", "trusted_devices", "users")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -150,6 +150,7 @@ def make_app(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cal
     yield factory
 
     for app in apps:
+        outbox.stop_sender(app)
         with app.app_context():
             db.session.remove()
             limiter.reset()
