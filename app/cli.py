@@ -89,7 +89,8 @@ def end_sessions(name: str) -> None:
 @with_appcontext
 def purge() -> None:
     """Delete what is kept no longer: expired sessions, sign-in history older than
-    LOGIN_EVENT_RETENTION_DAYS, devices unused for DEVICE_COOKIE_LIFETIME_SECONDS.
+    LOGIN_EVENT_RETENTION_DAYS, devices unused for DEVICE_COOKIE_LIFETIME_SECONDS,
+    e-mails sent more than MAIL_OUTBOX_RETENTION_DAYS ago.
     Safe to run at any time and from several places (the chart runs it as a CronJob)."""
     config = current_app.config
     now = utcnow()
@@ -109,6 +110,18 @@ def purge() -> None:
     click.echo(
         "Purged " + ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in counts.items()) + "."
     )
+    # Sent e-mails are history; failed ones wait for an operator (flask mail-outbox).
+    sent = (
+        db.session.execute(
+            delete(MailOutbox).where(
+                MailOutbox.status == "sent", MailOutbox.sent_at < now - config["MAIL_OUTBOX_RETENTION"]
+            )
+        ).rowcount
+        or 0
+    )
+    db.session.commit()
+    log_event("maintenance.purged", via="cli", mail_outbox=sent)
+    click.echo(f"Purged {sent} sent e-mail{'s' if sent != 1 else ''} from the outbox.")
 
 
 def _requeue(*conditions) -> int:

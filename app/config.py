@@ -307,6 +307,8 @@ class Config:
             raise ConfigError("MAIL_LEASE_SECONDS must be more than twice MAIL_TIMEOUT_SECONDS")
         self.MAIL_POLL_SECONDS = _int(env, "MAIL_POLL_SECONDS", 2, minimum=1)
         self.MAIL_DRAIN_SECONDS = _int(env, "MAIL_DRAIN_SECONDS", 5)
+        # Sent messages are deleted by `flask purge` after this.
+        self.MAIL_OUTBOX_RETENTION = timedelta(days=_int(env, "MAIL_OUTBOX_RETENTION_DAYS", 7, minimum=1))
 
     default_hash_method = "scrypt:32768:8:1"
     APP_BASE_URL_DEFAULT = ""

@@ -9,6 +9,7 @@ socket that accepts and never answers (hung), SQLite and PostgreSQL.
 from __future__ import annotations
 
 import logging
+import signal
 import sqlite3
 import threading
 import time
@@ -24,7 +25,7 @@ from app.extensions import db
 from app.models import MailOutbox, User, utcnow
 from tests.conftest import AuthActions, csrf_token
 from tests.support.mailbox import hung_relay, smtp_server
-from tests.support.server import free_port
+from tests.support.server import free_port, gunicorn
 
 BASE_URL = "https://auth.example.test"
 NEW_PASSWORD = "Brand-New-Pass-77"
@@ -457,3 +458,80 @@ def test_a_reset_for_a_deleted_account_is_dropped_with_it(make_app):
         db.session.execute(db.delete(User))
         db.session.commit()
     assert rows(app) == []
+
+
+def test_a_sigterm_drain_sends_what_is_due_before_the_worker_exits(tmp_path, database_url, app):
+    """gunicorn's worker_exit hook gives the sender MAIL_DRAIN_SECONDS: a message owed
+    while the sender was idle goes out during the drain, not after the pod is gone."""
+    with smtp_server() as (smtp_port, mailbox):
+        settings = {
+            "MAIL_SENDER": "thread",
+            "MAIL_POLL_SECONDS": "300",  # idle: only a wake-up or the drain sends
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": str(smtp_port),
+            "MAIL_USE_TLS": "false",
+            "APP_BASE_URL": BASE_URL,
+            "GUNICORN_GRACEFUL_TIMEOUT": "10",
+        }
+        with gunicorn(tmp_path, database_url, workers=1, **settings) as server:
+            with app.app_context():
+                user = User(username="alice", email="alice@example.com", password_hash="x")
+                db.session.add(user)
+                db.session.flush()
+                outbox.enqueue("password_reset", user)  # written by "another process": no wake-up
+                db.session.commit()
+            server.proc.send_signal(signal.SIGTERM)
+            assert server.proc.wait(timeout=15) == 0, server.output()
+        mail = mailbox.wait_for_mail("alice@example.com", "Reset your password", timeout=2)
+    stdout = server.stdout()
+    assert stdout.index('"mail.sent"') > stdout.index("Handling signal: term")
+    assert [row.status for row in rows(app)] == ["sent"]
+    assert path_of(mail.link).startswith("/auth/reset/")
+
+
+def test_purge_deletes_sent_mail_after_its_retention_and_keeps_the_rest(make_app):
+    with smtp_server() as (port, _mailbox):
+        app = make_app(**mail_settings(port))
+        client = app.test_client()
+        AuthActions(client).register()
+        request_reset(client)
+        assert outbox.deliver_due(app)["sent"] == 2
+    request_reset(client)  # owed, not sent
+    with app.app_context():
+        first = db.session.scalar(select(func.min(MailOutbox.id)))
+        db.session.execute(
+            MailOutbox.__table__.update()
+            .where(MailOutbox.id == first)
+            .values(sent_at=utcnow() - timedelta(days=8))
+        )
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["purge"])
+    assert result.exit_code == 0 and "Purged 1 sent e-mail from the outbox." in result.output
+    assert [row.status for row in rows(app)] == ["sent", "pending"]
+
+
+def test_parallel_senders_send_each_message_once(make_app):
+    with smtp_server() as (port, mailbox):
+        app = make_app(
+            **mail_settings(port, RATELIMIT_RESET="1000 per minute", MAIL_PER_ACCOUNT_LIMIT="100 per hour")
+        )
+        client = app.test_client()
+        AuthActions(client).register()
+        for i in range(11):
+            assert request_reset(client, ip=f"10.0.1.{i}").status_code == 200
+        results: list[dict] = []
+        barrier = threading.Barrier(8)
+
+        def sender() -> None:
+            barrier.wait()
+            results.append(outbox.deliver_due(app))
+
+        threads = [threading.Thread(target=sender) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert sum(r["sent"] for r in results) == 12
+        assert sum(r["retried"] + r["failed"] for r in results) == 0
+        assert len(mailbox.to("alice@example.com")) == 12
+    assert {(row.status, row.attempts) for row in rows(app)} == {("sent", 1)}
