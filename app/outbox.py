@@ -133,10 +133,9 @@ def claim(now: datetime, limit: int = 1) -> list[int]:
     return claimed
 
 
-def _render(row: MailOutbox):
+def _render(row: MailOutbox, user: User):
     """The message, with a token made now (see the module's docstring)."""
     kind = KINDS[row.kind]
-    user = db.session.get(User, row.user_id)
     token = tokens.make_token(kind.purpose, user)
     # Built from the URL map alone: no request, no client-sent SCRIPT_NAME or Host.
     path = current_app.url_map.bind("localhost").build(kind.endpoint, {"token": token})
@@ -164,14 +163,19 @@ def _finish(row_id: int, lease_end: datetime, **values: object) -> None:
     db.session.commit()
 
 
-def _deliver_one(row_id: int, now: datetime) -> str:
-    """Send one claimed message; "sent", "retried" or "failed"."""
+def _deliver_one(row_id: int, now: datetime) -> str | None:
+    """Send one claimed message; "sent", "retried" or "failed" (None: its
+    account was deleted meanwhile, and the message with it)."""
     config = current_app.config
     row = db.session.get(MailOutbox, row_id)
+    user = db.session.get(User, row.user_id) if row is not None else None
+    if row is None or user is None:
+        db.session.rollback()
+        return None
     kind, attempts, lease_end = row.kind, row.attempts, row.claimed_until
     error = None
     try:
-        message = _render(row)
+        message = _render(row, user)
     except Exception as exc:  # a bug in a template must not stop the other messages
         error = type(exc).__name__
         log_event("mail.render_failed", level=logging.ERROR, kind=kind, message_id=row_id, error=error)
@@ -233,7 +237,9 @@ def deliver_due(
             claimed = claim(moment)
             if not claimed:
                 break
-            counts[_deliver_one(claimed[0], moment)] += 1
+            outcome = _deliver_one(claimed[0], moment)
+            if outcome is not None:
+                counts[outcome] += 1
     return counts
 
 

@@ -535,3 +535,46 @@ def test_parallel_senders_send_each_message_once(make_app):
         assert sum(r["retried"] + r["failed"] for r in results) == 0
         assert len(mailbox.to("alice@example.com")) == 12
     assert {(row.status, row.attempts) for row in rows(app)} == {("sent", 1)}
+
+
+def test_a_message_this_release_cannot_render_is_kept_for_another_try(make_app, caplog):
+    """E.g. a kind written by a newer release during a rolling upgrade: logged, kept, retried."""
+    with smtp_server() as (port, mailbox):
+        app = make_app(**mail_settings(port))
+        AuthActions(app.test_client()).register()
+        with app.app_context():
+            db.session.execute(MailOutbox.__table__.update().values(kind="newsletter"))
+            db.session.commit()
+        assert outbox.deliver_due(app) == {"sent": 0, "retried": 1, "failed": 0}
+        assert mailbox.messages == []
+    (logged,) = events(caplog, "mail.render_failed")
+    assert logged.kind == "newsletter" and logged.error == "KeyError"
+    (row,) = rows(app)
+    assert row.status == "pending" and row.last_error == "KeyError"
+
+
+def test_the_sender_thread_outlives_a_database_that_is_not_there_yet(make_app, tmp_path, caplog):
+    """A pod may start before its migrations ran: the sender warns once and carries on."""
+    from tests.conftest import _migrate
+
+    url = f"sqlite:///{tmp_path / 'late.db'}"
+    with smtp_server() as (port, mailbox):
+        settings = mail_settings(port, MAIL_SENDER="thread", MAIL_POLL_SECONDS=1)
+        app = make_app(**settings, SQLALCHEMY_DATABASE_URI=url)
+        outbox.start_sender(app)
+        deadline = time.monotonic() + 10
+        while not events(caplog, "mail.sender_error"):
+            assert time.monotonic() < deadline, "the sender never met the missing table"
+            time.sleep(0.05)
+        _migrate(url)
+        with app.app_context():
+            user = User(username="alice", email="alice@example.com", password_hash="x")
+            db.session.add(user)
+            db.session.flush()
+            outbox.enqueue("email_verification", user)
+            db.session.commit()
+            outbox.wake()
+        mailbox.wait_for_mail("alice@example.com", "Confirm your e-mail address", timeout=10)
+        outbox.stop_sender(app)
+    (warning,) = events(caplog, "mail.sender_error")
+    assert warning.levelno == logging.WARNING and warning.error == "OperationalError"
