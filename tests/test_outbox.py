@@ -9,6 +9,7 @@ socket that accepts and never answers (hung), SQLite and PostgreSQL.
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import sqlite3
 import threading
@@ -21,6 +22,7 @@ from sqlalchemy import event, func, select, text
 
 from app import metrics, outbox
 from app.auth import recovery
+from app.config import ConfigError, config_class
 from app.extensions import db
 from app.models import MailOutbox, User, utcnow
 from tests.conftest import AuthActions, csrf_token
@@ -578,3 +580,29 @@ def test_the_sender_thread_outlives_a_database_that_is_not_there_yet(make_app, t
         outbox.stop_sender(app)
     (warning,) = events(caplog, "mail.sender_error")
     assert warning.levelno == logging.WARNING and warning.error == "OperationalError"
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"MAIL_SENDER": "cron"}, "MAIL_SENDER must be one of thread, off"),
+        ({"MAIL_LEASE_SECONDS": "20", "MAIL_TIMEOUT_SECONDS": "10"}, "more than twice MAIL_TIMEOUT_SECONDS"),
+        ({"MAIL_MAX_ATTEMPTS": "0"}, "MAIL_MAX_ATTEMPTS must be at least 1"),
+        ({"MAIL_PER_ACCOUNT_CLIENT_LIMIT": "many"}, "MAIL_PER_ACCOUNT_CLIENT_LIMIT must be a rate limit"),
+    ],
+)
+def test_outbox_settings_that_cannot_work_stop_the_start(environ, message):
+    base = {"SECRET_KEY": "s" * 40, "DATABASE_URL": "sqlite:///:memory:"}
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        config_class("production")({**base, **environ})
+
+
+def test_outbox_settings_from_the_environment():
+    base = {"SECRET_KEY": "s" * 40, "DATABASE_URL": "sqlite:///:memory:"}
+    config = config_class("production")(
+        {**base, "MAIL_SENDER": "off", "MAIL_RETRY_BASE_SECONDS": "5", "MAIL_TIMEOUT_SECONDS": "30"}
+    )
+    assert config.MAIL_SENDER == "off" and config.MAIL_RETRY_BASE_SECONDS == 5
+    assert config.MAIL_LEASE_SECONDS == 90  # three SMTP timeouts
+    assert config_class("production")(base).MAIL_SENDER == "thread"
+    assert config_class("testing")(base).MAIL_SENDER == "off"
