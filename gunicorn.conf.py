@@ -2,14 +2,14 @@
 and the Helm chart all run `gunicorn -c gunicorn.conf.py "app:create_app()"`.
 
 Every value can be changed from the environment. The worker model was chosen by
-measurement (scripts/bench/RESULTS.md): sign-in is a deliberately slow scrypt
-hash (about 50 ms of CPU and 32 MiB of memory each). With one thread per
-process (sync workers) a burst of sign-ins occupies every worker and the
-liveness probe queues behind them until the kubelet restarts a healthy pod.
-gthread workers keep serving other requests on their remaining threads
-while a hash runs (scrypt releases the GIL), and app/security.py allows one
-hash at a time per process, so the hashes never take more than one core per
-worker and never more than one 32 MiB scrypt buffer.
+measurement (scripts/bench/RESULTS.md): sign-in is a deliberately slow argon2id
+hash (OWASP's m=19 MiB, t=2, p=1: about 20 ms of CPU and 19 MiB of memory
+each). With one thread per process (sync workers) a burst of sign-ins occupies
+every worker and the liveness probe queues behind them until the kubelet
+restarts a healthy pod. gthread workers keep serving other requests on their
+remaining threads while a hash runs (argon2-cffi releases the GIL), and
+app/security.py allows one hash at a time per process, so the hashes never
+take more than one core per worker and never more than one 19 MiB buffer.
 """
 
 from __future__ import annotations

@@ -7,12 +7,15 @@ import importlib.util
 import re
 import threading
 import unicodedata
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, Response, current_app
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
@@ -39,7 +42,7 @@ def common_passwords() -> frozenset[str]:
 def password_problems(password: str, *, username: str = "", email: str = "") -> list[str]:
     """Every reason the password is refused (empty when it is acceptable).
 
-    Length is counted in characters and never truncated: scrypt has no
+    Length is counted in characters and never truncated: argon2id has no
     72-byte limit like bcrypt.
     """
     problems: list[str] = []
@@ -66,26 +69,53 @@ def password_problems(password: str, *, username: str = "", email: str = "") -> 
 def _hash_slot() -> threading.BoundedSemaphore:
     """At most PASSWORD_HASH_CONCURRENCY hashes at once in this process.
 
-    scrypt costs a core and 32 MiB for tens of milliseconds; a burst of
-    sign-ins waits here (using no CPU) instead of starving the other threads
-    of the worker, health probes included, and of memory.
+    argon2id costs a core and PASSWORD_ARGON2_MEMORY_KIB (19 MiB) for tens of
+    milliseconds; a burst of sign-ins waits here (using no CPU) instead of
+    starving the other threads of the worker, health probes included, and of
+    memory.
     """
     return current_app.extensions["password_hash_slots"]
 
 
+def _hasher() -> PasswordHasher:
+    return current_app.extensions["password_hasher"]
+
+
+def make_hasher(config: Mapping[str, object]) -> PasswordHasher:
+    """argon2id with the configured parameters (argon2-cffi's 16-byte salt, 32-byte hash)."""
+    return PasswordHasher(
+        time_cost=int(config["PASSWORD_ARGON2_TIME_COST"]),
+        memory_cost=int(config["PASSWORD_ARGON2_MEMORY_KIB"]),
+        parallelism=int(config["PASSWORD_ARGON2_PARALLELISM"]),
+        type=Type.ID,
+    )
+
+
 def hash_password(password: str) -> str:
     with _hash_slot():
-        return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+        return _hasher().hash(password)
 
 
 def verify_password(stored_hash: str, password: str) -> bool:
+    """argon2 hashes, and the Werkzeug scrypt hashes stored before argon2id."""
     with _hash_slot():
-        return check_password_hash(stored_hash, password)
+        if not stored_hash.startswith("$argon2"):
+            return check_password_hash(stored_hash, password)
+        try:
+            return _hasher().verify(stored_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
 
 
 def needs_rehash(stored_hash: str) -> bool:
-    """True when the hash was made with other parameters than configured."""
-    return stored_hash.split("$", 1)[0] != current_app.config["PASSWORD_HASH_METHOD"]
+    """True for a scrypt hash, and for an argon2 hash made with other
+    parameters (or another variant) than configured."""
+    if not stored_hash.startswith("$argon2id$"):
+        return True
+    try:
+        return _hasher().check_needs_rehash(stored_hash)
+    except InvalidHashError:
+        return True
 
 
 def dummy_password_check(password: str) -> None:
@@ -156,6 +186,7 @@ def init_app(app: Flask) -> None:
     app.extensions["password_hash_slots"] = threading.BoundedSemaphore(
         app.config["PASSWORD_HASH_CONCURRENCY"]
     )
+    app.extensions["password_hasher"] = make_hasher(app.config)
     app.after_request(set_security_headers)
 
 
