@@ -169,16 +169,24 @@ _HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 _NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 
 
+def security_headers(*, hsts: bool, html: bool) -> tuple[tuple[str, str], ...]:
+    """The one list of security headers: the app's responses and the errors
+    gunicorn writes itself (app/gunicorn_worker.py) both take it from here."""
+    headers = _STATIC_HEADERS
+    if hsts:
+        headers += (_HSTS,)
+    # Every HTML page here holds a form or account data: never store it.
+    if html:
+        headers += _NO_STORE
+    return headers
+
+
 def set_security_headers(response: Response) -> Response:
     """Every response gets the same headers; no view here sets any of them,
     so they are appended in one step (this runs on every request, probes too)."""
-    headers = response.headers
-    headers.extend(_STATIC_HEADERS)
-    if current_app.config["HSTS_ENABLED"]:
-        headers.add(*_HSTS)
-    # Every HTML page here holds a form or account data: never store it.
-    if response.mimetype == "text/html":
-        headers.extend(_NO_STORE)
+    response.headers.extend(
+        security_headers(hsts=current_app.config["HSTS_ENABLED"], html=response.mimetype == "text/html")
+    )
     return response
 
 

@@ -72,6 +72,7 @@ SEED_SIGN_INS = 10
 # not a second flood competing for the CPU.
 PROBE_PAUSE_MS = 50
 RAISED_LIMIT = "1000000 per minute"
+BENCH_REDIS_URL = "redis://127.0.0.1:6379/14"
 # argon2id with the production defaults of app/config.py (OWASP: m=19 MiB, t=2, p=1), or the
 # PASSWORD_ARGON2_* values of this environment, which the servers under test inherit too.
 ARGON2_MEMORY_KIB = int(os.environ.get("PASSWORD_ARGON2_MEMORY_KIB", "19456"))
@@ -502,6 +503,9 @@ class Bench:
             RATELIMIT_REGISTER=RAISED_LIMIT,
             LOG_LEVEL="INFO",
         )
+        # Production with several workers needs shared rate limits: gunicorn.conf.py
+        # refuses memory:// there. The local Redis unless the environment names one.
+        env.setdefault("RATELIMIT_STORAGE_URI", BENCH_REDIS_URL)
         self.env = env
         say("settings for this run (everything else as in production):")
         say("  APP_ENV=production, SECRET_KEY random (48 chars), DATABASE_URL as above")
@@ -510,6 +514,7 @@ class Bench:
         say(
             "  SECURE_COOKIES=false: plain HTTP on loopback, so the cookie is 'session', not '__Host-session'"
         )
+        say(f"  RATELIMIT_STORAGE_URI={env['RATELIMIT_STORAGE_URI']} (shared by the workers)")
         say("  LOG_LEVEL=INFO: per-request JSON logs stay ON (part of production cost); gunicorn's")
         say("    stdout/stderr go to a file in the temporary directory")
         for key in (
