@@ -162,6 +162,16 @@ class Config:
 
         self._password_hash_settings(env)
 
+        # "default": 8-128 characters with upper, lower and digit; "nist": NIST
+        # SP 800-63B / ASVS 6.2.5, no composition rules but a zxcvbn strength
+        # floor (scores 0-4). Both refuse common passwords, username and e-mail.
+        self.PASSWORD_POLICY = _choice(env, "PASSWORD_POLICY", "default", ("default", "nist"))
+        self.PASSWORD_NIST_MIN_SCORE = _int(env, "PASSWORD_NIST_MIN_SCORE", 3, minimum=0)
+        if self.PASSWORD_NIST_MIN_SCORE > 4:
+            raise ConfigError(
+                f"PASSWORD_NIST_MIN_SCORE must be a zxcvbn score 0-4, not {self.PASSWORD_NIST_MIN_SCORE}"
+            )
+
         self.PASSWORD_HASH_CONCURRENCY = _int(env, "PASSWORD_HASH_CONCURRENCY", 1, minimum=1)
 
         self.LOCKOUT_THRESHOLD = _int(env, "LOCKOUT_THRESHOLD", 5, minimum=1)

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, has_app_context
 from werkzeug.security import check_password_hash
 
 PASSWORD_MIN_LENGTH = 8
@@ -39,23 +39,29 @@ def common_passwords() -> frozenset[str]:
     return frozenset(module.FREQUENCY_LISTS["passwords"])
 
 
-def password_problems(password: str, *, username: str = "", email: str = "") -> list[str]:
-    """Every reason the password is refused (empty when it is acceptable).
+def password_problems(
+    password: str, *, username: str = "", email: str = "", policy: str | None = None
+) -> list[str]:
+    """Every reason the password is refused (empty when it is acceptable),
+    under the given policy, else PASSWORD_POLICY (outside an app: "default").
 
     Length is counted in characters and never truncated: argon2id has no
     72-byte limit like bcrypt.
     """
+    if policy is None:
+        policy = current_app.config["PASSWORD_POLICY"] if has_app_context() else "default"
     problems: list[str] = []
     if len(password) < PASSWORD_MIN_LENGTH:
         problems.append(f"Use at least {PASSWORD_MIN_LENGTH} characters.")
     if len(password) > PASSWORD_MAX_LENGTH:
         problems.append(f"Use at most {PASSWORD_MAX_LENGTH} characters.")
-    if not any(c.isupper() for c in password):
-        problems.append("Include an upper-case letter.")
-    if not any(c.islower() for c in password):
-        problems.append("Include a lower-case letter.")
-    if not any(c.isdigit() for c in password):
-        problems.append("Include a digit.")
+    if policy == "default":
+        if not any(c.isupper() for c in password):
+            problems.append("Include an upper-case letter.")
+        if not any(c.islower() for c in password):
+            problems.append("Include a lower-case letter.")
+        if not any(c.isdigit() for c in password):
+            problems.append("Include a digit.")
     folded = password.casefold()
     for label, value in (("username", username), ("e-mail address", email)):
         value = (value or "").casefold()
@@ -63,7 +69,45 @@ def password_problems(password: str, *, username: str = "", email: str = "") -> 
             problems.append(f"Do not include your {label}.")
     if folded in common_passwords():
         problems.append("This password is too common; choose another.")
+    if policy == "nist" and not problems:
+        problems.extend(_strength_problems(password, [v for v in (username, email) if v]))
     return problems
+
+
+# zxcvbn's own limit: its matching grows with the square of the length, so a
+# longer password is judged on its first 72 characters (and hashed whole).
+ZXCVBN_MAX_LENGTH = 72
+
+
+def _strength_problems(password: str, user_inputs: list[str]) -> list[str]:
+    """The NIST policy's floor: zxcvbn's estimate (0-4) at least PASSWORD_NIST_MIN_SCORE."""
+    from zxcvbn import zxcvbn  # about 15 MB of dictionaries: loaded only under this policy
+
+    result = zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=user_inputs)
+    minimum = current_app.config["PASSWORD_NIST_MIN_SCORE"] if has_app_context() else 3
+    if result["score"] >= minimum:
+        return []
+    warning = result["feedback"]["warning"].rstrip(".")
+    because = f" ({warning})" if warning else ""
+    return [f"This password is too easy to guess{because}: try a phrase of several uncommon words."]
+
+
+PASSWORD_HINTS = {
+    "default": (
+        f"At least {PASSWORD_MIN_LENGTH} characters with an upper-case letter, a lower-case letter "
+        "and a digit; not a common password."
+    ),
+    "nist": (
+        f"{PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters; 15 or more recommended: a phrase "
+        "of several uncommon words is easy to remember and hard to guess. Not a common or easily "
+        "guessed password, and not your username or e-mail address."
+    ),
+}
+
+
+def password_hint() -> str:
+    """The help text of every new-password field, for the policy in force."""
+    return PASSWORD_HINTS[current_app.config["PASSWORD_POLICY"]]
 
 
 def _hash_slot() -> threading.BoundedSemaphore:
@@ -196,6 +240,7 @@ def init_app(app: Flask) -> None:
     )
     app.extensions["password_hasher"] = make_hasher(app.config)
     app.after_request(set_security_headers)
+    app.jinja_env.globals["password_hint"] = password_hint
 
 
 @lru_cache(maxsize=512)
