@@ -86,17 +86,20 @@ test-chart: install-infra ## Lint, render and validate helm/flask-app for every 
 SHELL_SCRIPTS := .ci/run scripts/*.sh scripts/ci/*.sh docker/entrypoint.sh terraform/setup-backend.sh
 PY_SOURCES    := app tests scripts gunicorn.conf.py
 
-lint-infra: install-infra ## Every delivery-file linter: hadolint, shellcheck, yamllint, actionlint, schemas, Trivy
+lint-infra: install-infra ## Every delivery-file linter: hadolint, shellcheck, yamllint, actionlint, zizmor, schemas, Trivy
 	$(BIN)/hadolint --failure-threshold warning docker/Dockerfile
 	$(BIN)/shellcheck -S warning $(SHELL_SCRIPTS)
 	$(BIN)/yamllint --strict -c .yamllint .
 	$(BIN)/actionlint -no-color .github/workflows/*.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-actions .github/actions/*/action.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.dev.yml
 	$(BIN)/pre-commit validate-config .pre-commit-config.yaml
 	TF_CLI_CONFIG_FILE=/dev/null terraform fmt -check -recursive terraform
-	$(BIN)/trivy fs --config trivy.yaml --scanners secret,misconfig --skip-check-update --quiet .
+	$(BIN)/trivy fs --config trivy.yaml --scanners secret,misconfig --severity HIGH,CRITICAL --exit-code 1 \
+		--skip-check-update --quiet .
+	$(BIN)/zizmor --offline --no-progress .github/
 
 lint: install-dev ## ruff check, ruff format --check, bandit
 	$(BIN)/ruff check $(PY_SOURCES)
