@@ -5,14 +5,21 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import re
+import secrets
 import shutil
 import sqlite3
 import subprocess
 import threading
+import time
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.support.server import Browser, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"
@@ -293,3 +300,167 @@ def test_env_written_by_setup_leaves_the_stack_on_staging(tmp_path):
     services = json.loads(config.stdout)["services"]
     assert services["app"]["environment"]["APP_ENV"] == "staging"
     assert services["migrate"]["environment"]["APP_ENV"] == "staging"
+
+
+# --- the stack, run: Compose v2 on the local Docker engine ---------------------------------------
+
+
+@dataclass
+class Stack:
+    """The compose project under test, as tests/support/server.Browser expects a server."""
+
+    project: str
+    env_file: Path
+    env: dict[str, str]
+    app_port: int
+    mail_port: int
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.app_port}"
+
+    def make(self, target: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["make", "--no-print-directory", target, f"ENV_FILE={self.env_file}"],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+
+    def compose(self, *args: str) -> subprocess.CompletedProcess:
+        command = [
+            str(compose_v2()),
+            "-f",
+            str(ROOT / "docker-compose.dev.yml"),
+            "--env-file",
+            str(self.env_file),
+        ]
+        return subprocess.run(
+            [*command, *args], env=self.env, capture_output=True, text=True, timeout=300, check=False
+        )
+
+    def output(self) -> str:
+        return self.compose("logs", "--no-color", "--tail", "60").stdout
+
+    def mail_api(self, path: str):
+        """Mailpit's API on its published port (loopback)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.mail_port}/api/v1/{path}", timeout=10) as reply:
+            return json.load(reply)
+
+    def mails_to(self, address: str) -> list[dict]:
+        summaries = self.mail_api("messages")["messages"]
+        wanted = [m["ID"] for m in summaries if address in [to["Address"] for to in m["To"]]]
+        return [self.mail_api(f"message/{message_id}") for message_id in wanted]
+
+
+@pytest.fixture
+def stack(tmp_path):
+    from tests.support.standins import ensure_service_images
+
+    base_image = os.environ.get("BASE_IMAGE")
+    assert base_image, "run through `make test-infra` (scripts/ci/docker-engine.sh sets BASE_IMAGE)"
+    assert os.environ.get("DOCKER_HOST"), "DOCKER_HOST is not set"
+    ensure_service_images(base_image)
+    app_port, postgres_port, mail_port = free_port(), free_port(), free_port()
+    env_file = tmp_path / "stack.env"
+    env_file.write_text(
+        f"SECRET_KEY={secrets.token_urlsafe(48)}\nPOSTGRES_PASSWORD={secrets.token_urlsafe(32)}\n"
+        f"APP_PORT={app_port}\nPOSTGRES_PORT={postgres_port}\nMAILPIT_PORT={mail_port}\n"
+        # The app image builds on the engine's base: the official one, or its stand-in.
+        f"PYTHON_IMAGE={base_image}\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"COMPOSE", "APP_ENV"}}
+    env["COMPOSE_PROJECT_NAME"] = f"flask-auth-test-{secrets.token_hex(3)}"
+    stack = Stack(env["COMPOSE_PROJECT_NAME"], env_file, env, app_port, mail_port)
+    try:
+        yield stack
+    finally:
+        stack.compose("down", "--volumes", "--remove-orphans", "--timeout", "20")
+
+
+def _sign_in(stack: Stack, password: str) -> Browser:
+    browser = Browser(stack)
+    reply = browser.submit("/auth/login", {"login": "compose", "password": password})
+    assert reply.status == 302 and reply.headers["Location"].endswith("/dashboard"), (
+        reply.status,
+        stack.output(),
+    )
+    page = browser.get("/dashboard")
+    assert page.status == 200 and "Welcome, compose" in page.body
+    return browser
+
+
+def _wait_for_mail(stack: Stack, address: str) -> dict:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        mails = [m for m in stack.mails_to(address) if "Reset your password" in m["Subject"]]
+        if mails:
+            return mails[0]
+        time.sleep(0.5)
+    pytest.fail(f"no reset mail to {address} in Mailpit: {stack.output()}")
+
+
+def test_the_compose_stack_runs_signs_in_mails_and_keeps_its_data(stack):
+    """`make deploy-local` with Compose v2 on a real engine: the app on PostgreSQL,
+    Redis and Mailpit (or their stand-ins) from the compose file unchanged. Sign up,
+    sign in, a password reset by the e-mail Mailpit caught, the smoke test; then
+    `make deploy-local-down` and up again: the account is still there."""
+    up = stack.make("deploy-local")
+    assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-4000:] + stack.output()
+    assert f"Flask Auth is up: {stack.base_url}\n" in up.stdout, up.stdout[-2000:]
+    assert "Compose 2." in up.stdout
+    config = json.loads(stack.compose("config", "--format", "json").stdout)
+    assert config["services"]["app"]["environment"]["APP_ENV"] == "staging"
+
+    first = "Violet-Harbor-Lantern-8137"
+    browser = Browser(stack)
+    reply = browser.submit(
+        "/auth/register",
+        {"username": "compose", "email": "compose@example.com", "password": first, "confirm_password": first},
+    )
+    assert reply.status == 302 and reply.headers["Location"].endswith("/auth/login"), (
+        reply.status,
+        reply.body[:500],
+    )
+    _sign_in(stack, first)
+
+    reply = Browser(stack).submit("/auth/reset", {"email": "compose@example.com"})
+    assert reply.status == 200, reply.body[:500]
+    mail = _wait_for_mail(stack, "compose@example.com")
+    link = re.search(r"https?://\S+", mail["Text"]).group(0)
+    assert link.startswith(f"{stack.base_url}/auth/reset/"), link  # APP_BASE_URL: the published port
+    second = "Quiet-Meadow-Compass-2950"
+    reset = Browser(stack).submit(
+        link.removeprefix(stack.base_url), {"new_password": second, "confirm_password": second}
+    )
+    assert reset.status == 302 and reset.headers["Location"].endswith("/auth/login"), (
+        reset.status,
+        reset.body[:500],
+    )
+    _sign_in(stack, second)
+    assert Browser(stack).submit("/auth/login", {"login": "compose", "password": first}).status == 422
+
+    smoke = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "smoke-test.sh"), stack.base_url],
+        env={**os.environ, "SMOKE_ATTEMPTS": "5", "SMOKE_DELAY": "2"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert smoke.returncode == 0, smoke.stdout + smoke.stderr
+    assert "all checks passed" in smoke.stdout
+
+    down = stack.make("deploy-local-down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert stack.compose("ps", "--all", "--quiet").stdout.strip() == ""
+    volumes = stack.compose("volumes", "--format", "{{.Name}}")
+    assert f"{stack.project}_db-data" in volumes.stdout, volumes.stdout + volumes.stderr
+
+    again = stack.make("deploy-local")
+    assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:] + stack.output()
+    assert f"Flask Auth is up: {stack.base_url}\n" in again.stdout
+    _sign_in(stack, second)  # the account and its new password survived down/up
