@@ -110,15 +110,15 @@ format: install-dev ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix $(PY_SOURCES)
 	$(BIN)/ruff format $(PY_SOURCES)
 
-COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+# Compose v2 only: scripts/deploy-local.sh finds it (or says how to get it). ENV_FILE defaults to .env.
+COMPOSE  ?=
+ENV_FILE ?= .env
 
-deploy-local: ## The app with PostgreSQL 16 and Redis 7 in Docker (needs docker compose and .env)
-	@test -f .env || { echo "no .env: run scripts/setup.sh (or copy .env.example)"; exit 1; }
-	$(COMPOSE) -f docker-compose.dev.yml --env-file .env up -d --build --wait
-	@echo "Flask Auth is up: http://127.0.0.1:$${APP_PORT:-8000}"
+deploy-local: ## The app with PostgreSQL, Redis and Mailpit in Docker; prints the URL once it is ready (Compose v2, .env)
+	COMPOSE="$(COMPOSE)" ENV_FILE="$(ENV_FILE)" scripts/deploy-local.sh up
 
 deploy-local-down: ## Stop the local Docker stack (keeps the database volume)
-	$(COMPOSE) -f docker-compose.dev.yml --env-file .env down
+	COMPOSE="$(COMPOSE)" ENV_FILE="$(ENV_FILE)" scripts/deploy-local.sh down
 
 ENV ?=
 DEPLOY_ARGS ?=
