@@ -1,16 +1,16 @@
-"""Operator commands: flask --app app create-user / unlock-user / end-sessions / purge."""
+"""Operator commands: flask --app app create-user / unlock-user / end-sessions / purge / mail-outbox."""
 
 from __future__ import annotations
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import lockout, sessions
+from . import lockout, outbox, sessions
 from .extensions import db
-from .models import LoginEvent, TrustedDevice, User, UserSession, utcnow
+from .models import LoginEvent, MailOutbox, TrustedDevice, User, UserSession, utcnow
 from .observability import log_event
 from .security import hash_password
 
@@ -89,7 +89,8 @@ def end_sessions(name: str) -> None:
 @with_appcontext
 def purge() -> None:
     """Delete what is kept no longer: expired sessions, sign-in history older than
-    LOGIN_EVENT_RETENTION_DAYS, devices unused for DEVICE_COOKIE_LIFETIME_SECONDS.
+    LOGIN_EVENT_RETENTION_DAYS, devices unused for DEVICE_COOKIE_LIFETIME_SECONDS,
+    e-mails sent more than MAIL_OUTBOX_RETENTION_DAYS ago.
     Safe to run at any time and from several places (the chart runs it as a CronJob)."""
     config = current_app.config
     now = utcnow()
@@ -109,6 +110,76 @@ def purge() -> None:
     click.echo(
         "Purged " + ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in counts.items()) + "."
     )
+    # Sent e-mails are history; failed ones wait for an operator (flask mail-outbox).
+    sent = (
+        db.session.execute(
+            delete(MailOutbox).where(
+                MailOutbox.status == "sent", MailOutbox.sent_at < now - config["MAIL_OUTBOX_RETENTION"]
+            )
+        ).rowcount
+        or 0
+    )
+    db.session.commit()
+    log_event("maintenance.purged", via="cli", mail_outbox=sent)
+    click.echo(f"Purged {sent} sent e-mail{'s' if sent != 1 else ''} from the outbox.")
+
+
+def _requeue(*conditions) -> int:
+    """Make messages due now with a full set of attempts again."""
+    count = db.session.execute(
+        update(MailOutbox)
+        .where(*conditions)
+        .values(status="pending", attempts=0, next_attempt_at=utcnow(), claimed_until=None)
+    ).rowcount
+    db.session.commit()
+    return count or 0
+
+
+@click.command("mail-outbox")
+@with_appcontext
+@click.option(
+    "--retry", "retry_id", type=int, metavar="ID", help="Send message ID again (failed or pending)."
+)
+@click.option("--retry-failed", is_flag=True, help="Send every failed message again.")
+@click.option("--deliver", is_flag=True, help="Deliver every message due now, then return.")
+def mail_outbox(retry_id: int | None, retry_failed: bool, deliver: bool) -> None:
+    """List the e-mails not sent yet (pending, sending, failed), or act on them.
+
+    Neither addresses nor links are shown: the links are made when a message
+    is sent, and the user id says whom a message is for."""
+    if retry_id is not None:
+        row = db.session.get(MailOutbox, retry_id)
+        if row is None:
+            raise click.ClickException(f"No message {retry_id}.")
+        if row.status == "sent":
+            raise click.ClickException(f"Message {retry_id} was already sent.")
+        _requeue(MailOutbox.id == retry_id)
+        log_event("mail.requeued", via="cli", message_id=retry_id)
+        click.echo(f"Message {retry_id} will be sent again.")
+    if retry_failed:
+        count = _requeue(MailOutbox.status == "failed")
+        log_event("mail.requeued", via="cli", count=count)
+        click.echo(f"{count} message{'s' if count != 1 else ''} will be sent again.")
+    if deliver:
+        counts = outbox.deliver_due(current_app._get_current_object())
+        click.echo(", ".join(f"{count} {outcome}" for outcome, count in counts.items()) + ".")
+    if retry_id is not None or retry_failed or deliver:
+        return
+    rows = db.session.scalars(
+        select(MailOutbox).where(MailOutbox.status != "sent").order_by(MailOutbox.id)
+    ).all()
+    if not rows:
+        click.echo("Nothing pending or failed.")
+        return
+    click.echo(
+        f"{'ID':>6}  {'KIND':<20} {'USER':>6}  {'STATUS':<8} {'TRIES':>5}  {'NEXT TRY (UTC)':<19}  LAST ERROR"
+    )
+    for row in rows:
+        next_try = row.next_attempt_at.strftime("%Y-%m-%d %H:%M:%S") if row.status == "pending" else "-"
+        click.echo(
+            f"{row.id:>6}  {row.kind:<20} {row.user_id:>6}  {row.status:<8} {row.attempts:>5}  "
+            f"{next_try:<19}  {row.last_error or '-'}"
+        )
 
 
 def init_app(app: Flask) -> None:
@@ -116,3 +187,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(unlock_user)
     app.cli.add_command(end_sessions)
     app.cli.add_command(purge)
+    app.cli.add_command(mail_outbox)

@@ -160,11 +160,17 @@ class Config:
 
         self.MAX_CONTENT_LENGTH = _int(env, "MAX_CONTENT_LENGTH", 64 * 1024, minimum=1024)
 
-        # Passwords: Werkzeug's scrypt; a stored hash whose method differs is
-        # re-hashed at the next successful sign-in.
-        self.PASSWORD_HASH_METHOD = env.get("PASSWORD_HASH_METHOD", self.default_hash_method)
-        if not self.PASSWORD_HASH_METHOD.startswith("scrypt"):
-            raise ConfigError("PASSWORD_HASH_METHOD must be a Werkzeug scrypt method")
+        self._password_hash_settings(env)
+
+        # "default": 8-128 characters with upper, lower and digit; "nist": NIST
+        # SP 800-63B / ASVS 6.2.5, no composition rules but a zxcvbn strength
+        # floor (scores 0-4). Both refuse common passwords, username and e-mail.
+        self.PASSWORD_POLICY = _choice(env, "PASSWORD_POLICY", "default", ("default", "nist"))
+        self.PASSWORD_NIST_MIN_SCORE = _int(env, "PASSWORD_NIST_MIN_SCORE", 3, minimum=0)
+        if self.PASSWORD_NIST_MIN_SCORE > 4:
+            raise ConfigError(
+                f"PASSWORD_NIST_MIN_SCORE must be a zxcvbn score 0-4, not {self.PASSWORD_NIST_MIN_SCORE}"
+            )
 
         self.PASSWORD_HASH_CONCURRENCY = _int(env, "PASSWORD_HASH_CONCURRENCY", 1, minimum=1)
 
@@ -255,6 +261,24 @@ class Config:
 
         self._mail_settings(env)
 
+    def _password_hash_settings(self, env: Mapping[str, str]) -> None:
+        """argon2id (argon2-cffi), OWASP's parameters by default. Werkzeug scrypt
+        hashes stored before still verify; they, and argon2 hashes made with
+        other parameters, are re-hashed at the next successful sign-in."""
+        if "PASSWORD_HASH_METHOD" in env:
+            raise ConfigError(
+                "PASSWORD_HASH_METHOD is no longer used: passwords are hashed with argon2id. "
+                "Remove it; tune PASSWORD_ARGON2_MEMORY_KIB, PASSWORD_ARGON2_TIME_COST and "
+                "PASSWORD_ARGON2_PARALLELISM instead"
+            )
+        memory, time_cost, parallelism = self.ARGON2_DEFAULTS
+        self.PASSWORD_ARGON2_PARALLELISM = _int(env, "PASSWORD_ARGON2_PARALLELISM", parallelism, minimum=1)
+        # argon2 needs at least 8 KiB of memory per lane.
+        self.PASSWORD_ARGON2_MEMORY_KIB = _int(
+            env, "PASSWORD_ARGON2_MEMORY_KIB", memory, minimum=8 * self.PASSWORD_ARGON2_PARALLELISM
+        )
+        self.PASSWORD_ARGON2_TIME_COST = _int(env, "PASSWORD_ARGON2_TIME_COST", time_cost, minimum=1)
+
     def _mail_settings(self, env: Mapping[str, str]) -> None:
         """E-mail (password reset, address confirmation) through Flask-Mailman."""
         # Links in e-mails are built from this, never from the request's Host
@@ -300,11 +324,34 @@ class Config:
             seconds=_int(env, "EMAIL_VERIFY_MAX_AGE_SECONDS", 48 * 3600, minimum=60)
         )
         self.RATELIMIT_RESET = _rate_limit(env, "RATELIMIT_RESET", "5 per minute; 30 per hour")
-        self.MAIL_PER_ACCOUNT_LIMIT = _rate_limit(env, "MAIL_PER_ACCOUNT_LIMIT", "3 per hour")
+        # Mails per account whoever asks, and per account and client address: a
+        # stranger uses up only their own share, never the owner's (issue 12).
+        self.MAIL_PER_ACCOUNT_LIMIT = _rate_limit(env, "MAIL_PER_ACCOUNT_LIMIT", "10 per hour")
+        self.MAIL_PER_ACCOUNT_CLIENT_LIMIT = _rate_limit(env, "MAIL_PER_ACCOUNT_CLIENT_LIMIT", "3 per hour")
+        self._mail_outbox_settings(env)
 
-    default_hash_method = "scrypt:32768:8:1"
+    def _mail_outbox_settings(self, env: Mapping[str, str]) -> None:
+        """The outbox's sender (app/outbox.py): retries, lease and drain."""
+        self.MAIL_SENDER = _choice(env, "MAIL_SENDER", self.MAIL_SENDER_DEFAULT, ("thread", "off"))
+        # 8 tries 2 s apart doubling up to 5 min: the last one comes 2-4 min after
+        # the first, well past a 60 s relay outage (jitter halves a delay at most).
+        self.MAIL_RETRY_BASE_SECONDS = _int(env, "MAIL_RETRY_BASE_SECONDS", 2, minimum=1)
+        self.MAIL_RETRY_MAX_SECONDS = _int(env, "MAIL_RETRY_MAX_SECONDS", 300, minimum=1)
+        self.MAIL_MAX_ATTEMPTS = _int(env, "MAIL_MAX_ATTEMPTS", 8, minimum=1)
+        # A claimed message whose sender died is tried again after the lease.
+        self.MAIL_LEASE_SECONDS = _int(env, "MAIL_LEASE_SECONDS", max(60, 3 * self.MAIL_TIMEOUT), minimum=1)
+        if self.MAIL_LEASE_SECONDS <= 2 * self.MAIL_TIMEOUT:
+            raise ConfigError("MAIL_LEASE_SECONDS must be more than twice MAIL_TIMEOUT_SECONDS")
+        self.MAIL_POLL_SECONDS = _int(env, "MAIL_POLL_SECONDS", 2, minimum=1)
+        self.MAIL_DRAIN_SECONDS = _int(env, "MAIL_DRAIN_SECONDS", 5)
+        # Sent messages are deleted by `flask purge` after this.
+        self.MAIL_OUTBOX_RETENTION = timedelta(days=_int(env, "MAIL_OUTBOX_RETENTION_DAYS", 7, minimum=1))
+
+    # (memory KiB, time cost, lanes): OWASP's argon2id minimum, m=19 MiB, t=2, p=1.
+    ARGON2_DEFAULTS = (19 * 1024, 2, 1)
     APP_BASE_URL_DEFAULT = ""
     LOG_MAIL_WITHOUT_SERVER = False
+    MAIL_SENDER_DEFAULT = "thread"
     LOG_FORMAT_DEFAULT = "json"
     METRICS_ALLOWED_NETWORKS_DEFAULT = PRIVATE_NETWORKS
 
@@ -354,10 +401,12 @@ class TestingConfig(Config):
     SECURE_COOKIES = False
     HSTS = False
     # Cheap hashes keep the suite fast; production parameters are tested too.
-    default_hash_method = "scrypt:1024:8:1"
+    ARGON2_DEFAULTS = (8, 1, 1)
     METRICS_ALLOWED_NETWORKS_DEFAULT = ""
     APP_BASE_URL_DEFAULT = "http://localhost"
     LOG_MAIL_WITHOUT_SERVER = True
+    # Tests deliver the outbox with outbox.deliver_due() when they choose to.
+    MAIL_SENDER_DEFAULT = "off"
 
 
 class StagingConfig(Config):

@@ -1,5 +1,5 @@
-"""The gunicorn gthread worker the app runs on: probes that never starve, and a drain
-that refuses new connections at once.
+"""The gunicorn gthread worker the app runs on: probes that never starve, a drain
+that refuses new connections at once, and security headers on gunicorn's own errors.
 
 Probes. Stock gthread hands every new connection to its thread pool. When every
 thread waits on the database (a locked table, an empty pool), a liveness probe
@@ -19,6 +19,12 @@ will answer: clients hang for up to graceful_timeout and are then reset. This
 worker closes its listeners when it stops accepting, so (once the arbiter has
 closed its copy too) new connections are refused at once, and the load balancer
 retries them elsewhere, while requests in flight finish.
+
+Errors gunicorn answers itself. A request gunicorn cannot parse (a bad request
+line or header, a URI or headers over its limits: 400, 414, 431) never reaches
+the app, and gunicorn writes the error page itself, with only Content-Type and
+Content-Length. handle_error is given a socket that adds app/security.py's
+headers to that response's head, so these pages are as locked down as the app's own.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from functools import partial
 from gunicorn.workers.gthread import ThreadWorker
 from werkzeug.http import http_date
 from werkzeug.test import Client
+
+from .security import security_headers
 
 LIVE_PATH = "/health/live"
 _LIVE_LINES = (b"GET " + LIVE_PATH.encode() + b" ", b"GET " + LIVE_PATH.encode() + b"?")
@@ -68,6 +76,25 @@ def capture_live_response(wsgi) -> tuple[bytes, bytes] | None:
     skip = {"x-request-id", "date", "connection", "server"}
     lines = [f"{name}: {value}" for name, value in response.headers.items() if name.lower() not in skip]
     return "\r\n".join(lines).encode("latin-1"), response.get_data()
+
+
+class _HeaderAddingSocket:
+    """Forwards to the client socket; inserts the headers after the status line
+    of the first thing written (gunicorn's error response, written whole)."""
+
+    def __init__(self, sock, headers: bytes):
+        self._sock = sock
+        self._headers = headers
+
+    def sendall(self, data: bytes) -> None:
+        if self._headers and data.startswith(b"HTTP/"):
+            status_line, sep, rest = data.partition(b"\r\n")
+            data = status_line + sep + self._headers + rest
+        self._headers = b""
+        self._sock.sendall(data)
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
 
 
 class DrainingThreadWorker(ThreadWorker):
@@ -155,3 +182,11 @@ class DrainingThreadWorker(ThreadWorker):
     def _drop(self, conn) -> None:
         self.nr_conns -= 1
         conn.close()
+
+    # --- errors gunicorn answers itself -----------------------------------------------------------
+
+    def handle_error(self, req, client, addr, exc) -> None:
+        config = getattr(self.wsgi, "config", {})
+        headers = security_headers(hsts=bool(config.get("HSTS_ENABLED")), html=True)
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("latin-1")
+        super().handle_error(req, _HeaderAddingSocket(client, head), addr, exc)

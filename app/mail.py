@@ -3,24 +3,21 @@
 With MAIL_SERVER set, messages go over SMTP (STARTTLS or implicit TLS, a
 timeout on every connection). In development without a server they are
 written to the log, link included, so a developer can follow it. In staging
-and production without a server, sending fails: logged, counted, and the
-caller shows a polite error; a token never reaches those logs.
+and production without a server nothing can be sent: the caller shows a
+polite error; a token never reaches those logs.
 
-send() never raises: a failure is logged (`mail.send_failed`, with the error's
-class only, never the message or the address) and reported as False, so the
-caller decides what the user sees and nothing already saved is lost.
+Nothing here runs on a request: requests write what they owe to the outbox
+(app/outbox.py), whose sender builds and sends the messages.
 """
 
 from __future__ import annotations
 
-import logging
 import smtplib
 
 from flask import current_app, render_template
 from flask_mailman import EmailMultiAlternatives, Mail
 from flask_mailman.backends.base import BaseEmailBackend
 
-from . import metrics
 from .observability import log_event
 
 mail = Mail()
@@ -55,24 +52,20 @@ def init_app(app) -> None:
     mail.init_app(app)
 
 
-def absolute_url(path: str) -> str:
-    """A link for an e-mail: APP_BASE_URL, never the request's Host header."""
-    return current_app.config["APP_BASE_URL"] + path
-
-
-def send(kind: str, to: str, subject: str, template: str, **context: object) -> bool:
-    """Render emails/<template>.txt and .html and send them to one address."""
+def build(to: str, subject: str, template: str, **context: object) -> EmailMultiAlternatives:
+    """Render emails/<template>.txt and .html into a message to one address."""
     context.setdefault("app_name", "Flask Auth")
     text = render_template(f"emails/{template}.txt", **context)
     html = render_template(f"emails/{template}.html", **context)
     message = EmailMultiAlternatives(subject=subject, body=text, to=[to])
     message.attach_alternative(html, "text/html")
-    try:
-        message.send()
-    except (smtplib.SMTPException, OSError, MailNotConfigured) as exc:  # OSError covers timeouts
-        log_event("mail.send_failed", level=logging.ERROR, kind=kind, error=type(exc).__name__)
-        metrics.MAILS.labels(kind=kind, result="failed").inc()
-        return False
-    log_event("mail.sent", kind=kind)
-    metrics.MAILS.labels(kind=kind, result="sent").inc()
-    return True
+    return message
+
+
+# What a failed send raises: SMTP errors, OSError (refused, timeouts), no server.
+SEND_ERRORS = (smtplib.SMTPException, OSError, MailNotConfigured)
+
+
+def sending_possible() -> bool:
+    """False in staging/production without MAIL_SERVER: no message could ever leave."""
+    return current_app.config["MAIL_BACKEND"] != "app.mail.UnconfiguredEmailBackend"

@@ -6,7 +6,8 @@
   cardinality stays bounded whatever clients ask for.
 - flask_http_request_total{method,status}
 - auth_logins_total{result}, auth_registrations_total, auth_lockouts_total,
-  auth_rate_limited_total, auth_password_resets_total, mail_messages_total{kind,result},
+  auth_rate_limited_total, auth_password_resets_total, mail_messages_total{kind,result}
+  (result: queued, sent, retried, failed, throttled; app/outbox.py),
   app_info{version}, db_pool_connections_in_use.
 - app_dependency_errors_total{dependency}: requests answered 503 because the
   database or Redis was away (app/outages.py); app_dependency_up{dependency}.

@@ -202,3 +202,31 @@ class LoginEvent(db.Model):
     success: Mapped[bool] = mapped_column(Boolean)
 
     user: Mapped[User] = relationship(back_populates="login_events")
+
+
+class MailOutbox(db.Model):
+    """An e-mail owed to someone, written in the transaction that owes it.
+
+    app/outbox.py delivers it at least once: a sender claims the row for a
+    lease (claimed_until), sends with no transaction open, and records the
+    outcome; a sender that dies mid-send lets the lease run out and another
+    one tries again. No link token is stored: the message is rendered, token
+    included, when it is sent, so the link is fresh when it arrives and the
+    table holds nothing that would open an account.
+    """
+
+    __tablename__ = "mail_outbox"
+    __table_args__ = (Index("ix_mail_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # a key of app.outbox.KINDS
+    recipient: Mapped[str] = mapped_column(String(254))
+    # A message is about an account; deleting the account drops what it was owed.
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending/sending/sent/failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -16,7 +16,7 @@ import app as app_package
 from app import create_app
 from app.extensions import db
 
-APP_TABLES = {"users", "user_sessions", "login_events", "trusted_devices"}
+APP_TABLES = {"users", "user_sessions", "login_events", "trusted_devices", "mail_outbox"}
 MIGRATIONS = Path(app_package.__file__).with_name("migrations")
 
 

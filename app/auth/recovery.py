@@ -2,8 +2,10 @@
 
 - /auth/reset answers the same page, status and text whether or not the
   address has an account, so it cannot be used to find accounts. It is
-  limited per client IP (RATELIMIT_RESET) and, whatever the IP, an account
-  gets at most MAIL_PER_ACCOUNT_LIMIT mails.
+  limited per client IP (RATELIMIT_RESET); an account gets at most
+  MAIL_PER_ACCOUNT_LIMIT mails, and MAIL_PER_ACCOUNT_CLIENT_LIMIT from one
+  client address. The mail is queued in the outbox (app/outbox.py), never
+  sent while the request waits.
 - /auth/reset/<token> sets a new password. Success ends every session of the
   account, clears a lockout, confirms the address (the link proved it) and
   voids the link, which is bound to the old password hash.
@@ -13,12 +15,14 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, url_for
+import logging
+
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from limits import parse_many
 from sqlalchemy import delete, func, select, update
 
-from .. import lockout, mail, metrics, tokens
+from .. import lockout, mail, metrics, outbox, tokens
 from ..extensions import db, limiter
 from ..models import User, UserSession, utcnow
 from ..observability import log_event
@@ -39,41 +43,70 @@ def _reset_limit() -> str:
 
 
 def mail_allowed(user: User, kind: str) -> bool:
-    """At most MAIL_PER_ACCOUNT_LIMIT mails per account, whichever IP asks."""
+    """Within MAIL_PER_ACCOUNT_LIMIT for the account, whoever asks, and within
+    MAIL_PER_ACCOUNT_CLIENT_LIMIT for the account from this client address: a
+    stranger uses up their own share, never the owner's.
+
+    Called before the commit of the mail's row. If the limiter's store
+    (Redis) is away the mail is allowed and a warning logged once per outage:
+    the quota is a courtesy to inboxes, not worth refusing a user for.
+    """
+    global _quota_store_down
     if not limiter.enabled:
         return True
     strategy = limiter.limiter
-    limits = parse_many(current_app.config["MAIL_PER_ACCOUNT_LIMIT"])
-    # Test every window before counting, so a refusal does not use up the others.
-    if not all(strategy.test(limit, "mail-per-account", str(user.id)) for limit in limits):
+    windows = [
+        (limit, "mail-per-account", str(user.id))
+        for limit in parse_many(current_app.config["MAIL_PER_ACCOUNT_LIMIT"])
+    ] + [
+        (limit, "mail-per-account-client", str(user.id), request.remote_addr or "")
+        for limit in parse_many(current_app.config["MAIL_PER_ACCOUNT_CLIENT_LIMIT"])
+    ]
+    try:
+        # Test every window before counting, so a refusal does not use up the others.
+        allowed = all(strategy.test(*window) for window in windows)
+        if allowed:
+            for window in windows:
+                strategy.hit(*window)
+    except Exception as exc:  # any error of the store's client
+        if not _quota_store_down:
+            log_event("mail.quota_unavailable", level=logging.WARNING, kind=kind, error=type(exc).__name__)
+        _quota_store_down = True
+        return True
+    _quota_store_down = False
+    if not allowed:
         log_event("mail.throttled", user_id=user.id, kind=kind)
         metrics.MAILS.labels(kind=kind, result="throttled").inc()
-        return False
-    for limit in limits:
-        strategy.hit(limit, "mail-per-account", str(user.id))
-    return True
+    return allowed
+
+
+_quota_store_down = False  # a warning per outage, not per request
+
+
+def queue_mail(user: User, kind: str) -> str:
+    """Owe the user a mail of `kind`, within the quotas, in the caller's
+    transaction (the caller commits, then calls outbox.wake()).
+
+    Returns "queued", "throttled" (the account had its share of mails this
+    hour) or "failed" (no mail can be sent here: staging or production
+    without MAIL_SERVER); the caller words the answer.
+    """
+    if not mail.sending_possible():
+        log_event("mail.send_failed", level=logging.ERROR, kind=kind, error="MailNotConfigured")
+        metrics.MAILS.labels(kind=kind, result="failed").inc()
+        return "failed"
+    if not mail_allowed(user, kind):
+        return "throttled"
+    outbox.enqueue(kind, user)
+    return "queued"
 
 
 def send_verification(user: User) -> str:
-    """Mail the address confirmation link, within the per-account limit.
-
-    Returns "sent", "throttled" (the account had its share of mails this
-    hour) or "failed" (logged by mail.send); the caller words the answer.
-    """
-    if not mail_allowed(user, "email_verification"):
-        return "throttled"
-    token = tokens.make_token(tokens.CONFIRM_LINK, user)
-    hours = int(current_app.config["EMAIL_VERIFY_MAX_AGE"].total_seconds() // 3600)
-    sent = mail.send(
-        "email_verification",
-        user.email,
-        "Confirm your e-mail address",
-        "verify_email",
-        user=user,
-        link=mail.absolute_url(url_for("auth.verify_email", token=token)),
-        hours=hours,
-    )
-    return "sent" if sent else "failed"
+    """Owe the address confirmation link and commit; the result of queue_mail()."""
+    result = queue_mail(user, "email_verification")
+    db.session.commit()
+    outbox.wake()
+    return result
 
 
 def _reset_minutes() -> int:
@@ -90,19 +123,11 @@ def reset_request():
             log_event("auth.password_reset_requested", known=False)
         else:
             log_event("auth.password_reset_requested", known=True, user_id=user.id)
-            if mail_allowed(user, "password_reset"):
-                token = tokens.make_token(tokens.RESET_LINK, user)
-                # A failure is logged and counted; the answer stays the same, or
-                # it would tell who has an account.
-                mail.send(
-                    "password_reset",
-                    user.email,
-                    "Reset your password",
-                    "reset_password",
-                    user=user,
-                    link=mail.absolute_url(url_for("auth.reset_password", token=token)),
-                    minutes=_reset_minutes(),
-                )
+            # Whatever the result, the answer stays the same, or it would tell
+            # who has an account; the relay is never waited for here.
+            queue_mail(user, "password_reset")
+            db.session.commit()
+            outbox.wake()
         return render_template(
             "reset_requested.html", message=RESET_REQUESTED.format(minutes=_reset_minutes())
         )
@@ -184,7 +209,7 @@ def resend_verification():
         flash("Your e-mail address is already confirmed.", "info")
     else:
         result = send_verification(user)
-        if result == "sent":
+        if result == "queued":
             flash(f"We have sent a new confirmation link to {user.email}.", "success")
         elif result == "throttled":
             flash(

@@ -51,16 +51,18 @@ def register():
             user = User(username=username, email=email, password_hash=hash_password(form.password.data))
             db.session.add(user)
             try:
-                db.session.commit()
+                db.session.flush()
             except IntegrityError:
                 # Another registration won the race: the unique constraints decide.
                 db.session.rollback()
                 taken = _taken_fields(username, email) or {"username", "email"}
             else:
+                # The account and the confirmation mail it is owed: one commit.
+                mail_result = send_verification(user)
                 log_event("user.registered", user_id=user.id)
                 metrics.REGISTRATIONS.inc()
                 flash("Your account is ready. Sign in to continue.", "success")
-                if send_verification(user) == "sent":
+                if mail_result == "queued":
                     flash(f"We have sent a link to {email} to confirm the address.", "info")
                 else:
                     # The account is saved either way; the dashboard offers to send the link again.
@@ -107,7 +109,7 @@ def login():
             # The password was right, so saying why is safe; a fresh link goes out.
             log_event("auth.login_unverified", user_id=user.id)
             result = send_verification(user)
-            if result == "sent":
+            if result == "queued":
                 form.form_errors.append(UNVERIFIED + f" We have sent a new link to {user.email}.")
             elif result == "throttled":
                 form.form_errors.append(UNVERIFIED + " Use the latest link we sent you.")
@@ -171,12 +173,14 @@ def _authenticate(login: str, password: str) -> Attempt | None:
         password_ok = False
     else:
         password_ok = verify_password(account.password_hash, password)
-    new_hash = hash_password(password) if password_ok and needs_rehash(account.password_hash) else None
+    rehash = None
+    if password_ok and needs_rehash(account.password_hash):
+        rehash = (account.password_hash, hash_password(password))
 
     now = utcnow()
     scope = lockout.scope_for(account.id, device_id)
     if password_ok:
-        if lockout.record_success(scope, account.id, account.credential_version, now, new_hash):
+        if lockout.record_success(scope, account.id, account.credential_version, now, rehash):
             _record_event(account.id, success=True)
             db.session.commit()
             log_event("auth.login_succeeded", user_id=account.id, trusted_device=scope.trusted)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import email
 import re
+import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email import policy
@@ -51,6 +52,13 @@ class Mailbox:
         self.messages: list[ReceivedMail] = []
         self._taken: set[int] = set()
         self._changed = threading.Condition()
+        # Called before every read: tests whose app has no sender thread
+        # deliver its outbox here (e.g. lambda: outbox.deliver_due(app)).
+        self.before_read: Callable[[], object] | None = None
+
+    def _flush(self) -> None:
+        if self.before_read is not None:
+            self.before_read()
 
     def clear(self) -> None:
         with self._changed:
@@ -63,11 +71,13 @@ class Mailbox:
             self._changed.notify_all()
 
     def to(self, address: str) -> list[ReceivedMail]:
+        self._flush()
         with self._changed:
             return [m for m in self.messages if address.lower() in (r.lower() for r in m.recipients)]
 
     def wait_for_mail(self, address: str, subject_contains: str, timeout: float = 10.0) -> ReceivedMail:
         """The oldest message to address with that subject that no earlier call returned."""
+        self._flush()
         deadline = time.monotonic() + timeout
         with self._changed:
             while True:
@@ -101,13 +111,57 @@ class _Collector:
 
 
 @contextmanager
-def smtp_server(base_url: str = "") -> Iterator[tuple[int, Mailbox]]:
-    """(port, mailbox) of an SMTP server running until the block ends."""
+def smtp_server(base_url: str = "", port: int | None = None) -> Iterator[tuple[int, Mailbox]]:
+    """(port, mailbox) of an SMTP server running until the block ends.
+
+    port: a port the app already sends to (e.g. after an outage); a free one otherwise.
+    """
     mailbox = Mailbox(base_url)
-    port = free_port()
+    port = port or free_port()
     controller = Controller(_Collector(mailbox), hostname="127.0.0.1", port=port)
     controller.start()
     try:
         yield port, mailbox
     finally:
         controller.stop()
+
+
+class HungRelay:
+    """A relay that accepts connections and never says a word (a hung SMTP server)."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.1)
+        self._closed = threading.Event()
+        self.port = self.listener.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        self.connected = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:  # closed
+                return
+            self.accepted.append(conn)
+            self.connected.set()
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join()
+        self.listener.close()
+        for conn in self.accepted:
+            conn.close()
+
+
+@contextmanager
+def hung_relay() -> Iterator[HungRelay]:
+    relay = HungRelay()
+    try:
+        yield relay
+    finally:
+        relay.close()

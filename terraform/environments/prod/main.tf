@@ -32,7 +32,7 @@ module "security" {
   log_retention_days = 365
 
   github_repository        = var.github_repository
-  github_environment       = "production"
+  github_environment       = "prod"
   github_oidc_provider_arn = var.github_oidc_provider_arn
   ecr_repository_name      = var.name
   eks_cluster_name         = var.name

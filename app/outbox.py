@@ -1,0 +1,324 @@
+"""The mail outbox: e-mails owed are rows, written with the action that owes them.
+
+Registration, /auth/verify/resend, an unconfirmed sign-in and /auth/reset add a
+MailOutbox row in the transaction of their own write (enqueue()) and never talk
+to the relay, so a slow, hung or refusing relay cannot slow a request or tell
+a known address from an unknown one by its timing, and a mail is owed exactly
+when the action committed.
+
+A sender delivers the rows (deliver_due()), at least once:
+- it claims one due row at a time (SELECT ... FOR UPDATE SKIP LOCKED on
+  PostgreSQL, then a conditional UPDATE, which alone does the job on SQLite),
+  marking it `sending` with a lease (claimed_until) and counting the attempt,
+  and commits before it opens the SMTP connection: no transaction is held
+  across the exchange;
+- on success the row is `sent`; on failure it is `pending` again after an
+  exponential backoff with jitter, and `failed` (logged `mail.failed`,
+  counted) after MAIL_MAX_ATTEMPTS;
+- a sender killed mid-send leaves its row `sending`; when the lease runs out
+  another sender claims it again (so a message may, rarely, arrive twice).
+
+The message, link token included, is rendered when it is sent, not when it is
+owed: the link is valid for its whole max age from delivery however long an
+outage lasted, and the table holds no token that could open an account.
+
+Each app process runs one sender thread (MAIL_SENDER=thread, started by
+gunicorn's post_worker_init hook or the first request) that polls every
+MAIL_POLL_SECONDS and is woken by each enqueue; gunicorn's worker_exit hook
+drains it (drain()). MAIL_SENDER=off leaves delivery to `flask mail-outbox
+--deliver` (tests call deliver_due() themselves).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import Flask, current_app
+from sqlalchemy import and_, or_, select, update
+
+from . import mail, metrics, tokens
+from .extensions import db
+from .models import MailOutbox, User, utcnow
+from .observability import log_event
+
+EXTENSION = "mail_outbox"
+
+
+@dataclass(frozen=True)
+class Kind:
+    subject: str
+    template: str
+    purpose: str  # the token's purpose (app/tokens.py)
+    endpoint: str  # the view the link opens
+    context: Callable[[dict], dict]  # template values from the config
+
+
+KINDS: dict[str, Kind] = {
+    "email_verification": Kind(
+        "Confirm your e-mail address",
+        "verify_email",
+        tokens.CONFIRM_LINK,
+        "auth.verify_email",
+        lambda config: {"hours": int(config["EMAIL_VERIFY_MAX_AGE"].total_seconds() // 3600)},
+    ),
+    "password_reset": Kind(
+        "Reset your password",
+        "reset_password",
+        tokens.RESET_LINK,
+        "auth.reset_password",
+        lambda config: {"minutes": int(config["PASSWORD_RESET_MAX_AGE"].total_seconds() // 60)},
+    ),
+}
+
+
+def enqueue(kind: str, user: User) -> None:
+    """Owe `kind` to the user: a row in the caller's transaction (the caller commits)."""
+    now = utcnow()
+    db.session.add(
+        MailOutbox(
+            kind=kind,
+            recipient=user.email,
+            user_id=user.id,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    metrics.MAILS.labels(kind=kind, result="queued").inc()
+
+
+def retry_delay(attempt: int, base: float, cap: float, jitter: float) -> float:
+    """Seconds before the next try after `attempt` failed ones: base doubling per
+    attempt up to cap, of which jitter (0..1) keeps the upper half or less, so
+    senders that failed together do not retry together."""
+    delay = min(cap, base * 2 ** (attempt - 1))
+    return delay / 2 + delay / 2 * jitter
+
+
+def _due(now: datetime):
+    return or_(
+        and_(MailOutbox.status == "pending", MailOutbox.next_attempt_at <= now),
+        and_(MailOutbox.status == "sending", MailOutbox.claimed_until < now),  # its sender died
+    )
+
+
+def claim(now: datetime, limit: int = 1) -> list[int]:
+    """Claim up to `limit` due messages for this sender's lease and commit; their ids."""
+    lease_end = now + timedelta(seconds=current_app.config["MAIL_LEASE_SECONDS"])
+    candidates = db.session.scalars(
+        select(MailOutbox.id)
+        .where(_due(now))
+        .order_by(MailOutbox.next_attempt_at, MailOutbox.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)  # rendered on PostgreSQL only
+    ).all()
+    claimed = []
+    for message_id in candidates:
+        # Conditional: on SQLite another sender may have claimed it since the SELECT.
+        result = db.session.execute(
+            update(MailOutbox)
+            .where(MailOutbox.id == message_id, _due(now))
+            .values(status="sending", claimed_until=lease_end, attempts=MailOutbox.attempts + 1)
+        )
+        if result.rowcount == 1:
+            claimed.append(message_id)
+    db.session.commit()
+    return claimed
+
+
+def _render(row: MailOutbox, user: User):
+    """The message, with a token made now (see the module's docstring)."""
+    kind = KINDS[row.kind]
+    token = tokens.make_token(kind.purpose, user)
+    # Built from the URL map alone: no request, no client-sent SCRIPT_NAME or Host.
+    path = current_app.url_map.bind("localhost").build(kind.endpoint, {"token": token})
+    return mail.build(
+        row.recipient,
+        kind.subject,
+        kind.template,
+        user=user,
+        link=current_app.config["APP_BASE_URL"] + path,
+        **kind.context(current_app.config),
+    )
+
+
+def _finish(row_id: int, lease_end: datetime, **values: object) -> None:
+    """Record the outcome, unless the lease ran out and another sender took over."""
+    db.session.execute(
+        update(MailOutbox)
+        .where(
+            MailOutbox.id == row_id,
+            MailOutbox.status == "sending",
+            MailOutbox.claimed_until == lease_end,
+        )
+        .values(claimed_until=None, **values)
+    )
+    db.session.commit()
+
+
+def _deliver_one(row_id: int, now: datetime) -> str | None:
+    """Send one claimed message; "sent", "retried" or "failed" (None: its
+    account was deleted meanwhile, and the message with it)."""
+    config = current_app.config
+    row = db.session.get(MailOutbox, row_id)
+    user = db.session.get(User, row.user_id) if row is not None else None
+    if row is None or user is None:
+        db.session.rollback()
+        return None
+    kind, attempts, lease_end = row.kind, row.attempts, row.claimed_until
+    error = None
+    try:
+        message = _render(row, user)
+    except Exception as exc:  # a bug in a template must not stop the other messages
+        error = type(exc).__name__
+        log_event("mail.render_failed", level=logging.ERROR, kind=kind, message_id=row_id, error=error)
+    db.session.rollback()  # nothing is held open across the SMTP exchange
+    if error is None:
+        try:
+            message.send()
+        except mail.SEND_ERRORS as exc:  # OSError covers refusals and timeouts
+            error = type(exc).__name__
+    if error is None:
+        _finish(row_id, lease_end, status="sent", sent_at=utcnow(), last_error=None)
+        log_event("mail.sent", kind=kind, message_id=row_id, attempts=attempts)
+        metrics.MAILS.labels(kind=kind, result="sent").inc()
+        return "sent"
+    if attempts >= config["MAIL_MAX_ATTEMPTS"]:
+        _finish(row_id, lease_end, status="failed", last_error=error)
+        log_event(
+            "mail.failed", level=logging.ERROR, kind=kind, message_id=row_id, attempts=attempts, error=error
+        )
+        metrics.MAILS.labels(kind=kind, result="failed").inc()
+        return "failed"
+    # Jitter spreads retries; it guards nothing, so a non-cryptographic random is right.
+    jitter = random.random()  # noqa: S311  # nosec B311
+    delay = retry_delay(attempts, config["MAIL_RETRY_BASE_SECONDS"], config["MAIL_RETRY_MAX_SECONDS"], jitter)
+    retry_at = now + timedelta(seconds=delay)
+    _finish(row_id, lease_end, status="pending", next_attempt_at=retry_at, last_error=error)
+    log_event(
+        "mail.send_failed",
+        level=logging.WARNING,
+        kind=kind,
+        message_id=row_id,
+        attempts=attempts,
+        error=error,
+        retry_in=round(delay, 1),
+    )
+    metrics.MAILS.labels(kind=kind, result="retried").inc()
+    return "retried"
+
+
+def deliver_due(
+    app: Flask,
+    now: datetime | None = None,
+    deadline: float | None = None,
+    stop: threading.Event | None = None,
+) -> dict[str, int]:
+    """Deliver every message due now, one claim at a time; counts by outcome.
+
+    now: the time to judge by (tests move it forward); deadline: a
+    time.monotonic() after which no new message is started; stop: an event
+    that ends the pass between two messages.
+    """
+    counts = {"sent": 0, "retried": 0, "failed": 0}
+    # One moment for the pass: a message that fails in it is not due again in it.
+    moment = now or utcnow()
+    with app.app_context():
+        while not (stop is not None and stop.is_set()):
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            claimed = claim(moment)
+            if not claimed:
+                break
+            outcome = _deliver_one(claimed[0], moment)
+            if outcome is not None:
+                counts[outcome] += 1
+    return counts
+
+
+class Sender:
+    """The sender thread of one app process."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.wake = threading.Event()
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            if self.thread is not None or self.stop.is_set():
+                return
+            self.thread = threading.Thread(target=self._run, name="mail-outbox-sender", daemon=True)
+            self.thread.start()
+
+    def _run(self) -> None:
+        poll = self.app.config["MAIL_POLL_SECONDS"]
+        failing = False
+        while not self.stop.is_set():
+            try:
+                deliver_due(self.app, stop=self.stop)
+                failing = False
+            except Exception as exc:  # the database is away: try again at the next poll
+                if not failing:
+                    log_event("mail.sender_error", level=logging.WARNING, error=type(exc).__name__)
+                failing = True
+            self.wake.wait(poll)
+            self.wake.clear()
+
+    def halt(self, seconds: float) -> None:
+        """Stop after the message in hand, waiting at most `seconds` for it."""
+        self.stop.set()
+        self.wake.set()
+        if self.thread is not None:
+            self.thread.join(seconds)
+
+
+def init_app(app: Flask) -> None:
+    if app.config["MAIL_SENDER"] != "thread":
+        return
+    sender = app.extensions[EXTENSION] = Sender(app)
+    # Under gunicorn the post_worker_init hook starts it; elsewhere (flask run)
+    # the first request does. CLI commands never start one.
+    app.before_request(sender.start)
+
+
+def start_sender(app: Flask) -> None:
+    sender = app.extensions.get(EXTENSION)
+    if sender is not None:
+        sender.start()
+
+
+def wake() -> None:
+    """Tell this process's sender that a message was committed (after the commit)."""
+    sender = current_app.extensions.get(EXTENSION)
+    if sender is not None:
+        sender.start()
+        sender.wake.set()
+
+
+def stop_sender(app: Flask) -> None:
+    sender = app.extensions.get(EXTENSION)
+    if sender is not None:
+        sender.halt(app.config["MAIL_TIMEOUT"] + 1)
+
+
+def drain(app: Flask, seconds: float) -> int:
+    """On shutdown: stop the thread, then deliver what is due for at most `seconds`.
+
+    What is left (or in hand when the process is killed) stays in the table for
+    the next sender. Returns the number of messages sent.
+    """
+    deadline = time.monotonic() + seconds
+    sender = app.extensions.get(EXTENSION)
+    if sender is not None:
+        sender.halt(max(0.0, seconds))
+    return deliver_due(app, deadline=deadline)["sent"]
