@@ -164,7 +164,8 @@ class Load:
             return None
         # The next page carries the flash that tells the user whether the link went out.
         page = browser.request("login page", "/auth/login")
-        self.ledger.told(account.email, "verify", sent=SENT_ACK in page.body)
+        if page.status == "200":
+            self.ledger.told(account.email, "verify", sent=SENT_ACK in page.body)
         return account
 
     def sign_in(self, browser: Browser, account: Account) -> bool:

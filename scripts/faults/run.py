@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         "--json", default="test-artifacts/faults/results.json", help="where to write the results"
     )
     parser.add_argument(
-        "--mail-settle", type=float, default=None, help="seconds to wait for owed e-mails (60 quick, 90 full)"
+        "--mail-settle", type=float, default=None, help="seconds to wait for owed e-mails (45 quick, 90 full)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp directory (logs, data)")
     args = parser.parse_args(argv)
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{fault.name:24} {fault.description}")
         return 0
     faults = by_name(args.only) if args.only else FAULTS
-    mail_settle = args.mail_settle if args.mail_settle is not None else (60.0 if args.quick else 90.0)
+    mail_settle = args.mail_settle if args.mail_settle is not None else (45.0 if args.quick else 90.0)
 
     root = Path(tempfile.mkdtemp(prefix="flask-auth-faults-"))
     os.chmod(root, 0o755)  # noqa: S103 - postgres must reach its data dir  # nosec B103
