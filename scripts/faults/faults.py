@@ -60,7 +60,7 @@ def smtp_refused(ctx: Context, seconds: float) -> None:
 def smtp_hung(ctx: Context, seconds: float) -> None:
     """The sink paused: connections are accepted by the kernel, and nothing answers."""
     ctx.smtp.pause()
-    burst = ctx.load.burst("reset", ctx.accounts, 40 if seconds > 15 else 20)
+    burst = ctx.load.burst("reset", 40 if seconds > 15 else 20)
     time.sleep(seconds)
     ctx.smtp.resume()
     for thread in burst:
@@ -81,7 +81,7 @@ def table_locked(ctx: Context, seconds: float) -> None:
     try:
         with connection.cursor() as cursor:
             cursor.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
-            burst = ctx.load.burst("sign-in", ctx.accounts, 40)
+            burst = ctx.load.burst("sign-in", 40)
             time.sleep(seconds)
             waiting = ctx.pg.query(
                 "SELECT count(*) FROM pg_stat_activity"

@@ -140,6 +140,7 @@ class Load:
         self.threads: list[threading.Thread] = []
         self._serial = 0
         self._serial_lock = threading.Lock()
+        self.stable_accounts: list[Account] = []
 
     # --- the accounts --------------------------------------------------------------------
 
@@ -253,6 +254,9 @@ class Load:
         for _ in range(registrations):
             self.spawn(self._loop, self._registering)
         signers, rest = accounts[:2], accounts[2:]
+        # Bursts sign in with accounts whose password stays put: a burst racing a
+        # password change would only measure failed sign-ins (and lock the account).
+        self.stable_accounts = signers + rest[changers:]
         for account in signers:
             self.spawn(self._loop, self._signing_in, account)
         for account in rest[:changers]:
@@ -260,9 +264,10 @@ class Load:
         for i in range(resetters):
             self.spawn(self._loop, self._requesting_reset, accounts[i % len(accounts)])
 
-    def burst(self, step: str, accounts: list[Account], count: int) -> list[threading.Thread]:
+    def burst(self, step: str, count: int) -> list[threading.Thread]:
         """count more users at once, each doing one sign-in or reset request."""
         target = {"sign-in": self._signing_in, "reset": self._requesting_reset}[step]
+        accounts = self.stable_accounts
         threads = [
             threading.Thread(target=target, args=(accounts[i % len(accounts)],), daemon=True)
             for i in range(count)
