@@ -5,6 +5,7 @@ relative link under docs/ (and from README.md into docs/) resolves."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -31,12 +32,14 @@ def runbook_commands() -> set[tuple[str, tuple[str, ...]]]:
 
 
 @pytest.fixture
-def cli(app):
+def cli(app) -> Iterator[tuple[FlaskGroup, click.Context]]:
     """The `flask --app app` group as operators get it: the app's commands and the
     extensions' (Flask-Migrate's `db`), resolved the way the flask command does."""
     group = FlaskGroup(create_app=lambda: app)
-    ctx = click.Context(group, obj=ScriptInfo(create_app=lambda: app))
-    return group, ctx
+    # get_command pushes an app context onto the click context: closing it pops that
+    # context again, or it would outlive this test and confuse the ones after it.
+    with click.Context(group, obj=ScriptInfo(create_app=lambda: app)) as ctx:
+        yield group, ctx
 
 
 def test_the_runbooks_name_commands_at_all():
