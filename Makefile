@@ -12,7 +12,7 @@ export APP_ENV ?= development
 PYTEST_ARGS ?=
 
 .PHONY: help install install-dev install-infra install-e2e test-e2e run migrate test test-infra test-chart test-terraform lint lint-infra format \
-	deploy deploy-local deploy-local-down bench clean
+	deploy deploy-local deploy-local-down bench faults clean
 
 help: ## List every target with one line of help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -131,6 +131,11 @@ BENCH_ARGS ?=
 
 bench: install-dev ## Benchmark under gunicorn against bare WSGI/Flask baselines (scripts/bench/README.md)
 	$(BIN)/python scripts/bench/bench.py $(BENCH_ARGS)
+
+ARGS ?=
+
+faults: install-dev ## Fault suite: private PostgreSQL/Redis/SMTP, app under load, faults injected (ARGS=--quick)
+	$(BIN)/python -m scripts.faults $(ARGS)
 
 clean: ## Remove the virtualenv, caches and test outputs (keeps instance/)
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache htmlcov .coverage .coverage.* coverage.xml junit.xml

@@ -79,6 +79,9 @@ def pod_specs(docs: list[dict]) -> list[tuple[str, dict]]:
             specs.append((f"Pod/{doc['metadata']['name']}", doc["spec"]))
         elif doc["kind"] in ("Deployment", "Job"):
             specs.append((f"{doc['kind']}/{doc['metadata']['name']}", doc["spec"]["template"]["spec"]))
+        elif doc["kind"] == "CronJob":
+            template = doc["spec"]["jobTemplate"]["spec"]["template"]
+            specs.append((f"CronJob/{doc['metadata']['name']}", template["spec"]))
     return specs
 
 
@@ -605,3 +608,54 @@ def test_notes_say_where_the_app_is():
     notes = render_templates("prod")["flask-app/templates/NOTES.txt"]
     assert "https://auth.example.com" in notes
     assert f"helm test {RELEASE}" in notes
+
+
+# -- the purge CronJob --------------------------------------------------------------------------
+
+
+def test_purge_runs_as_a_cronjob_with_the_apps_settings_and_secret():
+    docs = render("prod")
+    cron = one(docs, "CronJob")
+    assert cron["spec"]["schedule"] == "17 3 * * *"  # values.yaml: nightly, in UTC
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    job = cron["spec"]["jobTemplate"]["spec"]
+    pod = job["template"]["spec"]
+    (container,) = pod["containers"]
+    # docker/entrypoint.sh turns `flask purge` into `flask --app app purge`.
+    assert container["args"] == ["flask", "purge"]
+    assert container["envFrom"] == [
+        {"configMapRef": {"name": RELEASE}},
+        {"secretRef": {"name": "flask-auth"}},
+    ]
+    assert container["image"] == one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert (
+        container["securityContext"]
+        == one(docs, "Job")["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+    )
+    assert container["resources"]["limits"]["memory"]
+    assert pod["restartPolicy"] == "Never" and pod["automountServiceAccountToken"] is False
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+    assert job["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == "purge"
+
+
+def test_the_purge_schedule_and_switch_come_from_values():
+    cron = one(render("prod", purge={"schedule": "@hourly"}), "CronJob")
+    assert cron["spec"]["schedule"] == "@hourly"
+    assert kinds(render("prod", purge={"enabled": False}), "CronJob") == []
+    # SQLite on the web pod's volume: no other pod can mount it, so no CronJob.
+    assert kinds(render("dev"), "CronJob") == []
+
+
+def test_the_schema_refuses_a_purge_schedule_that_is_not_cron():
+    with pytest.raises(Exception, match="schedule"):
+        render("prod", purge={"schedule": "every night"})
+
+
+def test_the_network_policy_lets_the_purge_pods_reach_the_database():
+    docs = render("prod")
+    policy = one(docs, "NetworkPolicy")["spec"]
+    (expression,) = policy["podSelector"]["matchExpressions"]
+    labels = one(docs, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/component"] in expression["values"]
+    assert all(labels[k] == v for k, v in policy["podSelector"]["matchLabels"].items())
+    assert any(p == {"port": 5432, "protocol": "TCP"} for rule in policy["egress"] for p in rule["ports"])

@@ -94,6 +94,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if and .Values.migration.enabled (not .Values.persistence.enabled) }}true{{ end }}
 {{- end }}
 
+{{/* The purge CronJob needs a database its own pod can reach: not SQLite on the web pod's volume. */}}
+{{- define "flask-app.purgeByCronJob" -}}
+{{- if and .Values.purge.enabled (not .Values.persistence.enabled) }}true{{ end }}
+{{- end }}
+
 {{/*
 The non-secret settings, as a YAML map. The ConfigMap holds them, and the
 migration Job, which runs before the ConfigMap exists on a first install,

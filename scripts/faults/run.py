@@ -1,0 +1,250 @@
+"""make faults: start the private services and the app, then for each fault: fresh
+accounts, load, the fault, recovery, settle, and the ledger checked against the
+database and the mailbox. Prints one table row per fault, writes JSON, exits 1 when
+any fault fails (scripts/faults/verdict.py says when)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from werkzeug.security import check_password_hash
+
+from . import services, verdict
+from .faults import FAULTS, Fault, by_name
+from .ledger import SUBJECTS, Ledger
+from .load import Account, Browser, Load, Recorder
+
+RECOVERY_LIMIT = 60.0
+LOOSE = "100000 per minute"  # all load comes from one address: the limits must not be what is measured
+
+
+@dataclass
+class Context:
+    pg: services.Postgres
+    redis: services.Redis
+    smtp: services.SmtpSink
+    app: services.App
+    load: Load | None = None
+    accounts: list[Account] = field(default_factory=list)
+    excused: list[tuple[float, float]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        print(f"    {text}", flush=True)
+
+    def excuse(self, start: float, end: float) -> None:
+        """The app was stopped on purpose between start and end."""
+        self.excused.append((start, end))
+
+    def wait_live(self, timeout: float = 30) -> float:
+        """When /health/live first answered 200 (the app serves again)."""
+        browser = Browser(self.app.base_url, Recorder(), timeout=2)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if browser.request("live", "/health/live", record=False).status == "200":
+                return time.monotonic()
+            time.sleep(0.05)
+        self.note(f"the app did not answer /health/live within {timeout} s of starting")
+        return time.monotonic()
+
+
+def app_env(
+    ctx_root: Path, pg: services.Postgres, redis: services.Redis, smtp: services.SmtpSink
+) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "APP_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{pg.port}/{services.DB_NAME}",
+        "RATELIMIT_STORAGE_URI": redis.url,
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(smtp.port),
+        "MAIL_USE_TLS": "false",
+        "WEB_CONCURRENCY": "2",
+        "PROMETHEUS_MULTIPROC_DIR": str(ctx_root / "metrics"),
+        # Plain HTTP on loopback: cookies without Secure, or the client would not send them back.
+        "SECURE_COOKIES": "false",
+        "HSTS": "false",
+        "TRUSTED_PROXIES": "0",
+        "RATELIMIT_LOGIN": LOOSE,
+        "RATELIMIT_REGISTER": LOOSE,
+        "RATELIMIT_RESET": LOOSE,
+        "RATELIMIT_REAUTH": LOOSE,
+        "MAIL_PER_ACCOUNT_LIMIT": "100000 per hour",
+        "LOG_LEVEL": "info",
+    }
+
+
+def recover(ctx: Context, account: Account) -> float | None:
+    """Seconds until /health/ready is 200 and a sign-in works again, or None."""
+    start = time.monotonic()
+    while time.monotonic() - start < RECOVERY_LIMIT:
+        recorder = Recorder()  # the canary is not part of the load
+        browser = Browser(ctx.app.base_url, recorder, timeout=5)
+        if browser.request("ready", "/health/ready", record=False).status == "200" and ctx.load.sign_in(
+            browser, account
+        ):
+            return round(time.monotonic() - start, 2)
+        time.sleep(0.1)
+    return None
+
+
+def settle_mail(ctx: Context, ledger: Ledger, seconds: float):
+    """Poll the mailbox until every owed message arrived or `seconds` passed."""
+    deadline = time.monotonic() + seconds
+    while True:
+        received = ctx.smtp.received()
+        missing = [
+            key for key, owed in ledger.owed.items() if received.get((key[0], SUBJECTS[key[1]]), 0) < owed
+        ]
+        if not missing or time.monotonic() > deadline:
+            return received
+        time.sleep(1)
+
+
+def stored_accounts(ctx: Context, prefix: str) -> dict[str, str]:
+    rows = ctx.pg.query("SELECT username, password_hash FROM users WHERE username LIKE %s", (prefix + "%",))
+    return dict(rows)
+
+
+def statuses(recorder: Recorder, excused: list[tuple[float, float]]) -> dict[str, int]:
+    """Requests by status; refused or dropped while the app was stopped on purpose is "down"."""
+    counts: Counter = Counter()
+    for sample in recorder.samples:
+        down = any(start <= sample.started <= end for start, end in excused)
+        counts["down" if down and sample.status in ("refused", "dropped") else sample.status] += 1
+    return dict(counts)
+
+
+def run_fault(ctx: Context, index: int, fault: Fault, quick: bool, mail_settle: float) -> verdict.FaultResult:
+    seconds = fault.quick_seconds if quick else fault.seconds
+    print(f"[{index}] {fault.name}: {fault.description} ({seconds} s)", flush=True)
+    ledger, recorder = Ledger(), Recorder()
+    ctx.load = Load(ctx.app.base_url, f"f{index}x{secrets.token_hex(2)}", ledger, recorder)
+    ctx.excused, ctx.notes = [], []
+    ctx.accounts = [a for a in (ctx.load.register() for _ in range(6)) if a is not None]
+    result = verdict.FaultResult(fault.name, fault.description, dropped_excused=fault.dropped_excused)
+    if len(ctx.accounts) < 4:
+        result.failures.append("could not register the accounts the load needs before the fault")
+        ctx.load.stop()
+        return result
+    ctx.load.start(ctx.accounts)
+    time.sleep(2)
+    fault.inject(ctx, seconds)
+    result.recovery_seconds = recover(ctx, ctx.accounts[0])
+    time.sleep(2)
+    ctx.load.stop()
+    ended = time.monotonic()
+    received = settle_mail(ctx, ledger, mail_settle)
+    reconciliation = ledger.reconcile(stored_accounts(ctx, ctx.load.prefix), check_password_hash, received)
+    result.statuses = statuses(recorder, ctx.excused)
+    for sample in recorder.samples:
+        counts = result.by_request.setdefault(sample.what, {})
+        counts[sample.status] = counts.get(sample.status, 0) + 1
+    for name, probes in recorder.probes.items():
+        result.probe_statuses[name] = dict(Counter(p.status for p in probes))
+    result.live_failures, result.live_longest_gap = verdict.liveness(
+        recorder.probes["live"], ctx.excused, ended
+    )
+    result.ready_failures = verdict.liveness(recorder.probes["ready"], ctx.excused, ended)[0]
+    for name in (
+        "writes_acked",
+        "writes_missing",
+        "writes_phantom",
+        "mails_owed",
+        "mails_missing",
+        "mails_told_failed",
+    ):
+        setattr(result, name, getattr(reconciliation, name))
+    result.notes = list(ctx.notes)
+    print("    " + ("; ".join(verdict.judge(result)) or "pass"), flush=True)
+    if result.recovery_seconds is None:
+        ctx.note("restarting the app for the next fault")
+        ctx.app.stop()
+        ctx.app.start()
+        ctx.wait_live()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make faults", description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="shorter faults (CI): every kind, about 5 minutes"
+    )
+    parser.add_argument(
+        "--only", action="append", default=[], metavar="FAULT", help="run only this fault (repeatable)"
+    )
+    parser.add_argument("--list", action="store_true", help="list the faults and exit")
+    parser.add_argument(
+        "--json", default="test-artifacts/faults/results.json", help="where to write the results"
+    )
+    parser.add_argument(
+        "--mail-settle", type=float, default=None, help="seconds to wait for owed e-mails (45 quick, 90 full)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temp directory (logs, data)")
+    args = parser.parse_args(argv)
+    if args.list:
+        for fault in FAULTS:
+            print(f"{fault.name:24} {fault.description}")
+        return 0
+    faults = by_name(args.only) if args.only else FAULTS
+    mail_settle = args.mail_settle if args.mail_settle is not None else (45.0 if args.quick else 90.0)
+
+    root = Path(tempfile.mkdtemp(prefix="flask-auth-faults-"))
+    os.chmod(root, 0o755)  # noqa: S103 - postgres must reach its data dir  # nosec B103
+    pg, redis, smtp = services.Postgres(root), services.Redis(root), services.SmtpSink(root)
+    app = services.App(root, {})
+    results: list[verdict.FaultResult] = []
+    started = time.monotonic()
+    try:
+        pg.init()
+        redis.start()
+        smtp.start()
+        app.env |= app_env(root, pg, redis, smtp) | {"APP_BASE_URL": app.base_url}
+        (root / "metrics").mkdir()
+        migrated = app.flask("db", "upgrade")
+        if migrated.returncode != 0:
+            raise services.ServiceError(f"flask db upgrade failed:\n{migrated.stderr}")
+        app.start()
+        ctx = Context(pg, redis, smtp, app)
+        ctx.wait_live()
+        print(
+            f"services up in {root} (PostgreSQL :{pg.port}, Redis :{redis.port},"
+            f" SMTP :{smtp.port}, app :{app.port})"
+        )
+        for index, fault in enumerate(faults, 1):
+            results.append(run_fault(ctx, index, fault, args.quick, mail_settle))
+    finally:
+        app.stop()
+        smtp.stop()
+        redis.stop()
+        pg.stop()
+        artifacts = Path(args.json).parent
+        artifacts.mkdir(parents=True, exist_ok=True)
+        for log in (root / "app" / "gunicorn.log", root / "pg" / "log", root / "smtp.log"):
+            if log.exists():
+                shutil.copy(log, artifacts / f"{log.parent.name}-{log.name}")
+        if args.keep:
+            print(f"kept: {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    print(f"\n{verdict.table(results)}\n\n{len(results)} faults in {time.monotonic() - started:.0f} s")
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(verdict.dumps(results))
+    print(f"results: {out}")
+    return 0 if verdict.report(results)["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
