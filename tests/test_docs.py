@@ -17,9 +17,7 @@ RUNBOOKS = ROOT / "docs" / "runbooks"
 COMMAND = re.compile(r"flask --app app ([a-z][a-z0-9-]*)((?: +--?[a-z][a-z0-9-]*)*)")
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
-# Commands the runbooks describe that another change of issue 19 is adding (the
-# durable mail outbox). test_pending_commands_do_not_exist_yet fails once one lands:
-# then take it out of here, and the checks above apply to it too.
+
 def runbook_commands() -> set[tuple[str, tuple[str, ...]]]:
     found = set()
     for page in sorted(RUNBOOKS.glob("*.md")):
@@ -53,7 +51,6 @@ def test_every_command_in_the_runbooks_exists_with_its_options(cli):
         accepted = {opt for param in command.params for opt in param.opts + param.secondary_opts}
         for option in options:
             assert option in accepted, f"`flask --app app {name}` has no option {option}"
-
 
 
 def relative_links(path: Path) -> list[str]:
