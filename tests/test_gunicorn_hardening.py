@@ -66,7 +66,9 @@ def test_client_sent_script_name_never_changes_emailed_links(tmp_path, database_
             User(username="alice", email="alice@example.com", password_hash=hash_password(PASSWORD))
         )
         db.session.commit()
-    with gunicorn(tmp_path, database_url, APP_BASE_URL="https://auth.example.com") as server:
+    with gunicorn(
+        tmp_path, database_url, APP_BASE_URL="https://auth.example.com", MAIL_SENDER="thread"
+    ) as server:
         offset = server.log_offset()
         for path in ("/evil/auth/reset", "/auth/reset"):
             page = request(server, "GET", path, {"SCRIPT_NAME": "/evil"})
