@@ -7,6 +7,7 @@ states) and readiness within its probe timeout; the sign-ins end in 503 or succe
 from __future__ import annotations
 
 import http.client
+import os
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -68,6 +69,8 @@ def test_probes_answer_while_every_thread_waits_on_a_locked_table(tmp_path, post
         SECRET_KEY=PRODUCTION_SECRET_KEY,
         SECURE_COOKIES="false",
         RATELIMIT_LOGIN="1000 per minute",
+        # production refuses per-worker limits with two workers: the shared test Redis
+        RATELIMIT_STORAGE_URI=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
         LOG_FORMAT=None,
     ) as server:
         register(server)
