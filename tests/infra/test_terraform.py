@@ -23,7 +23,16 @@ import hcl2
 import pytest
 from hcl2 import SerializationOptions
 
-from tests.support.aws_emulator import Moto, init, plan_json, planned, terraform
+from tests.support.aws_emulator import (
+    EKS_GAPS_OVERRIDE,
+    FROM_REGISTRY,
+    Moto,
+    aws_provider_version,
+    init,
+    plan_json,
+    planned,
+    terraform,
+)
 from tests.support.scanners import checkov, trivy_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,6 +203,9 @@ def test_init_from_the_mirror_with_the_committed_lock_and_validate(tree, env):
     directory = tree / "environments" / env.name
     # -lockfile=readonly: the committed lock must already admit the provider init installs.
     init(directory, "-backend=false", "-lockfile=readonly")
+    version = aws_provider_version(directory)
+    # The mirror's 5.100.0 here; the newest 6.x when CI runs with TF_PROVIDERS=registry.
+    assert version.startswith("6.") if FROM_REGISTRY else version == "5.100.0", version
     result = terraform(directory, "validate", "-json", check=False)
     report = json.loads(result.stdout)
     assert report["valid"], json.dumps(report["diagnostics"], indent=2)
@@ -597,6 +609,49 @@ def test_plan_against_the_emulator(account, env):
         redis = values["module.elasticache.aws_elasticache_replication_group.this"]
         assert redis["transit_encryption_enabled"] is True
         assert redis["automatic_failover_enabled"] is (env.name == "prod")
+
+
+def test_dev_applies_to_the_emulator_and_destroys(tmp_path):
+    """The whole of dev, applied for real against moto but for the EKS add-ons and access
+    entries moto lacks (EKS_GAPS_OVERRIDE), then destroyed. No "plans no change afterwards"
+    check: moto does not keep an EKS cluster's access_config or upgrade_policy, nor the
+    description of a security-group rule, so a second plan shows changes AWS would not."""
+    server = Moto.start(tmp_path / "moto.log")
+    try:
+        kms = client(server, "kms")
+        kms.create_alias(AliasName=STATE_KEY_ALIAS, TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
+        copy = tmp_path / "terraform"
+        shutil.copytree(TF, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan"))
+        (copy / "modules" / "eks" / "moto_override.tf").write_text(EKS_GAPS_OVERRIDE)
+        directory = copy / "environments" / "dev"
+        (directory / "moto_override.tf").write_text(server.override())
+        init(directory)
+        terraform(directory, "apply", "-input=false", "-auto-approve", "-parallelism=20")
+
+        applied = json.loads((directory / "terraform.tfstate").read_text())["resources"]
+        assert sum(len(r["instances"]) for r in applied if r["mode"] == "managed") > 100
+        outputs = json.loads(terraform(directory, "output", "-json").stdout)
+        cluster = client(server, "eks").describe_cluster(name=outputs["cluster_name"]["value"])["cluster"]
+        assert [c["resources"] for c in cluster["encryptionConfig"]] == [["secrets"]]
+        assert cluster["resourcesVpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
+        repository = outputs["ecr_repository_url"]["value"].rsplit("/", 1)[1]
+        (described,) = client(server, "ecr").describe_repositories(repositoryNames=[repository])[
+            "repositories"
+        ]
+        assert described["imageTagMutability"] == "IMMUTABLE"
+        assert described["encryptionConfiguration"]["encryptionType"] == "KMS"
+        iam = client(server, "iam")
+        assert (
+            iam.get_role(RoleName="flask-auth-dev-github-deploy")["Role"]["Arn"]
+            == outputs["deploy_role_arn"]["value"]
+        )
+
+        terraform(directory, "destroy", "-input=false", "-auto-approve", "-parallelism=20")
+        assert json.loads((directory / "terraform.tfstate").read_text())["resources"] == []
+        assert client(server, "eks").list_clusters()["clusters"] == []
+        assert client(server, "iam").list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
+    finally:
+        server.stop()
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS, ids=lambda p: p.name)
