@@ -125,8 +125,12 @@ provider "aws" {{
 """
 
 
+# Kept from the caller's environment: a shared plugin cache saves CI one provider download per init.
+KEPT_TF_VARIABLES = ("TF_PLUGIN_CACHE_DIR", "TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE")
+
+
 def terraform_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_")) or k in KEPT_TF_VARIABLES}
     env.update(TF_CLI_CONFIG_FILE=os.devnull, TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1")
     return env
 
