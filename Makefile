@@ -86,17 +86,20 @@ test-chart: install-infra ## Lint, render and validate helm/flask-app for every 
 SHELL_SCRIPTS := .ci/run scripts/*.sh scripts/ci/*.sh docker/entrypoint.sh terraform/setup-backend.sh
 PY_SOURCES    := app tests scripts gunicorn.conf.py
 
-lint-infra: install-infra ## Every delivery-file linter: hadolint, shellcheck, yamllint, actionlint, schemas, Trivy
+lint-infra: install-infra ## Every delivery-file linter: hadolint, shellcheck, yamllint, actionlint, zizmor, schemas, Trivy
 	$(BIN)/hadolint --failure-threshold warning docker/Dockerfile
 	$(BIN)/shellcheck -S warning $(SHELL_SCRIPTS)
 	$(BIN)/yamllint --strict -c .yamllint .
 	$(BIN)/actionlint -no-color .github/workflows/*.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-actions .github/actions/*/action.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.dev.yml
 	$(BIN)/pre-commit validate-config .pre-commit-config.yaml
 	TF_CLI_CONFIG_FILE=/dev/null terraform fmt -check -recursive terraform
-	$(BIN)/trivy fs --config trivy.yaml --scanners secret,misconfig --skip-check-update --quiet .
+	$(BIN)/trivy fs --config trivy.yaml --scanners secret,misconfig --severity HIGH,CRITICAL --exit-code 1 \
+		--skip-check-update --quiet .
+	$(BIN)/zizmor --offline --no-progress .github/
 
 lint: install-dev ## ruff check, ruff format --check, bandit
 	$(BIN)/ruff check $(PY_SOURCES)
@@ -107,15 +110,15 @@ format: install-dev ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix $(PY_SOURCES)
 	$(BIN)/ruff format $(PY_SOURCES)
 
-COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+# Compose v2 only: scripts/deploy-local.sh finds it (or says how to get it). ENV_FILE defaults to .env.
+COMPOSE  ?=
+ENV_FILE ?= .env
 
-deploy-local: ## The app with PostgreSQL 16 and Redis 7 in Docker (needs docker compose and .env)
-	@test -f .env || { echo "no .env: run scripts/setup.sh (or copy .env.example)"; exit 1; }
-	$(COMPOSE) -f docker-compose.dev.yml --env-file .env up -d --build --wait
-	@echo "Flask Auth is up: http://127.0.0.1:$${APP_PORT:-8000}"
+deploy-local: ## The app with PostgreSQL, Redis and Mailpit in Docker; prints the URL once it is ready (Compose v2, .env)
+	COMPOSE="$(COMPOSE)" ENV_FILE="$(ENV_FILE)" scripts/deploy-local.sh up
 
 deploy-local-down: ## Stop the local Docker stack (keeps the database volume)
-	$(COMPOSE) -f docker-compose.dev.yml --env-file .env down
+	COMPOSE="$(COMPOSE)" ENV_FILE="$(ENV_FILE)" scripts/deploy-local.sh down
 
 ENV ?=
 DEPLOY_ARGS ?=

@@ -2,14 +2,14 @@
 and the Helm chart all run `gunicorn -c gunicorn.conf.py "app:create_app()"`.
 
 Every value can be changed from the environment. The worker model was chosen by
-measurement (scripts/bench/RESULTS.md): sign-in is a deliberately slow scrypt
-hash (about 50 ms of CPU and 32 MiB of memory each). With one thread per
-process (sync workers) a burst of sign-ins occupies every worker and the
-liveness probe queues behind them until the kubelet restarts a healthy pod.
-gthread workers keep serving other requests on their remaining threads
-while a hash runs (scrypt releases the GIL), and app/security.py allows one
-hash at a time per process, so the hashes never take more than one core per
-worker and never more than one 32 MiB scrypt buffer.
+measurement (scripts/bench/RESULTS.md): sign-in is a deliberately slow argon2id
+hash (OWASP's m=19 MiB, t=2, p=1: about 20 ms of CPU and 19 MiB of memory
+each). With one thread per process (sync workers) a burst of sign-ins occupies
+every worker and the liveness probe queues behind them until the kubelet
+restarts a healthy pod. gthread workers keep serving other requests on their
+remaining threads while a hash runs (argon2-cffi releases the GIL), and
+app/security.py allows one hash at a time per process, so the hashes never
+take more than one core per worker and never more than one 19 MiB buffer.
 """
 
 from __future__ import annotations
@@ -46,6 +46,11 @@ if os.environ.get("GUNICORN_CONTROL_SOCKET"):
 else:
     control_socket_disable = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# No header becomes a WSGI environ key (gunicorn's default maps SCRIPT_NAME and
+# PATH_INFO headers from the peers above): a client, or a proxy passing its
+# headers on, must never choose the path prefix of the URLs the app builds.
+# With this empty, header_map=drop discards any header with an underscore.
+forwarder_headers = ""
 
 # The app logs every request itself (JSON, with request ids): no access log.
 accesslog = None
@@ -78,9 +83,28 @@ logconfig_dict = {
 }
 
 
+def _refuse_per_worker_rate_limits(server) -> None:
+    """memory:// rate limits live in each worker: with N workers every limit
+    is N times looser, and which worker answers decides. Staging and
+    production need a shared store (redis://) or a single worker."""
+    env_name = os.environ.get("APP_ENV", "development").strip().lower()
+    storage = os.environ.get("RATELIMIT_STORAGE_URI", "memory://").strip() or "memory://"
+    disabled = ("0", "false", "no", "off", "")  # as app/config.py reads it
+    enabled = os.environ.get("RATELIMIT_ENABLED", "true").strip().lower() not in disabled
+    shared = not storage.startswith("memory://")
+    if env_name in ("staging", "production") and enabled and not shared and server.cfg.workers > 1:
+        raise RuntimeError(
+            f"RATELIMIT_STORAGE_URI={storage} keeps separate rate limits in each of the "
+            f"{server.cfg.workers} gunicorn workers (APP_ENV={env_name}): set RATELIMIT_STORAGE_URI "
+            "to a shared store such as redis://host:6379/0, or WEB_CONCURRENCY=1"
+        )
+
+
 def on_starting(server) -> None:
-    """Give this server a clean multiprocess metrics directory before any
-    worker starts (stale files from an earlier run would be summed in)."""
+    """Refuse per-worker rate limits where they matter; give this server a
+    clean multiprocess metrics directory before any worker starts (stale
+    files from an earlier run would be summed in)."""
+    _refuse_per_worker_rate_limits(server)
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not path:
         path = tempfile.mkdtemp(prefix="flask-auth-metrics-")

@@ -9,9 +9,9 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Config, config_class
+from .middleware import TrustedProxyFix
 
 __version__ = "0.1.0"
 
@@ -49,14 +49,14 @@ def create_app(config: Mapping[str, object] | str | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import mail, metrics, observability, security
+    from . import forms, mail, metrics, observability, security
     from .extensions import csrf, db, limiter, login_manager, migrate
 
     observability.init_app(app)  # first: its hooks must see every request
 
     if app.config["TRUSTED_PROXIES"]:
         hops = int(app.config["TRUSTED_PROXIES"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+        app.wsgi_app = TrustedProxyFix(app.wsgi_app, hops)  # type: ignore[method-assign]
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
@@ -70,6 +70,7 @@ def register_extensions(app: Flask) -> None:
     # "strong" protection would add nothing but a broken remember-me on IP change.
     login_manager.session_protection = None
     security.init_app(app)
+    forms.init_app(app)  # a POST body that is no HTML form is a 400 before any form reads it
     mail.init_app(app)
     metrics.init_app(app)
     from . import sessions  # noqa: F401  (registers the user loader)

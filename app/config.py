@@ -160,11 +160,17 @@ class Config:
 
         self.MAX_CONTENT_LENGTH = _int(env, "MAX_CONTENT_LENGTH", 64 * 1024, minimum=1024)
 
-        # Passwords: Werkzeug's scrypt; a stored hash whose method differs is
-        # re-hashed at the next successful sign-in.
-        self.PASSWORD_HASH_METHOD = env.get("PASSWORD_HASH_METHOD", self.default_hash_method)
-        if not self.PASSWORD_HASH_METHOD.startswith("scrypt"):
-            raise ConfigError("PASSWORD_HASH_METHOD must be a Werkzeug scrypt method")
+        self._password_hash_settings(env)
+
+        # "default": 8-128 characters with upper, lower and digit; "nist": NIST
+        # SP 800-63B / ASVS 6.2.5, no composition rules but a zxcvbn strength
+        # floor (scores 0-4). Both refuse common passwords, username and e-mail.
+        self.PASSWORD_POLICY = _choice(env, "PASSWORD_POLICY", "default", ("default", "nist"))
+        self.PASSWORD_NIST_MIN_SCORE = _int(env, "PASSWORD_NIST_MIN_SCORE", 3, minimum=0)
+        if self.PASSWORD_NIST_MIN_SCORE > 4:
+            raise ConfigError(
+                f"PASSWORD_NIST_MIN_SCORE must be a zxcvbn score 0-4, not {self.PASSWORD_NIST_MIN_SCORE}"
+            )
 
         self.PASSWORD_HASH_CONCURRENCY = _int(env, "PASSWORD_HASH_CONCURRENCY", 1, minimum=1)
 
@@ -242,6 +248,24 @@ class Config:
 
         self._mail_settings(env)
 
+    def _password_hash_settings(self, env: Mapping[str, str]) -> None:
+        """argon2id (argon2-cffi), OWASP's parameters by default. Werkzeug scrypt
+        hashes stored before still verify; they, and argon2 hashes made with
+        other parameters, are re-hashed at the next successful sign-in."""
+        if "PASSWORD_HASH_METHOD" in env:
+            raise ConfigError(
+                "PASSWORD_HASH_METHOD is no longer used: passwords are hashed with argon2id. "
+                "Remove it; tune PASSWORD_ARGON2_MEMORY_KIB, PASSWORD_ARGON2_TIME_COST and "
+                "PASSWORD_ARGON2_PARALLELISM instead"
+            )
+        memory, time_cost, parallelism = self.ARGON2_DEFAULTS
+        self.PASSWORD_ARGON2_PARALLELISM = _int(env, "PASSWORD_ARGON2_PARALLELISM", parallelism, minimum=1)
+        # argon2 needs at least 8 KiB of memory per lane.
+        self.PASSWORD_ARGON2_MEMORY_KIB = _int(
+            env, "PASSWORD_ARGON2_MEMORY_KIB", memory, minimum=8 * self.PASSWORD_ARGON2_PARALLELISM
+        )
+        self.PASSWORD_ARGON2_TIME_COST = _int(env, "PASSWORD_ARGON2_TIME_COST", time_cost, minimum=1)
+
     def _mail_settings(self, env: Mapping[str, str]) -> None:
         """E-mail (password reset, address confirmation) through Flask-Mailman."""
         # Links in e-mails are built from this, never from the request's Host
@@ -289,7 +313,8 @@ class Config:
         self.RATELIMIT_RESET = _rate_limit(env, "RATELIMIT_RESET", "5 per minute; 30 per hour")
         self.MAIL_PER_ACCOUNT_LIMIT = _rate_limit(env, "MAIL_PER_ACCOUNT_LIMIT", "3 per hour")
 
-    default_hash_method = "scrypt:32768:8:1"
+    # (memory KiB, time cost, lanes): OWASP's argon2id minimum, m=19 MiB, t=2, p=1.
+    ARGON2_DEFAULTS = (19 * 1024, 2, 1)
     APP_BASE_URL_DEFAULT = ""
     LOG_MAIL_WITHOUT_SERVER = False
     LOG_FORMAT_DEFAULT = "json"
@@ -330,7 +355,7 @@ class TestingConfig(Config):
     SECURE_COOKIES = False
     HSTS = False
     # Cheap hashes keep the suite fast; production parameters are tested too.
-    default_hash_method = "scrypt:1024:8:1"
+    ARGON2_DEFAULTS = (8, 1, 1)
     METRICS_ALLOWED_NETWORKS_DEFAULT = ""
     APP_BASE_URL_DEFAULT = "http://localhost"
     LOG_MAIL_WITHOUT_SERVER = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from email_validator import EmailNotValidError, validate_email
+from flask import Flask, request
 from flask_wtf import FlaskForm
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, EqualTo, ValidationError
@@ -79,3 +80,30 @@ class NewPasswordForm(FlaskForm):
     def __init__(self, user, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+
+
+# What the app's HTML forms send. Flask-WTF would also feed a JSON body (any
+# JSON type as a value) or a file part to the form, and the validators expect
+# strings: refused here, before any form sees them.
+FORM_MIMETYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+NOT_A_FORM = "This address accepts only the fields of its HTML form: no JSON, no files."
+
+
+def refuse_non_form_bodies():
+    """400 for a POST whose body is not a plain HTML form (an empty body passes)."""
+    if request.method != "POST":
+        return None
+    if request.mimetype in FORM_MIMETYPES:
+        if not request.files:
+            return None
+    elif not request.mimetype and not request.content_length:
+        return None
+    from .errors import render_error
+    from .observability import log_event
+
+    log_event("security.bad_form_body", path=request.path, mimetype=request.mimetype[:100])
+    return render_error(400, NOT_A_FORM)
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(refuse_non_form_bodies)

@@ -117,10 +117,15 @@ def record_failure(scope: Scope, now: datetime) -> str:
 
 
 def record_success(
-    scope: Scope, user_id: int, credential_version: int, now: datetime, new_hash: str | None = None
+    scope: Scope, user_id: int, credential_version: int, now: datetime, rehash: tuple[str, str] | None = None
 ) -> bool:
     """Mark a right password as a sign-in, atomically; False when the scope was
-    locked meanwhile or the password changed since its hash was read."""
+    locked meanwhile or the password changed since its hash was read.
+
+    rehash is (the hash that was checked, its replacement): the replacement
+    is stored only over that very hash, so a password changed meanwhile (or a
+    parallel sign-in's rehash) is never overwritten, and losing that race
+    does not refuse the sign-in."""
     cleared = {"failed_login_count": 0, "failed_login_window_start": None, "locked_until": None}
     if scope.trusted:
         device = db.session.execute(
@@ -134,12 +139,19 @@ def record_success(
     values: dict[str, object] = {"last_login_at": now}
     if not scope.trusted:
         values.update(cleared)
-    if new_hash is not None:
-        values["password_hash"] = new_hash
     statement = update(User).where(User.id == user_id, User.credential_version == credential_version)
     if not scope.trusted:
         statement = statement.where(_not_locked(User, now))
-    return db.session.execute(statement.values(**values).returning(User.id)).first() is not None
+    if db.session.execute(statement.values(**values).returning(User.id)).first() is None:
+        return False
+    if rehash is not None:
+        checked_hash, new_hash = rehash
+        db.session.execute(
+            update(User)
+            .where(User.id == user_id, User.password_hash == checked_hash)
+            .values(password_hash=new_hash)
+        )
+    return True
 
 
 def trust_device(response: Response, user_id: int, device_id: str | None, now: datetime) -> None:

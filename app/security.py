@@ -7,12 +7,15 @@ import importlib.util
 import re
 import threading
 import unicodedata
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app
-from werkzeug.security import check_password_hash, generate_password_hash
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Flask, Response, current_app, has_app_context
+from werkzeug.security import check_password_hash
 
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
@@ -36,23 +39,29 @@ def common_passwords() -> frozenset[str]:
     return frozenset(module.FREQUENCY_LISTS["passwords"])
 
 
-def password_problems(password: str, *, username: str = "", email: str = "") -> list[str]:
-    """Every reason the password is refused (empty when it is acceptable).
+def password_problems(
+    password: str, *, username: str = "", email: str = "", policy: str | None = None
+) -> list[str]:
+    """Every reason the password is refused (empty when it is acceptable),
+    under the given policy, else PASSWORD_POLICY (outside an app: "default").
 
-    Length is counted in characters and never truncated: scrypt has no
+    Length is counted in characters and never truncated: argon2id has no
     72-byte limit like bcrypt.
     """
+    if policy is None:
+        policy = current_app.config["PASSWORD_POLICY"] if has_app_context() else "default"
     problems: list[str] = []
     if len(password) < PASSWORD_MIN_LENGTH:
         problems.append(f"Use at least {PASSWORD_MIN_LENGTH} characters.")
     if len(password) > PASSWORD_MAX_LENGTH:
         problems.append(f"Use at most {PASSWORD_MAX_LENGTH} characters.")
-    if not any(c.isupper() for c in password):
-        problems.append("Include an upper-case letter.")
-    if not any(c.islower() for c in password):
-        problems.append("Include a lower-case letter.")
-    if not any(c.isdigit() for c in password):
-        problems.append("Include a digit.")
+    if policy == "default":
+        if not any(c.isupper() for c in password):
+            problems.append("Include an upper-case letter.")
+        if not any(c.islower() for c in password):
+            problems.append("Include a lower-case letter.")
+        if not any(c.isdigit() for c in password):
+            problems.append("Include a digit.")
     folded = password.casefold()
     for label, value in (("username", username), ("e-mail address", email)):
         value = (value or "").casefold()
@@ -60,32 +69,97 @@ def password_problems(password: str, *, username: str = "", email: str = "") -> 
             problems.append(f"Do not include your {label}.")
     if folded in common_passwords():
         problems.append("This password is too common; choose another.")
+    if policy == "nist" and not problems:
+        problems.extend(_strength_problems(password, [v for v in (username, email) if v]))
     return problems
+
+
+# zxcvbn's own limit: its matching grows with the square of the length, so a
+# longer password is judged on its first 72 characters (and hashed whole).
+ZXCVBN_MAX_LENGTH = 72
+
+
+def _strength_problems(password: str, user_inputs: list[str]) -> list[str]:
+    """The NIST policy's floor: zxcvbn's estimate (0-4) at least PASSWORD_NIST_MIN_SCORE."""
+    from zxcvbn import zxcvbn  # about 15 MB of dictionaries: loaded only under this policy
+
+    result = zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=user_inputs)
+    minimum = current_app.config["PASSWORD_NIST_MIN_SCORE"] if has_app_context() else 3
+    if result["score"] >= minimum:
+        return []
+    warning = result["feedback"]["warning"].rstrip(".")
+    because = f" ({warning})" if warning else ""
+    return [f"This password is too easy to guess{because}: try a phrase of several uncommon words."]
+
+
+PASSWORD_HINTS = {
+    "default": (
+        f"At least {PASSWORD_MIN_LENGTH} characters with an upper-case letter, a lower-case letter "
+        "and a digit; not a common password."
+    ),
+    "nist": (
+        f"{PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters; 15 or more recommended: a phrase "
+        "of several uncommon words is easy to remember and hard to guess. Not a common or easily "
+        "guessed password, and not your username or e-mail address."
+    ),
+}
+
+
+def password_hint() -> str:
+    """The help text of every new-password field, for the policy in force."""
+    return PASSWORD_HINTS[current_app.config["PASSWORD_POLICY"]]
 
 
 def _hash_slot() -> threading.BoundedSemaphore:
     """At most PASSWORD_HASH_CONCURRENCY hashes at once in this process.
 
-    scrypt costs a core and 32 MiB for tens of milliseconds; a burst of
-    sign-ins waits here (using no CPU) instead of starving the other threads
-    of the worker, health probes included, and of memory.
+    argon2id costs a core and PASSWORD_ARGON2_MEMORY_KIB (19 MiB) for tens of
+    milliseconds; a burst of sign-ins waits here (using no CPU) instead of
+    starving the other threads of the worker, health probes included, and of
+    memory.
     """
     return current_app.extensions["password_hash_slots"]
 
 
+def _hasher() -> PasswordHasher:
+    return current_app.extensions["password_hasher"]
+
+
+def make_hasher(config: Mapping[str, object]) -> PasswordHasher:
+    """argon2id with the configured parameters (argon2-cffi's 16-byte salt, 32-byte hash)."""
+    return PasswordHasher(
+        time_cost=int(config["PASSWORD_ARGON2_TIME_COST"]),
+        memory_cost=int(config["PASSWORD_ARGON2_MEMORY_KIB"]),
+        parallelism=int(config["PASSWORD_ARGON2_PARALLELISM"]),
+        type=Type.ID,
+    )
+
+
 def hash_password(password: str) -> str:
     with _hash_slot():
-        return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+        return _hasher().hash(password)
 
 
 def verify_password(stored_hash: str, password: str) -> bool:
+    """argon2 hashes, and the Werkzeug scrypt hashes stored before argon2id."""
     with _hash_slot():
-        return check_password_hash(stored_hash, password)
+        if not stored_hash.startswith("$argon2"):
+            return check_password_hash(stored_hash, password)
+        try:
+            return _hasher().verify(stored_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
 
 
 def needs_rehash(stored_hash: str) -> bool:
-    """True when the hash was made with other parameters than configured."""
-    return stored_hash.split("$", 1)[0] != current_app.config["PASSWORD_HASH_METHOD"]
+    """True for a scrypt hash, and for an argon2 hash made with other
+    parameters (or another variant) than configured."""
+    if not stored_hash.startswith("$argon2id$"):
+        return True
+    try:
+        return _hasher().check_needs_rehash(stored_hash)
+    except InvalidHashError:
+        return True
 
 
 def dummy_password_check(password: str) -> None:
@@ -139,16 +213,24 @@ _HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 _NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 
 
+def security_headers(*, hsts: bool, html: bool) -> tuple[tuple[str, str], ...]:
+    """The one list of security headers: the app's responses and the errors
+    gunicorn writes itself (app/gunicorn_worker.py) both take it from here."""
+    headers = _STATIC_HEADERS
+    if hsts:
+        headers += (_HSTS,)
+    # Every HTML page here holds a form or account data: never store it.
+    if html:
+        headers += _NO_STORE
+    return headers
+
+
 def set_security_headers(response: Response) -> Response:
     """Every response gets the same headers; no view here sets any of them,
     so they are appended in one step (this runs on every request, probes too)."""
-    headers = response.headers
-    headers.extend(_STATIC_HEADERS)
-    if current_app.config["HSTS_ENABLED"]:
-        headers.add(*_HSTS)
-    # Every HTML page here holds a form or account data: never store it.
-    if response.mimetype == "text/html":
-        headers.extend(_NO_STORE)
+    response.headers.extend(
+        security_headers(hsts=current_app.config["HSTS_ENABLED"], html=response.mimetype == "text/html")
+    )
     return response
 
 
@@ -156,7 +238,9 @@ def init_app(app: Flask) -> None:
     app.extensions["password_hash_slots"] = threading.BoundedSemaphore(
         app.config["PASSWORD_HASH_CONCURRENCY"]
     )
+    app.extensions["password_hasher"] = make_hasher(app.config)
     app.after_request(set_security_headers)
+    app.jinja_env.globals["password_hint"] = password_hint
 
 
 @lru_cache(maxsize=512)

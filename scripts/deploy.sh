@@ -23,11 +23,15 @@ own EKS cluster, in this order:
   4. aws eks update-kubeconfig, context flask-auth-<env> (every helm and kubectl
      command names that context, so a deploy never lands on another cluster)
   5. checks that the image exists in the environment's ECR repository
-  6. remembers the current Helm revision
-  7. helm upgrade --install with helm/flask-app/values-<env>.yaml, the image,
+  6. staging/prod: checks that the app's existing Secret (secret.existingSecret in
+     the values file) holds SECRET_KEY, DATABASE_URL and RATELIMIT_STORAGE_URI; a
+     missing or empty key stops the deploy before anything changes
+  7. remembers the last deployed Helm revision (helm history: the newest revision
+     that is deployed or superseded, never a failed one)
+  8. helm upgrade --install with helm/flask-app/values-<env>.yaml, the image,
      and the role and WAF ARNs from the Terraform outputs, --wait; the database
      migration runs inside it (a hook Job in staging/prod, an init container in dev)
-  8. scripts/smoke-test.sh https://<ingress host>, then helm test
+  9. scripts/smoke-test.sh https://<ingress host>, then helm test
   A failed upgrade, smoke test or helm test rolls back to the remembered revision
   (database migrations are not undone) and exits 1.
 
@@ -40,7 +44,7 @@ Options:
                           helm upgrade/rollback/test, the smoke test). Read-only commands
                           still run so the plan is real: sts get-caller-identity, terraform
                           init (writes only the local .terraform directory) and output,
-                          ecr describe-images, helm status, kubectl get ingress.
+                          ecr describe-images, helm history, kubectl get secret/ingress.
   --skip-terraform        no terraform apply (init and output still run); the pipeline's way
   --yes                   no questions: terraform apply -auto-approve, and prod deploys
                           without typing "prod"
@@ -321,26 +325,98 @@ if ! aws ecr describe-images --region "$REGION" --registry-id "${ECR_URL%%.*}" \
   log "warning: image $IMAGE not found in ECR; a real deploy would stop here"
 fi
 
-# -- 7. current revision ------------------------------------------------------------------------
-log "current revision of $RELEASE in $CONTEXT/$NAMESPACE"
+# -- 7. the app's Secret holds every key the app needs here -------------------------------------
+# Staging and prod read SECRET_KEY, DATABASE_URL and RATELIMIT_STORAGE_URI (Redis with its AUTH
+# token) from an existing Secret synced from Secrets Manager; the ConfigMap's RATELIMIT_STORAGE_URI
+# is only the chart's memory:// default. A Secret without one of them would start pods that
+# refuse to boot, or count rate limits per pod: refuse before anything changes.
+required_secret_keys() {
+  case "$1" in
+    dev) echo "SECRET_KEY DATABASE_URL" ;;
+    *) echo "SECRET_KEY DATABASE_URL RATELIMIT_STORAGE_URI" ;;
+  esac
+}
+
+# The existing Secret the values file names (secret.existingSecret; the chart's default otherwise).
+existing_secret_name() {
+  python3 - "$VALUES" "$CHART/values.yaml" <<'PY'
+import re, sys
+
+for path in sys.argv[1:]:
+    block = re.search(r"(?m)^secret:[ \t]*\n((?:(?:[ \t].*)?\n)*)", open(path).read())
+    name = block and re.search(r"(?m)^[ \t]+existingSecret:[ \t]*[\"']?([^\"'#\s]*)", block.group(1))
+    if name:
+        print(name.group(1))
+        break
+PY
+}
+
+SECRET_NAME="$(existing_secret_name)" || die "cannot read secret.existingSecret from $VALUES"
+if [[ -z "$SECRET_NAME" ]]; then
+  log "secret: the chart renders the app's Secret in $ENVIRONMENT (secret.existingSecret is empty)"
+else
+  read -r -a NEEDED <<<"$(required_secret_keys "$ENVIRONMENT")"
+  log "checking that Secret $SECRET_NAME holds ${NEEDED[*]}"
+  MISSING=""
+  if SECRET_JSON="$(kubectl get secret "$SECRET_NAME" -n "$NAMESPACE" --context "$CONTEXT" -o json 2>"$WORK/secret.err")"; then
+    # Keys with an empty value count as missing.
+    MISSING="$(python3 -c '
+import json, sys
+data = (json.load(sys.stdin).get("data") or {})
+print(" ".join(key for key in sys.argv[1:] if not data.get(key)))
+' "${NEEDED[@]}" <<<"$SECRET_JSON")" || die "unexpected answer from kubectl get secret $SECRET_NAME"
+    PROBLEM="Secret $SECRET_NAME in $CONTEXT/$NAMESPACE lacks ${MISSING// /, }"
+  elif grep -q 'NotFound' "$WORK/secret.err"; then
+    MISSING="${NEEDED[*]}"
+    PROBLEM="Secret $SECRET_NAME does not exist in $CONTEXT/$NAMESPACE"
+  elif $DRY_RUN; then
+    PROBLEM=""
+    log "warning: kubectl get secret $SECRET_NAME failed ($(tr '\n' ' ' <"$WORK/secret.err")); not checked on a dry run"
+  else
+    cat "$WORK/secret.err" >&2
+    die "kubectl get secret $SECRET_NAME failed in context $CONTEXT (cluster unreachable or no access?)"
+  fi
+  if [[ -n "$MISSING" ]]; then
+    HINT="$ENVIRONMENT needs ${NEEDED[*]}; add the missing keys to the secret it is synced from, then deploy again"
+    $DRY_RUN || die "$PROBLEM: $HINT; nothing was deployed"
+    log "warning: $PROBLEM; a real deploy would stop here"
+  fi
+fi
+
+# -- 8. rollback target: the last revision that was deployed -----------------------------------
+# Not the newest revision: after a failed or interrupted upgrade that one is `failed` (or
+# `pending-*`), and rolling back to it would reinstall what just broke. helm history lists every
+# revision; the newest `deployed` or `superseded` one is what last ran successfully.
+log "release history of $RELEASE in $CONTEXT/$NAMESPACE"
 PREVIOUS_REVISION=0
-if STATUS_JSON="$(helm status "$RELEASE" "${HELM_TARGET[@]}" -o json 2>"$WORK/helm-status.err")"; then
-  mapfile -t FIELDS < <(json_fields version info.status <<<"$STATUS_JSON" || echo "!")
-  [[ "${#FIELDS[@]}" -eq 2 && "${FIELDS[0]}" =~ ^[0-9]+$ ]] || die "unexpected answer from helm status $RELEASE"
-  PREVIOUS_REVISION="${FIELDS[0]}"
-  case "${FIELDS[1]}" in
+if HISTORY_JSON="$(helm history "$RELEASE" "${HELM_TARGET[@]}" -o json 2>"$WORK/helm-history.err")"; then
+  mapfile -t FIELDS < <(python3 -c '
+import json, sys
+revisions = sorted(json.load(sys.stdin), key=lambda r: int(r["revision"]))
+good = [r for r in revisions if r.get("status") in ("deployed", "superseded")]
+print(revisions[-1]["revision"], revisions[-1].get("status", "unknown"))
+print(good[-1]["revision"] if good else 0)
+' <<<"$HISTORY_JSON" || echo "!")
+  [[ "${#FIELDS[@]}" -eq 2 && "${FIELDS[1]}" =~ ^[0-9]+$ ]] || die "unexpected answer from helm history $RELEASE"
+  read -r NEWEST NEWEST_STATUS <<<"${FIELDS[0]}"
+  PREVIOUS_REVISION="${FIELDS[1]}"
+  case "$NEWEST_STATUS" in
     pending-*)
-      die "release $RELEASE is ${FIELDS[1]} (another deploy running, or one was interrupted): see helm history $RELEASE -n $NAMESPACE --kube-context $CONTEXT"
+      die "release $RELEASE is $NEWEST_STATUS (another deploy running, or one was interrupted): see helm history $RELEASE -n $NAMESPACE --kube-context $CONTEXT"
       ;;
   esac
-  log "revision $PREVIOUS_REVISION (${FIELDS[1]}): a failure below rolls back to it"
-elif grep -q 'release: not found' "$WORK/helm-status.err"; then
+  if ((PREVIOUS_REVISION > 0)); then
+    log "newest revision $NEWEST ($NEWEST_STATUS); last deployed revision $PREVIOUS_REVISION: a failure below rolls back to it"
+  else
+    log "newest revision $NEWEST ($NEWEST_STATUS); no revision was ever deployed: a failure below has nothing to roll back to"
+  fi
+elif grep -q 'release: not found' "$WORK/helm-history.err"; then
   log "no release yet: first install (a failure below has nothing to roll back to)"
 elif $DRY_RUN; then
-  log "warning: helm status failed ($(tr '\n' ' ' <"$WORK/helm-status.err")); assuming a first install for the plan"
+  log "warning: helm history failed ($(tr '\n' ' ' <"$WORK/helm-history.err")); assuming a first install for the plan"
 else
-  cat "$WORK/helm-status.err" >&2
-  die "helm status $RELEASE failed in context $CONTEXT (cluster unreachable or no access?)"
+  cat "$WORK/helm-history.err" >&2
+  die "helm history $RELEASE failed in context $CONTEXT (cluster unreachable or no access?)"
 fi
 
 # Roll back to PREVIOUS_REVISION (if any) after a failure, then exit 1.
@@ -356,7 +432,7 @@ fail_and_roll_back() {
   die "$reason; first install, nothing to roll back to (inspect: helm status $RELEASE -n $NAMESPACE --kube-context $CONTEXT)"
 }
 
-# -- 8. helm upgrade ----------------------------------------------------------------------------
+# -- 9. helm upgrade ----------------------------------------------------------------------------
 UPGRADE=(helm upgrade --install "$RELEASE" "$CHART" "${HELM_TARGET[@]}" -f "$VALUES"
   --set "image.repository=$ECR_URL" "${IMAGE_SET[@]}" --set "serviceAccount.roleArn=$ROLE_ARN")
 if [[ -n "$WAF_ARN" ]]; then
@@ -374,7 +450,7 @@ UPGRADE+=(--wait --wait-for-jobs --timeout "$DEPLOY_TIMEOUT")
 log "helm upgrade $RELEASE to $IMAGE (the database migration runs first: a pre-upgrade hook Job in staging/prod, the init container in dev; a failed migration fails the upgrade before any pod changes)"
 run "${UPGRADE[@]}" || fail_and_roll_back "helm upgrade failed"
 
-# -- 9. smoke test and helm test ----------------------------------------------------------------
+# -- 10. smoke test and helm test ----------------------------------------------------------------
 log "finding the ingress host"
 HOST=""
 if ! HOST="$(kubectl get ingress "$RELEASE" -n "$NAMESPACE" --context "$CONTEXT" -o 'jsonpath={.spec.rules[0].host}')"; then
@@ -393,7 +469,7 @@ run "$SMOKE_TEST" "$URL" || fail_and_roll_back "smoke test of $URL failed"
 log "helm test"
 run helm test "$RELEASE" "${HELM_TARGET[@]}" --timeout 5m || fail_and_roll_back "helm test failed"
 
-# -- 10. done -----------------------------------------------------------------------------------
+# -- 11. done -----------------------------------------------------------------------------------
 if $DRY_RUN; then
   log "dry run of $ENVIRONMENT complete: image $IMAGE, $URL; nothing was changed"
 else

@@ -93,6 +93,6 @@ cat <<'NEXT'
 Ready. Next:
   make run            serve http://127.0.0.1:5000 (SQLite, gunicorn)
   make test           run the test suite
-  make deploy-local   the app with PostgreSQL and Redis in Docker (needs docker compose)
+  make deploy-local   the app with PostgreSQL, Redis and Mailpit in Docker (needs Docker Compose v2)
   make help           every target
 NEXT

@@ -122,12 +122,33 @@ def _migrate(url: str) -> None:
 
 
 def _empty_tables() -> None:
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    _empty_tables_on(db.session, db.engine.dialect.name)
+    db.session.commit()
+
+
+def _empty_tables_on(connection, dialect: str) -> None:
+    if dialect == "postgresql":
+        connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
     else:
         for table in TABLES:
-            db.session.execute(text(f"DELETE FROM {table}"))
-    db.session.commit()
+            connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture(autouse=True)
+def _shared_database_left_empty(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that writes to the run's shared database without make_app (a gunicorn it
+    started, say) leaves it empty for the next test, as make_app's own teardown does."""
+    yield
+    if "database_url" not in request.fixturenames or "make_app" in request.fixturenames:
+        return
+    from sqlalchemy import create_engine
+
+    engine = create_engine(normalize_database_url(request.getfixturevalue("database_url")))
+    try:
+        with engine.begin() as connection:
+            _empty_tables_on(connection, engine.dialect.name)
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture

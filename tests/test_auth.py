@@ -6,13 +6,14 @@ import re
 from datetime import timedelta
 
 import pytest
+from argon2 import PasswordHasher
 from conftest import PASSWORD, AuthActions
 from sqlalchemy import func, select, update
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import generate_password_hash
 
-from app import security as security_module
 from app.extensions import db
 from app.models import LoginEvent, TrustedDevice, User, UserSession, utcnow
+from app.security import hash_password, verify_password
 
 INVALID = "Invalid username/e-mail or password."
 WRONG_PASSWORD = "Wrong-Horse-42"
@@ -27,13 +28,16 @@ _FORM_ERRORS = re.compile(r'<div class="form-errors" role="alert">(.*?)</div>', 
 # --- helpers ---------------------------------------------------------------
 
 
+def checks(app, stored: str, password: str) -> bool:
+    with app.app_context():
+        return verify_password(stored, password)
+
+
 def create_user(app, username="alice", email="alice@example.com", password=PASSWORD, method=None):
     """Insert an account directly (setup only; registration itself is tested via the form)."""
     with app.app_context():
-        method = method or app.config["PASSWORD_HASH_METHOD"]
-        user = User(
-            username=username, email=email, password_hash=generate_password_hash(password, method=method)
-        )
+        stored = generate_password_hash(password, method=method) if method else hash_password(password)
+        user = User(username=username, email=email, password_hash=stored)
         db.session.add(user)
         db.session.commit()
         return user.id
@@ -113,8 +117,8 @@ def test_register_success_flashes_and_stores_lower_case(app, client, auth):
     assert user is not None
     assert user.username == "alice"
     assert user.email == "alice@example.com"
-    assert user.password_hash.startswith(app.config["PASSWORD_HASH_METHOD"] + "$")
-    assert check_password_hash(user.password_hash, PASSWORD)
+    assert user.password_hash.startswith("$argon2id$")
+    assert checks(app, user.password_hash, PASSWORD)
     assert count(app, User) == 1
 
 
@@ -203,13 +207,13 @@ def test_every_login_path_costs_one_hash_check(app, auth, monkeypatch, case):
     if case == "locked":
         set_user(app, locked_until=utcnow() + timedelta(minutes=10))
     calls = []
-    real = security_module.check_password_hash
+    real = PasswordHasher.verify
 
-    def spy(pwhash, password):
+    def spy(self, pwhash, password):
         calls.append(pwhash)
-        return real(pwhash, password)
+        return real(self, pwhash, password)
 
-    monkeypatch.setattr(security_module, "check_password_hash", spy)
+    monkeypatch.setattr(PasswordHasher, "verify", spy)
     login = "nobody" if case == "unknown" else "alice"
     password = WRONG_PASSWORD if case == "wrong_password" else PASSWORD
     token = auth.token()
@@ -375,7 +379,7 @@ def test_cli_create_user(app, runner, client, auth):
     assert "Created user bob" in result.output
     user = get_user(app, "bob")
     assert user.email == "bob@example.com"
-    assert user.password_hash.startswith(app.config["PASSWORD_HASH_METHOD"] + "$")
+    assert user.password_hash.startswith("$argon2id$")
     assert auth.login(login="bob", password="Another-Secret-77").status_code == 302
     assert signed_in(client)
 
@@ -405,11 +409,11 @@ def test_cli_create_user_refusals(app, runner, args, message):
 
 
 def test_rehash_on_successful_login_only(app, auth):
-    """A hash made with other scrypt parameters is upgraded at the next successful sign-in, not on failure."""
-    create_user(app, method="scrypt:2048:8:1")
+    """A Werkzeug scrypt hash from before argon2id keeps signing in and is replaced by an
+    argon2id hash with the configured parameters at the next successful sign-in, not on failure."""
+    create_user(app, method="scrypt:1024:8:1")
     old_hash = get_user(app).password_hash
-    assert old_hash.startswith("scrypt:2048:8:1$")
-    assert app.config["PASSWORD_HASH_METHOD"] != "scrypt:2048:8:1"
+    assert old_hash.startswith("scrypt:1024:8:1$")
 
     assert auth.login(password=WRONG_PASSWORD).status_code == 422
     assert get_user(app).password_hash == old_hash
@@ -417,8 +421,44 @@ def test_rehash_on_successful_login_only(app, auth):
     assert auth.login().status_code == 302
     new_hash = get_user(app).password_hash
     assert new_hash != old_hash
-    assert new_hash.startswith(app.config["PASSWORD_HASH_METHOD"] + "$")
-    assert check_password_hash(new_hash, PASSWORD)
+    config = app.config
+    assert new_hash.startswith(
+        f"$argon2id$v=19$m={config['PASSWORD_ARGON2_MEMORY_KIB']},"
+        f"t={config['PASSWORD_ARGON2_TIME_COST']},p={config['PASSWORD_ARGON2_PARALLELISM']}$"
+    )
+    assert checks(app, new_hash, PASSWORD)
+    assert not checks(app, new_hash, WRONG_PASSWORD)
+
+
+def test_rehash_is_stored_only_over_the_hash_that_was_checked(app, auth, monkeypatch):
+    """A parallel sign-in that re-hashed first keeps its hash: the UPDATE is conditional on
+    the stored hash still being the one this sign-in checked, and losing it is no failure."""
+    from app.auth import routes
+
+    create_user(app, method="scrypt:1024:8:1")
+    with app.app_context():
+        winner = hash_password(PASSWORD)
+    real = routes.hash_password
+
+    def racing_hash(password):
+        new_hash = real(password)
+        set_user(app, password_hash=winner)  # another sign-in stored its rehash meanwhile
+        return new_hash
+
+    monkeypatch.setattr(routes, "hash_password", racing_hash)
+    assert auth.login().status_code == 302
+    assert get_user(app).password_hash == winner
+
+
+def test_argon2_hash_with_other_parameters_is_rehashed(make_app):
+    """check_needs_rehash: an argon2id hash made with weaker parameters is upgraded at sign-in."""
+    weak = make_app(PASSWORD_ARGON2_MEMORY_KIB=8, PASSWORD_ARGON2_TIME_COST=1)
+    create_user(weak)
+    old_hash = get_user(weak).password_hash
+    assert old_hash.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    stronger = make_app(PASSWORD_ARGON2_MEMORY_KIB=16, PASSWORD_ARGON2_TIME_COST=2)
+    assert AuthActions(stronger.test_client()).login().status_code == 302
+    assert get_user(stronger).password_hash.startswith("$argon2id$v=19$m=16,t=2,p=1$")
 
 
 def test_no_rehash_when_method_matches(app, auth):

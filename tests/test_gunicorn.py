@@ -323,6 +323,8 @@ def test_production_logs_are_json_lines_with_request_ids(tmp_path, database_url)
         APP_ENV="production",
         SECRET_KEY=PRODUCTION_SECRET_KEY,
         LOG_FORMAT=None,
+        # Two workers in production need shared rate limits (gunicorn.conf.py refuses memory://).
+        RATELIMIT_STORAGE_URI=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
     ) as server:
         given = get(server, "/auth/login", headers={"X-Request-ID": "abcdef12-req", "User-Agent": "probe/1"})
         forged = get(server, "/auth/login", headers={"X-Request-ID": "bad id"})

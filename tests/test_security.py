@@ -10,7 +10,6 @@ import pytest
 from conftest import PASSWORD, AuthActions, csrf_token
 from flask import abort
 from sqlalchemy import func, select
-from werkzeug.security import check_password_hash
 
 from app.config import ConfigError, ProductionConfig
 from app.extensions import db
@@ -139,38 +138,70 @@ def test_register_form_applies_password_policy(app, auth, password, message):
 # --- Hashing -----------------------------------------------------------------
 
 
-def test_stored_hash_is_scrypt_with_the_configured_method(make_app):
-    """The users table holds a Werkzeug scrypt hash made with PASSWORD_HASH_METHOD, never the password."""
-    app = make_app(PASSWORD_HASH_METHOD="scrypt:2048:8:1")
+def test_stored_hash_is_argon2id_with_the_configured_parameters(make_app):
+    """The users table holds an argon2id hash made with the PASSWORD_ARGON2_* parameters,
+    never the password."""
+    app = make_app(PASSWORD_ARGON2_MEMORY_KIB=64, PASSWORD_ARGON2_TIME_COST=3, PASSWORD_ARGON2_PARALLELISM=2)
     assert AuthActions(app.test_client()).register().status_code == 302
     [(_, _, stored)] = account_state(app)[0]
-    assert stored.startswith("scrypt:2048:8:1$")
+    assert stored.startswith("$argon2id$v=19$m=64,t=3,p=2$")
     assert PASSWORD not in stored
-    assert check_password_hash(stored, PASSWORD)
-    assert not check_password_hash(stored, PASSWORD + "x")
+    with app.app_context():
+        assert verify_password(stored, PASSWORD)
+        assert not verify_password(stored, PASSWORD + "x")
 
 
-def test_testing_app_uses_its_cheap_scrypt_method(app, auth):
-    """Without an override the configured (testing) scrypt method is the one stored."""
+def test_testing_app_uses_its_cheap_argon2_parameters(app, auth):
+    """Without an override the (cheap) testing parameters are the ones stored."""
     assert auth.register().status_code == 302
     [(_, _, stored)] = account_state(app)[0]
-    assert stored.split("$", 1)[0] == app.config["PASSWORD_HASH_METHOD"] == "scrypt:1024:8:1"
+    assert stored.startswith("$argon2id$v=19$m=8,t=1,p=1$")
 
 
-def test_production_default_hash_method():
-    """Production hashes with scrypt N=32768, r=8, p=1 unless told otherwise."""
+def test_production_default_argon2_parameters():
+    """Production hashes with OWASP's argon2id minimum (m=19 MiB, t=2, p=1) unless told otherwise."""
     config = ProductionConfig(environ={"SECRET_KEY": "s" * 40, "DATABASE_URL": "postgresql://db.example/app"})
-    assert config.PASSWORD_HASH_METHOD == "scrypt:32768:8:1"
+    assert (config.PASSWORD_ARGON2_MEMORY_KIB, config.PASSWORD_ARGON2_TIME_COST) == (19456, 2)
+    assert config.PASSWORD_ARGON2_PARALLELISM == 1
 
 
-def test_non_scrypt_hash_method_is_refused():
-    """A configured hash method other than scrypt stops the app from starting."""
-    with pytest.raises(ConfigError, match="PASSWORD_HASH_METHOD"):
+def test_argon2_parameters_come_from_the_environment():
+    config = ProductionConfig(
+        environ={
+            "SECRET_KEY": "s" * 40,
+            "DATABASE_URL": "postgresql://db.example/app",
+            "PASSWORD_ARGON2_MEMORY_KIB": "65536",
+            "PASSWORD_ARGON2_TIME_COST": "3",
+            "PASSWORD_ARGON2_PARALLELISM": "4",
+        }
+    )
+    assert (config.PASSWORD_ARGON2_MEMORY_KIB, config.PASSWORD_ARGON2_TIME_COST) == (65536, 3)
+    assert config.PASSWORD_ARGON2_PARALLELISM == 4
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PASSWORD_ARGON2_MEMORY_KIB", "7"),
+        ("PASSWORD_ARGON2_TIME_COST", "0"),
+        ("PASSWORD_ARGON2_PARALLELISM", "x"),
+    ],
+)
+def test_bad_argon2_parameters_are_refused(name, value):
+    with pytest.raises(ConfigError, match=name):
+        ProductionConfig(
+            environ={"SECRET_KEY": "s" * 40, "DATABASE_URL": "postgresql://db.example/app", name: value}
+        )
+
+
+def test_the_old_hash_method_setting_is_refused_naming_the_new_ones():
+    """PASSWORD_HASH_METHOD left in an environment stops the app, saying what replaced it."""
+    with pytest.raises(ConfigError, match=r"PASSWORD_HASH_METHOD.*PASSWORD_ARGON2_MEMORY_KIB"):
         ProductionConfig(
             environ={
                 "SECRET_KEY": "s" * 40,
                 "DATABASE_URL": "postgresql://db.example/app",
-                "PASSWORD_HASH_METHOD": "pbkdf2:sha256",
+                "PASSWORD_HASH_METHOD": "scrypt:32768:8:1",
             }
         )
 
@@ -369,7 +400,7 @@ def sign_in_response(app, https: bool):
 def test_cookies_in_testing_and_development(make_app, monkeypatch, env_name):
     """Session and remember-me cookies are HttpOnly and SameSite=Lax; not Secure over plain HTTP."""
     monkeypatch.setenv("APP_ENV", env_name)
-    app = make_app(PASSWORD_HASH_METHOD="scrypt:1024:8:1")
+    app = make_app()
     client, response = sign_in_response(app, https=False)
     cookies = parse_set_cookies(response)
     assert set(cookies) == {"session", "remember_token", "device"}
@@ -386,7 +417,7 @@ def test_cookies_in_testing_and_development(make_app, monkeypatch, env_name):
 def test_cookies_in_staging_and_production(make_app, monkeypatch, env_name):
     """Cookies are Secure, HttpOnly, SameSite=Lax and __Host- prefixed (Path=/, no Domain)."""
     monkeypatch.setenv("APP_ENV", env_name)
-    app = make_app(PASSWORD_HASH_METHOD="scrypt:1024:8:1")
+    app = make_app()
     client, response = sign_in_response(app, https=True)
     cookies = parse_set_cookies(response)
     assert set(cookies) == {"__Host-session", "__Host-remember_token", "__Host-device"}
@@ -402,7 +433,7 @@ def test_cookies_in_staging_and_production(make_app, monkeypatch, env_name):
 def test_remember_cookie_alone_restores_the_session_in_production(make_app, monkeypatch):
     """The __Host-remember_token cookie (sent back over HTTPS) signs the browser in again."""
     monkeypatch.setenv("APP_ENV", "production")
-    app = make_app(PASSWORD_HASH_METHOD="scrypt:1024:8:1")
+    app = make_app()
     client, _ = sign_in_response(app, https=True)
     client.delete_cookie("__Host-session", domain="localhost")
     assert client.get_cookie("__Host-session", domain="localhost") is None
@@ -414,7 +445,7 @@ def test_no_host_prefix_when_secure_cookies_are_turned_off(make_app, monkeypatch
     """A __Host- cookie without Secure would be dropped by browsers, so the prefix goes with the flag."""
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.setenv("SECURE_COOKIES", "false")
-    app = make_app(PASSWORD_HASH_METHOD="scrypt:1024:8:1")
+    app = make_app()
     _, response = sign_in_response(app, https=True)
     cookies = parse_set_cookies(response)
     assert set(cookies) == {"session", "remember_token", "device"}

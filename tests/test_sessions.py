@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 from conftest import PASSWORD, AuthActions, csrf_token
 from sqlalchemy import func, select, update
-from werkzeug.security import generate_password_hash
 
 from app.extensions import db
 from app.models import LoginEvent, User, UserSession, utcnow
+from app.security import hash_password
 
 NEW_PASSWORD = "Battery-Staple-77"
 WRONG_PASSWORD = "Wrong-Horse-42"
@@ -27,7 +27,7 @@ def create_user(app, username="alice", email=None, password=PASSWORD):
         user = User(
             username=username,
             email=email or f"{username}@example.com",
-            password_hash=generate_password_hash(password, method=app.config["PASSWORD_HASH_METHOD"]),
+            password_hash=hash_password(password),
         )
         db.session.add(user)
         db.session.commit()

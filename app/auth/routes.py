@@ -171,12 +171,14 @@ def _authenticate(login: str, password: str) -> Attempt | None:
         password_ok = False
     else:
         password_ok = verify_password(account.password_hash, password)
-    new_hash = hash_password(password) if password_ok and needs_rehash(account.password_hash) else None
+    rehash = None
+    if password_ok and needs_rehash(account.password_hash):
+        rehash = (account.password_hash, hash_password(password))
 
     now = utcnow()
     scope = lockout.scope_for(account.id, device_id)
     if password_ok:
-        if lockout.record_success(scope, account.id, account.credential_version, now, new_hash):
+        if lockout.record_success(scope, account.id, account.credential_version, now, rehash):
             _record_event(account.id, success=True)
             db.session.commit()
             log_event("auth.login_succeeded", user_id=account.id, trusted_device=scope.trusted)

@@ -35,7 +35,7 @@ READ_ONLY = {
     "terraform init",
     "terraform output",
     "aws ecr",
-    "helm status",
+    "helm history",
     "kubectl get",
     "git rev-parse",
 }
@@ -72,7 +72,7 @@ elif name == "terraform":
             print(json.dumps(json.load(handle)[env], indent=2))
     else:
         print(f"terraform {args[1]} in {env}: done")
-elif name == "helm" and args[0] == "status":
+elif name == "helm" and args[0] in ("status", "history"):
     state = os.environ.get("FAKE_HELM_STATUS", "")
     if state == "unreachable":
         sys.stderr.write("Error: Kubernetes cluster unreachable: connection refused\n")
@@ -80,10 +80,27 @@ elif name == "helm" and args[0] == "status":
     if not state:
         sys.stderr.write("Error: release: not found\n")
         sys.exit(1)
-    print(json.dumps({"name": "flask-app", "namespace": "flask-auth", "version": 4,
-                      "info": {"status": state, "description": "Upgrade complete"}}))
+    # FAKE_HELM_HISTORY: the revisions' statuses, oldest first; by default three superseded
+    # ones and a fourth in FAKE_HELM_STATUS.
+    statuses = os.environ.get("FAKE_HELM_HISTORY", f"superseded,superseded,superseded,{state}").split(",")
+    history = [{"revision": i, "updated": "2026-12-01T10:00:00Z", "status": s, "chart": "flask-app-0.1.0",
+                "app_version": "1.0.0", "description": "Upgrade complete"} for i, s in enumerate(statuses, 1)]
+    if args[0] == "history":
+        print(json.dumps(history))
+    else:
+        print(json.dumps({"name": "flask-app", "namespace": "flask-auth", "version": len(history),
+                          "info": {"status": statuses[-1], "description": "Upgrade complete"}}))
 elif name == "helm":
     print(f"helm {args[0]}: ok")
+elif name == "kubectl" and "secret" in args:
+    # FAKE_SECRET_KEYS: the keys of the app's Secret ("KEY=" is a key with an empty value),
+    # or "absent" for no Secret at all.
+    keys = os.environ.get("FAKE_SECRET_KEYS", "SECRET_KEY,DATABASE_URL,RATELIMIT_STORAGE_URI")
+    if keys == "absent":
+        sys.stderr.write(f'Error from server (NotFound): secrets "{args[2]}" not found\n')
+        sys.exit(1)
+    data = {k.rstrip("="): "" if k.endswith("=") else "eA==" for k in filter(None, keys.split(","))}
+    print(json.dumps({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": args[2]}, "data": data}))
 elif name == "kubectl" and "ingress" in args:
     print("auth." + option("--context").rsplit("-", 1)[-1] + ".example.com", end="")
 elif name == "git" and args == ["rev-parse", "HEAD"]:
@@ -211,7 +228,12 @@ def expected_calls(env: str, *, apply: list[str] | None, image: list[str], image
             f"aws ecr describe-images --region ap-south-1 --registry-id {ACCOUNT}",
             ["--repository-name", f"flask-auth-{env}", "--image-ids", image_id, "--output", "json"],
         ),
-        ["helm", "status", "flask-app", *target, "-o", "json"],
+        *(
+            []
+            if env == "dev"  # the chart renders dev's Secret
+            else [cmd("kubectl get secret flask-auth -n flask-auth --context", context, "-o json")]
+        ),
+        ["helm", "history", "flask-app", *target, "-o", "json"],
         cmd(
             "helm upgrade --install flask-app helm/flask-app",
             target,
@@ -522,12 +544,97 @@ def test_a_first_install_that_passes(deploy):
 def test_an_unreachable_cluster_or_a_pending_release_stops_before_the_upgrade(deploy):
     result, calls = deploy("dev", "--image-digest", DIGEST, "--yes", FAKE_HELM_STATUS="unreachable")
     assert result.returncode == 1
-    assert "helm status flask-app failed in context flask-auth-dev" in result.stderr
+    assert "helm history flask-app failed in context flask-auth-dev" in result.stderr
     assert "helm upgrade" not in names(calls)
     result, calls = deploy("dev", "--image-digest", DIGEST, "--yes", FAKE_HELM_STATUS="pending-upgrade")
     assert result.returncode == 1
     assert "release flask-app is pending-upgrade" in result.stderr
     assert "helm upgrade" not in names(calls)
+
+
+@pytest.mark.parametrize(
+    ("history", "target"),
+    [
+        ("superseded,deployed,failed", "2"),  # the last upgrade failed: helm status shows 3
+        ("superseded,superseded,deployed,failed,failed", "3"),
+        ("superseded,failed,superseded,deployed", "4"),  # a rollback made 4 the deployed one
+    ],
+)
+def test_the_rollback_target_is_the_last_deployed_revision(deploy, history, target):
+    result, calls = deploy(
+        "staging", "--image-digest", DIGEST, "--yes", FAKE_HELM_HISTORY=history, FAKE_SMOKE_RC="1"
+    )
+    assert result.returncode == 1
+    assert calls[-1][:4] == ["helm", "rollback", "flask-app", target], calls[-1]
+    assert f"rolled back to revision {target}" in result.stderr
+
+
+def test_a_release_that_never_deployed_has_nothing_to_roll_back_to(deploy):
+    result, calls = deploy("staging", "--image-digest", DIGEST, "--yes", FAKE_HELM_HISTORY="failed,failed")
+    assert result.returncode == 0, result.stderr
+    assert "no revision was ever deployed" in result.stdout
+    result, calls = deploy(
+        "staging", "--image-digest", DIGEST, "--yes", FAKE_HELM_HISTORY="failed", FAKE_FAIL="helm upgrade"
+    )
+    assert result.returncode == 1
+    assert "helm rollback" not in names(calls)
+    assert "nothing to roll back to" in result.stderr
+
+
+# -- the app's Secret ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+@pytest.mark.parametrize(
+    ("keys", "missing"),
+    [
+        ("SECRET_KEY,DATABASE_URL", "RATELIMIT_STORAGE_URI"),
+        ("SECRET_KEY,DATABASE_URL,RATELIMIT_STORAGE_URI=", "RATELIMIT_STORAGE_URI"),  # empty value
+        ("RATELIMIT_STORAGE_URI", "SECRET_KEY, DATABASE_URL"),
+    ],
+)
+def test_a_secret_without_a_key_the_app_needs_stops_the_deploy(deploy, env, keys, missing):
+    result, calls = deploy(env, "--image-digest", DIGEST, "--yes", FAKE_SECRET_KEYS=keys)
+    assert result.returncode == 1
+    one_line_error(result, f"Secret flask-auth in flask-auth-{env}/flask-auth lacks {missing}")
+    assert "SECRET_KEY DATABASE_URL RATELIMIT_STORAGE_URI" in result.stderr
+    assert "nothing was deployed" in result.stderr
+    assert not {"helm upgrade", "helm rollback", "helm test"} & set(names(calls))
+
+
+def test_a_missing_secret_stops_the_deploy(deploy):
+    result, calls = deploy("prod", "--image-digest", DIGEST, "--yes", FAKE_SECRET_KEYS="absent")
+    assert result.returncode == 1
+    one_line_error(result, "Secret flask-auth does not exist in flask-auth-prod/flask-auth")
+    assert "helm upgrade" not in names(calls)
+
+
+def test_an_unreadable_secret_stops_the_deploy(deploy):
+    result, calls = deploy("staging", "--image-digest", DIGEST, "--yes", FAKE_FAIL="kubectl get secret")
+    assert result.returncode == 1
+    assert "kubectl get secret flask-auth failed in context flask-auth-staging" in result.stderr
+    assert "helm upgrade" not in names(calls)
+
+
+def test_dev_renders_its_secret_and_needs_no_rate_limit_store(deploy):
+    result, calls = deploy("dev", "--image-digest", DIGEST, "--yes", FAKE_SECRET_KEYS="absent")
+    assert result.returncode == 0, result.stderr
+    assert "kubectl get secret" not in [" ".join(c[:3]) for c in calls]
+    assert "the chart renders the app's Secret in dev" in result.stdout
+
+
+def test_a_dry_run_reports_a_missing_key_without_stopping(deploy):
+    result, _ = deploy("staging", "--image-digest", DIGEST, "--dry-run", FAKE_SECRET_KEYS="SECRET_KEY")
+    assert result.returncode == 0, result.stderr
+    assert "lacks DATABASE_URL, RATELIMIT_STORAGE_URI; a real deploy would stop here" in result.stdout
+
+
+def test_staging_and_prod_values_leave_the_rate_limit_store_to_the_secret():
+    # A URL in the values would be a password-less placeholder: ElastiCache always has AUTH.
+    for env in ("staging", "prod"):
+        text = (ROOT / "helm" / "flask-app" / f"values-{env}.yaml").read_text()
+        assert "rateLimitStorageUri" not in text, env
+        assert "existingSecret: flask-auth" in text, env
 
 
 # -- dry run ------------------------------------------------------------------------------------
@@ -580,6 +687,8 @@ class FakeApp:
         self.ready = [200]
         self.login_body = LOGIN_PAGE
         self.requests: list[str] = []
+        self.sign_in_status = 422
+        self.posted: list[dict] = []
 
 
 def serve(fake: FakeApp) -> ThreadingHTTPServer:
@@ -596,11 +705,38 @@ def serve(fake: FakeApp) -> ThreadingHTTPServer:
                 kind = "application/json"
             elif self.path == "/auth/login":
                 status, body, kind = 200, fake.login_body, "text/html; charset=utf-8"
+                self.cookie = "session=s3ss10n; Path=/; HttpOnly"
             else:
                 status, body, kind = 404, "not found", "text/plain"
             data = body.encode()
             self.send_response(status)
             self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(data)))
+            if getattr(self, "cookie", None):
+                self.send_header("Set-Cookie", self.cookie)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self):
+            from urllib.parse import parse_qs
+
+            fake.requests.append("POST " + self.path)
+            form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            fake.posted.append(
+                {
+                    "form": {k: v[0] for k, v in form.items()},
+                    "cookie": self.headers.get("Cookie"),
+                    "referer": self.headers.get("Referer"),
+                }
+            )
+            status = fake.sign_in_status
+            data = (
+                b"<p>Invalid username/e-mail or password.</p>"
+                if status == 422
+                else b"<h1>Internal Server Error</h1>"
+            )
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -642,7 +778,34 @@ def test_smoke_test_passes_against_an_app_that_is_up(fake_app):
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"PASS  readiness: GET {url}/health/ready answered 200 (attempt 1/10)" in result.stdout
     assert f"PASS  sign-in-page: GET {url}/auth/login answered 200" in result.stdout
-    assert fake.requests == ["/health/ready", "/auth/login"]
+    assert f"PASS  wrong-sign-in: POST {url}/auth/login answered 422" in result.stdout
+    assert fake.requests == ["/health/ready", "/auth/login", "/auth/login", "POST /auth/login"]
+    (posted,) = fake.posted
+    assert posted["form"]["csrf_token"] == "x"  # the form's token, with the cookie that goes with it
+    assert posted["cookie"] == "session=s3ss10n"
+    assert posted["referer"] == f"{url}/auth/login"
+    assert posted["form"]["login"].startswith("smoke-test-") and posted["form"]["password"]
+
+
+def test_smoke_test_uses_a_new_address_each_time(fake_app):
+    fake, url = fake_app
+    for _ in range(2):
+        assert smoke(url).returncode == 0
+    first, second = (p["form"]["login"] for p in fake.posted)
+    assert first != second
+
+
+@pytest.mark.parametrize("status", [500, 200, 429])
+def test_smoke_test_fails_when_a_wrong_sign_in_is_not_refused_with_422(fake_app, status):
+    fake, url = fake_app
+    fake.sign_in_status = status
+    result = smoke(url, SMOKE_ATTEMPTS="2")
+    assert result.returncode == 1
+    assert f"FAIL  wrong-sign-in: POST {url}/auth/login after 2 attempts: HTTP {status} (expected 422)" in (
+        result.stderr
+    )
+    assert "FAILED (wrong sign-in)" in result.stderr
+    assert len(fake.posted) == 2
 
 
 def test_smoke_test_retries_until_ready(fake_app):
@@ -692,7 +855,37 @@ def test_smoke_test_passes_against_the_real_app(app):
     finally:
         server.shutdown()
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("PASS") == 2
+    assert result.stdout.count("PASS") == 3
+    assert f"PASS  wrong-sign-in: POST http://127.0.0.1:{server.server_port}/auth/login answered 422" in (
+        result.stdout
+    )
+
+
+def test_smoke_test_fails_when_the_real_app_answers_sign_in_with_500(app):
+    # The failure the issue describes: readiness and the sign-in page pass while the POST fails
+    # (there, an unreachable rate-limit store). Here the sign-in's database query fails.
+    from werkzeug.serving import make_server
+
+    from app.extensions import db
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with app.app_context():
+            db.session.execute(db.text("ALTER TABLE users RENAME TO users_gone"))
+            db.session.commit()
+        try:
+            result = smoke(f"http://127.0.0.1:{server.server_port}", SMOKE_ATTEMPTS="1")
+        finally:
+            with app.app_context():
+                db.session.execute(db.text("ALTER TABLE users_gone RENAME TO users"))
+                db.session.commit()
+    finally:
+        server.shutdown()
+    assert result.returncode == 1, result.stdout
+    assert "PASS  readiness" in result.stdout and "PASS  sign-in-page" in result.stdout
+    assert "FAIL  wrong-sign-in" in result.stderr and "HTTP 500 (expected 422)" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -173,6 +173,10 @@ def _run_flags(*extra: str) -> list[str]:
         f"SECRET_KEY={SECRET}",
         "-e",
         "DATABASE_URL=sqlite:////tmp/app.db",
+        # The image is APP_ENV=production with memory:// rate limits: one worker,
+        # or gunicorn.conf.py refuses to start (limits would be per worker).
+        "-e",
+        "WEB_CONCURRENCY=1",
         *extra,
     ]
 

@@ -296,8 +296,11 @@ def test_prod_runs_larger_pods_with_redis_rate_limits_hsts_and_the_waf():
     config = one(docs, "ConfigMap")["data"]
     assert config["APP_ENV"] == "production"
     assert config["HSTS"] == "true"
-    assert config["RATELIMIT_STORAGE_URI"].startswith("rediss://")
     app = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    # The Redis URL, with its AUTH token, is the Secret's RATELIMIT_STORAGE_URI (deploy.sh refuses a
+    # Secret without it); envFrom lists the Secret last, so it wins over the ConfigMap's default.
+    assert app["envFrom"][-1] == {"secretRef": {"name": "flask-auth"}}
+    assert not config["RATELIMIT_STORAGE_URI"].startswith("redis")
     staging_app = one(render("staging"), "Deployment")["spec"]["template"]["spec"]["containers"][0]
     assert app["resources"]["limits"]["memory"] == "1Gi"
     assert staging_app["resources"]["limits"]["memory"] == "512Mi"

@@ -32,7 +32,7 @@ module "security" {
   log_retention_days = 365
 
   github_repository           = var.github_repository
-  github_environment          = "production"
+  github_environment          = "prod"
   create_github_oidc_provider = var.create_github_oidc_provider
   # This environment's state only (backend-config/prod.hcl key).
   state_key_prefix = "flask-auth/${local.environment}/"
