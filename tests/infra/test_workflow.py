@@ -401,7 +401,8 @@ def test_pull_requests_plan_every_environment_and_apply_nothing():
     assert job["if"] == "github.event_name == 'pull_request'"
     assert job["strategy"] == {"fail-fast": False, "matrix": {"environment": ENVIRONMENTS}}
     plan = step("terraform-plan", uses="./.github/actions/terraform-plan")
-    assert plan["with"]["plan-role-arn"] == "${{ vars[format('AWS_TERRAFORM_PLAN_ROLE_ARN_{0}', matrix.environment)] }}"
+    per_environment_role = "vars[format('AWS_TERRAFORM_PLAN_ROLE_ARN_{0}', matrix.environment)]"
+    assert plan["with"]["plan-role-arn"] == "${{ " + per_environment_role + " }}"
     assert "apply-role-arn" not in plan["with"]
     assert job["permissions"]["pull-requests"] == "write"
     assert "apply" not in json.dumps(job["steps"]).replace("apply-role", "")
