@@ -77,7 +77,7 @@ test-e2e: install-e2e ## Real-browser tests (Chromium) and axe audit under gunic
 test-infra: install-infra lint-infra ## lint-infra, then the chart, Terraform, pipeline and container tests
 	eval "$$(scripts/ci/docker-engine.sh)" && $(BIN)/python -m pytest tests/infra $(PYTEST_ARGS)
 
-test-terraform: install-infra ## fmt, parse, wiring, Checkov and Trivy on terraform/ (offline)
+test-terraform: install-infra ## fmt, init+validate, setup-backend and plans against moto, Checkov, Trivy (offline)
 	$(BIN)/python -m pytest tests/infra/test_terraform.py $(PYTEST_ARGS)
 
 test-chart: install-infra ## Lint, render and validate helm/flask-app for every values file (no Docker)

@@ -5,7 +5,7 @@
 # Running it again changes nothing that exists and re-applies the settings.
 set -euo pipefail
 
-REGION="${AWS_REGION:-ap-south-1}"
+REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-ap-south-1}}"
 BUCKET="flask-auth-terraform-state"
 TABLE="flask-auth-terraform-locks"
 KEY_ALIAS="alias/flask-auth-terraform-state"
@@ -27,7 +27,8 @@ Creates, if missing, the Terraform state backend for every environment:
 The names must match terraform/backend-config/*.hcl.
 
 Options:
-  --region REGION   AWS region (default: $AWS_REGION or ap-south-1)
+  --region REGION   AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION or
+                    ap-south-1, the region backend-config/*.hcl names)
   --dry-run         print the AWS CLI commands instead of running them
   --help            show this help
 
@@ -75,8 +76,12 @@ exists() {
 }
 
 command -v aws >/dev/null 2>&1 || die "the AWS CLI (aws) is not on PATH"
-ACCOUNT_ID="$(aws sts get-caller-identity --query Account --output text)" \
-  || die "no AWS credentials: aws sts get-caller-identity failed"
+# Every call goes to REGION, including those without --region (sts, s3api): with
+# no region configured the CLI would otherwise refuse them all.
+export AWS_REGION="$REGION" AWS_DEFAULT_REGION="$REGION"
+IDENTITY="$(aws sts get-caller-identity --query Account --output text 2>&1)" \
+  || die "cannot identify the AWS account in $REGION (aws sts get-caller-identity): $(tr -s '\n' ' ' <<<"$IDENTITY")"
+ACCOUNT_ID="$IDENTITY"
 log "account $ACCOUNT_ID, region $REGION$($DRY_RUN && echo ' (dry run)')"
 
 # -- KMS key ---------------------------------------------------------------------------------

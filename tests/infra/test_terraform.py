@@ -1,14 +1,16 @@
-"""terraform/: formatted, parsed, wired and scanned, offline.
+"""terraform/: formatted, validated, planned against an AWS emulator, and scanned.
 
-`terraform init`/`validate` need provider downloads, so they run in the
-pipeline. Here every .tf is parsed (python-hcl2) and the wiring between the
-environments and the modules is checked the way `terraform validate` would:
-inputs that exist, required inputs given, outputs that exist, variables and
-locals declared. Checkov and Trivy scan the whole tree.
+`terraform init` takes the AWS provider from the filesystem mirror (5.100 at
+/opt/tf-plugins; CI also runs it on 6.x), `terraform validate` checks every
+environment's wiring, and `terraform plan` of each environment runs against a
+moto server (tests/support/aws_emulator.py). python-hcl2 remains only for the
+value checks validate cannot make (prod's Multi-AZ, the sizes). Checkov and
+Trivy scan the whole tree; setup-backend.sh runs against moto.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -16,10 +18,21 @@ import subprocess
 from functools import cache
 from pathlib import Path
 
+import boto3
 import hcl2
 import pytest
 from hcl2 import SerializationOptions
 
+from tests.support.aws_emulator import (
+    EKS_GAPS_OVERRIDE,
+    FROM_REGISTRY,
+    Moto,
+    aws_provider_version,
+    init,
+    plan_json,
+    planned,
+    terraform,
+)
 from tests.support.scanners import checkov, trivy_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +60,7 @@ UNTAGGABLE = {
     "aws_sns_topic_subscription",
     "aws_vpc_endpoint_route_table_association",
     "aws_wafv2_web_acl_logging_configuration",
-    "random_password",
+    "terraform_data",
 }
 
 
@@ -89,18 +102,6 @@ def code(directory: Path) -> str:
     return re.sub(r"(?m)(^|\s)(#|//).*$", "", text)
 
 
-def locals_declared(directory: Path) -> set[str]:
-    names = set()
-    for path in tf_files(directory):
-        for entry in parse(path).get("locals", []):
-            names.update(k for k in entry if k != "__is_block__")
-    return names
-
-
-def module_dir(env: Path, body: dict) -> Path:
-    return (env / body["source"]).resolve()
-
-
 def strip(value) -> str:
     return str(value).strip('"')
 
@@ -119,13 +120,6 @@ def test_terraform_fmt_check_passes():
         env={**os.environ, "TF_CLI_CONFIG_FILE": os.devnull},
     )
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_every_tf_file_parses():
-    files = sorted(TF.rglob("*.tf"))
-    assert len(files) >= 5 * len(MODULES) + 6 * len(ENVIRONMENTS)
-    for path in files:
-        assert isinstance(parse(path), dict), path
 
 
 def test_the_layout_is_complete():
@@ -148,16 +142,20 @@ def test_the_layout_is_complete():
 
 
 @pytest.mark.parametrize("directory", MODULES + ENVIRONMENTS, ids=lambda p: p.name)
-def test_versions_pin_terraform_and_the_aws_provider_major(directory):
-    (terraform,) = parse(directory / "versions.tf")["terraform"]
-    assert strip(terraform["required_version"]) == ">= 1.10"
+def test_versions_admit_the_mirrors_5_100_and_6_x_and_no_other_provider(directory):
+    """The mirror here has 5.100 only, GitHub's runners get 6.x: the code must take both,
+    and no provider that is not available offline (tls, random) may come back."""
+    (terraform_block,) = parse(directory / "versions.tf")["terraform"]
+    assert strip(terraform_block["required_version"]) == ">= 1.10"
     providers = {
-        k: v for entry in terraform["required_providers"] for k, v in entry.items() if k != "__is_block__"
+        k: v
+        for entry in terraform_block["required_providers"]
+        for k, v in entry.items()
+        if k != "__is_block__"
     }
+    assert set(providers) == {"aws"}, directory.name
     assert providers["aws"]["source"] == "hashicorp/aws"
-    assert re.fullmatch(r"~> \d+\.0", providers["aws"]["version"]), providers["aws"]
-    for name, provider in providers.items():
-        assert provider["version"].startswith("~> "), name
+    assert providers["aws"]["version"] == ">= 5.100, < 7.0"
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda p: p.name)
@@ -189,51 +187,60 @@ def test_every_taggable_resource_takes_the_tags_input(module):
             assert "var.tags" in str(body["tags"]) or "local." in str(body["tags"]), f"{rtype}.{name}"
 
 
-# -- wiring -------------------------------------------------------------------------------------
+# -- init and validate (the real wiring check) -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> Path:
+    """A copy of terraform/, so init's .terraform directories stay out of the repository."""
+    copy = tmp_path_factory.mktemp("tf") / "terraform"
+    shutil.copytree(TF, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan"))
+    return copy
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS, ids=lambda p: p.name)
-def test_module_calls_pass_declared_inputs_and_every_required_one(env):
-    calls = blocks(env, "module")
-    assert calls, env
-    for label, body in calls.items():
-        directory = module_dir(env, body)
-        assert directory.is_dir(), f"{env.name}: module {label} source {body['source']} does not exist"
-        declared = blocks(directory, "variable")
-        passed = {
-            k for k in body if k not in ("source", "version", "count", "for_each", "depends_on", "providers")
-        }
-        passed.discard("__is_block__")
-        unknown = passed - set(declared)
-        assert not unknown, f"{env.name}: module {label} passes undeclared {sorted(unknown)}"
-        required = {name for name, var in declared.items() if "default" not in var}
-        missing = required - passed
-        assert not missing, f"{env.name}: module {label} misses required {sorted(missing)}"
+def test_init_from_the_mirror_with_the_committed_lock_and_validate(tree, env):
+    directory = tree / "environments" / env.name
+    # -lockfile=readonly: the committed lock must already admit the provider init installs.
+    init(directory, "-backend=false", "-lockfile=readonly")
+    version = aws_provider_version(directory)
+    # The mirror's 5.100.0 here; the newest 6.x when CI runs with TF_PROVIDERS=registry.
+    assert version.startswith("6.") if FROM_REGISTRY else version == "5.100.0", version
+    result = terraform(directory, "validate", "-json", check=False)
+    report = json.loads(result.stdout)
+    assert report["valid"], json.dumps(report["diagnostics"], indent=2)
+    assert report["warning_count"] == 0, json.dumps(report["diagnostics"], indent=2)
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS, ids=lambda p: p.name)
-def test_every_module_output_reference_exists(env):
-    calls = blocks(env, "module")
-    references = set(re.findall(r"\bmodule\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)", code(env)))
-    assert references
-    for label, output in references:
-        assert label in calls, f"{env.name}: module.{label} is not called"
-        outputs = blocks(module_dir(env, calls[label]), "output")
-        assert output in outputs, (
-            f"{env.name}: module.{label}.{output} is not an output of {calls[label]['source']}"
-        )
+def test_each_environment_commits_a_lock_file_that_ci_can_upgrade_within(env):
+    """The lock holds the mirror's 5.100.0 (h1 hash, linux_amd64): what CI installs by default.
+    Its constraints admit 6.x, so the workflow's `init -upgrade` may move to 6.x for the
+    emulator plan without editing the code."""
+    lock = (env / ".terraform.lock.hcl").read_text()
+    (block,) = re.findall(r'provider "registry\.terraform\.io/hashicorp/(\w+)"', lock)
+    assert block == "aws"
+    assert re.search(r'(?m)^\s*version\s*=\s*"5\.100\.0"$', lock)
+    assert re.search(r'(?m)^\s*constraints\s*=\s*">= 5\.100\.0, < 7\.0\.0"$', lock)
+    assert re.search(r'"h1:[A-Za-z0-9+/=]{40,}"', lock)
+    tracked = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", "--error-unmatch", str(env / ".terraform.lock.hcl")],
+        capture_output=True,
+        check=False,
+    )
+    assert tracked.returncode == 0, f"{env.name}/.terraform.lock.hcl is not committed"
 
 
 @pytest.mark.parametrize("directory", MODULES + ENVIRONMENTS, ids=lambda p: p.name)
-def test_every_var_and_local_used_is_declared(directory):
+def test_every_declared_variable_is_used(directory):
+    """validate accepts an unused variable; a forgotten input is a setting that silently does nothing."""
     text = code(directory)
     used = set(re.findall(r"\bvar\.([A-Za-z0-9_]+)", text))
-    declared = set(blocks(directory, "variable"))
-    assert used - declared == set(), directory.name
-    unused = declared - used
+    unused = set(blocks(directory, "variable")) - used
     assert unused == set(), f"{directory.name} declares unused variables {sorted(unused)}"
-    locals_used = set(re.findall(r"\blocal\.([A-Za-z0-9_]+)", text))
-    assert locals_used - locals_declared(directory) == set(), directory.name
+
+
+# -- the environments' values -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS, ids=lambda p: p.name)
@@ -265,11 +272,10 @@ def test_environment_outputs_give_the_pipeline_what_it_needs():
             "database_secret_arn",
             "app_irsa_role_arn",
             "region",
+            "plan_role_arn",
+            "external_dns_role_arn",
         ):
             assert name in outputs, f"{env.name} lacks output {name}"
-
-
-# -- the environments' values -------------------------------------------------------------------
 
 
 def module_calls(env_name: str) -> dict[str, dict]:
@@ -363,90 +369,289 @@ def test_trivy_finds_no_high_or_critical_misconfiguration(tmp_path):
     assert report.returncode == 0, report.stderr[-2000:]
 
 
-# -- setup-backend.sh ---------------------------------------------------------------------------
+# -- setup-backend.sh, against moto -------------------------------------------------------------
 
-FAKE_AWS = """#!/usr/bin/env bash
-echo "aws $*" >> "$AWS_LOG"
-case "$1 $2" in
-  "sts get-caller-identity") echo 123456789012 ;;
-  "kms describe-key") [ -n "$FAKE_EXISTING" ] && echo key-1 || exit 254 ;;
-  "kms create-key") echo key-new ;;
-  "s3api head-bucket") [ -n "$FAKE_EXISTING" ] || exit 254 ;;
-  "dynamodb describe-table") [ -n "$FAKE_EXISTING" ] || exit 254 ;;
-esac
-"""
+BUCKET = "flask-auth-terraform-state"
+TABLE = "flask-auth-terraform-locks"
+STATE_KEY_ALIAS = "alias/flask-auth-terraform-state"
 
 
-def run_setup(
-    tmp_path: Path, *args: str, existing: bool = False
-) -> tuple[subprocess.CompletedProcess, list[str]]:
-    bindir = tmp_path / "bin"
-    bindir.mkdir(exist_ok=True)
-    (bindir / "aws").write_text(FAKE_AWS)
-    (bindir / "aws").chmod(0o755)
-    log = tmp_path / "aws.log"
-    log.write_text("")
-    env = {
-        **os.environ,
-        "PATH": f"{bindir}:{os.environ['PATH']}",
-        "AWS_LOG": str(log),
-        "FAKE_EXISTING": "1" if existing else "",
-    }
-    env.pop("AWS_REGION", None)
-    result = subprocess.run(
+@pytest.fixture
+def moto(tmp_path):
+    server = Moto.start(tmp_path / "moto.log")
+    yield server
+    server.stop()
+
+
+def run_setup(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [str(TF / "setup-backend.sh"), *args], capture_output=True, text=True, check=False, env=env
     )
-    return result, log.read_text().splitlines()
 
 
-def test_setup_backend_help_and_bad_arguments(tmp_path):
-    result, calls = run_setup(tmp_path, "--help")
+def client(server: Moto, service: str):
+    return boto3.client(
+        service,
+        endpoint_url=server.url,
+        region_name="ap-south-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+def test_setup_backend_help_and_bad_arguments(moto):
+    result = run_setup(moto.env(), "--help")
     assert result.returncode == 0 and "--dry-run" in result.stdout
-    assert calls == []
-    result, _ = run_setup(tmp_path, "--frobnicate")
+    result = run_setup(moto.env(), "--frobnicate")
     assert result.returncode != 0 and "unknown argument: --frobnicate" in result.stderr
 
 
-def test_setup_backend_creates_a_locked_down_bucket_and_table(tmp_path):
-    result, calls = run_setup(tmp_path)
+def test_setup_backend_with_no_region_configured_builds_the_backend_in_ap_south_1_twice(moto):
+    """No AWS_REGION and no config file (a fresh operator machine): the script's documented
+    default region applies to every call, including sts. Run twice: the second run finds
+    everything and creates nothing, and the settings are still those of a locked-down backend."""
+    env = moto.env(region=None)
+    first = run_setup(env)
+    assert first.returncode == 0, first.stderr
+    assert "creating bucket" in first.stderr and "region ap-south-1" in first.stderr
+    second = run_setup(env)
+    assert second.returncode == 0, second.stderr
+    assert "creating" not in second.stderr
+    for line in (
+        f"KMS key {STATE_KEY_ALIAS} exists",
+        f"bucket {BUCKET} exists",
+        f"lock table {TABLE} exists",
+    ):
+        assert line in second.stderr
+
+    kms = client(moto, "kms")
+    aliases = [a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == STATE_KEY_ALIAS]
+    assert len(aliases) == 1 and len(kms.list_keys()["Keys"]) == 1
+    key_id = aliases[0]["TargetKeyId"]
+    assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is True
+
+    s3 = client(moto, "s3")
+    assert s3.get_bucket_location(Bucket=BUCKET)["LocationConstraint"] == "ap-south-1"
+    assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
+    (rule,) = s3.get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_id}
+    block = s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"]
+    assert all(block.values()) and len(block) == 4
+    (statement,) = json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+    dynamodb = client(moto, "dynamodb")
+    table = dynamodb.describe_table(TableName=TABLE)["Table"]
+    assert table["KeySchema"] == [{"AttributeName": "LockID", "KeyType": "HASH"}]
+    assert table["SSEDescription"]["Status"] == "ENABLED"
+    backups = dynamodb.describe_continuous_backups(TableName=TABLE)["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+
+
+def test_setup_backend_without_credentials_says_what_the_cli_said(moto):
+    env = moto.env()
+    del env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
+    result = run_setup(env)
+    assert result.returncode != 0
+    assert "cannot identify the AWS account in ap-south-1" in result.stderr
+    assert "Unable to locate credentials" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_setup_backend_dry_run_changes_nothing(moto):
+    result = run_setup(moto.env(), "--dry-run")
     assert result.returncode == 0, result.stderr
-    text = "\n".join(calls)
-    assert "s3api create-bucket --bucket flask-auth-terraform-state --region ap-south-1" in text
-    assert "LocationConstraint=ap-south-1" in text
-    assert (
-        "put-bucket-versioning --bucket flask-auth-terraform-state --versioning-configuration Status=Enabled"
-        in text
-    )
-    assert '"SSEAlgorithm":"aws:kms"' in text
-    assert (
-        "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true" in text
-    )
-    assert '"aws:SecureTransport":"false"' in text
-    assert "dynamodb create-table --region ap-south-1 --table-name flask-auth-terraform-locks" in text
-    assert "PointInTimeRecoveryEnabled=true" in text
-    assert "Enabled=true,SSEType=KMS" in text
-    assert "kms enable-key-rotation" in text
-
-
-def test_setup_backend_is_idempotent(tmp_path):
-    result, calls = run_setup(tmp_path, existing=True)
-    assert result.returncode == 0, result.stderr
-    text = "\n".join(calls)
-    assert "create-bucket" not in text and "create-table" not in text and "create-key" not in text
-    assert "put-bucket-versioning" in text  # settings are re-applied
-
-
-def test_setup_backend_dry_run_changes_nothing(tmp_path):
-    result, calls = run_setup(tmp_path, "--dry-run")
-    assert result.returncode == 0, result.stderr
-    assert all(
-        re.match(
-            r"aws (sts get-caller-identity|kms describe-key|s3api head-bucket|dynamodb describe-table)", c
-        )
-        for c in calls
-    ), calls
-    assert "+ aws s3api create-bucket --bucket flask-auth-terraform-state" in result.stdout
+    assert f"+ aws s3api create-bucket --bucket {BUCKET}" in result.stdout
     assert "+ aws dynamodb create-table" in result.stdout
+    assert client(moto, "s3").list_buckets()["Buckets"] == []
+    assert client(moto, "dynamodb").list_tables()["TableNames"] == []
+    assert client(moto, "kms").list_keys()["Keys"] == []
+
+
+# -- plans and IAM, executed against moto -------------------------------------------------------
+
+# What a new account gets first: each environment's GitHub roles, dev before staging.
+ROLE_TARGETS = (
+    "-target=module.security.aws_iam_role_policy.deploy",
+    "-target=module.security.aws_iam_role_policy.plan",
+    "-target=module.security.aws_iam_role_policy_attachment.plan_read_only",
+)
+
+
+@pytest.fixture(scope="module")
+def account(tmp_path_factory):
+    """One moto account: the backend from setup-backend.sh, then dev's and staging's GitHub
+    roles applied in that order (terraform apply -target), each environment initialised with
+    the test-only override (local state, every endpoint on moto). Yields the server, the
+    environments' directories and the two apply results."""
+    base = tmp_path_factory.mktemp("moto")
+    server = Moto.start(base / "moto.log")
+    try:
+        setup = run_setup(server.env())
+        assert setup.returncode == 0, setup.stderr
+        copy = base / "terraform"
+        shutil.copytree(TF, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan"))
+        dirs = {}
+        for env in ENVIRONMENTS:
+            directory = copy / "environments" / env.name
+            (directory / "moto_override.tf").write_text(server.override())
+            init(directory)
+            dirs[env.name] = directory
+        applies = {
+            name: terraform(dirs[name], "apply", "-input=false", "-auto-approve", *ROLE_TARGETS, check=False)
+            for name in ("dev", "staging")
+        }
+        yield server, dirs, applies
+    finally:
+        server.stop()
+
+
+def role_policy(server: Moto, role: str, name: str) -> dict[str, dict]:
+    """{Sid: statement} of a role's inline policy, as IAM (moto) stores it."""
+    document = client(server, "iam").get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    if isinstance(document, str):
+        document = json.loads(document)
+    return {statement["Sid"]: statement for statement in document["Statement"]}
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def test_dev_then_staging_in_one_account_share_one_github_oidc_provider(account):
+    server, _, applies = account
+    for name, result in applies.items():
+        assert result.returncode == 0, f"{name}: {result.stdout[-2000:]}{result.stderr}"
+    iam = client(server, "iam")
+    (provider,) = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    for env in ("dev", "staging"):
+        for role in (f"flask-auth-{env}-github-deploy", f"flask-auth-{env}-github-plan"):
+            trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+            trust = json.loads(trust) if isinstance(trust, str) else trust
+            (statement,) = trust["Statement"]
+            assert statement["Principal"]["Federated"] == provider["Arn"], role
+            subject = statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
+            event = f"environment:{env}" if role.endswith("deploy") else "pull_request"
+            assert as_list(subject) == [f"repo:flask-auth/flask-auth:{event}"], role
+
+
+@pytest.mark.parametrize("env", ["dev", "staging"])
+def test_each_environments_roles_read_only_its_own_state(account, env):
+    """The deploy and plan roles of one environment read its state and no other's
+    (another environment's state holds its Redis AUTH token)."""
+    server, _, _ = account
+    backend = (TF / "backend-config" / f"{env}.hcl").read_text()
+    (key,) = re.findall(r'(?m)^key\s*=\s*"([^"]+)"', backend)
+    for role, policy in (
+        (f"flask-auth-{env}-github-deploy", "github-deploy"),
+        (f"flask-auth-{env}-github-plan", "github-plan"),
+    ):
+        statements = role_policy(server, role, policy)
+        (resource,) = as_list(statements["TerraformStateRead"]["Resource"])
+        assert resource == f"arn:aws:s3:::{BUCKET}/flask-auth/{env}/*", role
+        assert key.startswith(resource.removeprefix(f"arn:aws:s3:::{BUCKET}/").rstrip("*")), role
+        readable = [
+            s
+            for s in statements.values()
+            if any("s3:GetObject" in a or a == "s3:*" for a in as_list(s["Action"]))
+        ]
+        assert readable == [statements["TerraformStateRead"]], role
+
+
+def test_the_plan_role_refreshes_its_own_redis_secret_and_no_other(account):
+    server, _, _ = account
+    iam = client(server, "iam")
+    for env in ("dev", "staging"):
+        role = f"flask-auth-{env}-github-plan"
+        attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+        assert [p["PolicyArn"] for p in attached] == ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+        statements = role_policy(server, role, "github-plan")
+        assert as_list(statements["GenerateRandomPassword"]["Action"]) == ["secretsmanager:GetRandomPassword"]
+        if env == "dev":  # no Redis in dev: no secret value at all
+            assert not any(
+                "secretsmanager:GetSecretValue" in as_list(s["Action"]) for s in statements.values()
+            )
+            continue
+        (resource,) = as_list(statements["RefreshOwnSecretValues"]["Resource"])
+        assert resource == (
+            "arn:aws:secretsmanager:ap-south-1:123456789012:secret:flask-auth-staging/redis/ratelimit-storage-uri-??????"
+        )
+        (key,) = as_list(statements["DecryptOwnSecretValues"]["Resource"])
+        assert key.startswith("arn:aws:kms:ap-south-1:123456789012:key/")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS, ids=lambda p: p.name)
+def test_plan_against_the_emulator(account, env):
+    _, dirs, _ = account
+    plan = plan_json(dirs[env.name])
+    values = planned(plan)
+    creates = {c["address"] for c in plan["resource_changes"] if "create" in c["change"]["actions"]}
+    assert len(creates) > 100, env.name
+
+    # metrics-server, as an EKS add-on, so the HPA has a metrics API.
+    addon = values['module.eks.aws_eks_addon.after_nodes["metrics-server"]']
+    assert addon["addon_name"] == "metrics-server" and addon["cluster_name"] == f"flask-auth-{env.name}"
+    # The account's GitHub OIDC provider: created by dev only.
+    github_oidc = "module.security.aws_iam_openid_connect_provider.github[0]"
+    assert (github_oidc in values) is (env.name == "dev")
+    assert not any(a.startswith("module.security.aws_iam_openid_connect_provider") for a in creates)
+
+    if env.name == "dev":
+        assert not any(a.startswith(("module.rds.", "module.elasticache.")) for a in values)
+    else:
+        # The secret the plan role may read is the one the module creates.
+        secret = values["module.elasticache.aws_secretsmanager_secret.url"]
+        assert secret["name"] == f"flask-auth-{env.name}/redis/ratelimit-storage-uri"
+        database = values["module.rds.aws_db_instance.this"]
+        assert database["multi_az"] is (env.name == "prod")
+        assert database["storage_encrypted"] is True
+        redis = values["module.elasticache.aws_elasticache_replication_group.this"]
+        assert redis["transit_encryption_enabled"] is True
+        assert redis["automatic_failover_enabled"] is (env.name == "prod")
+
+
+def test_dev_applies_to_the_emulator_and_destroys(tmp_path):
+    """The whole of dev, applied for real against moto but for the EKS add-ons and access
+    entries moto lacks (EKS_GAPS_OVERRIDE), then destroyed. No "plans no change afterwards"
+    check: moto does not keep an EKS cluster's access_config or upgrade_policy, nor the
+    description of a security-group rule, so a second plan shows changes AWS would not."""
+    server = Moto.start(tmp_path / "moto.log")
+    try:
+        kms = client(server, "kms")
+        kms.create_alias(AliasName=STATE_KEY_ALIAS, TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
+        copy = tmp_path / "terraform"
+        shutil.copytree(TF, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan"))
+        (copy / "modules" / "eks" / "moto_override.tf").write_text(EKS_GAPS_OVERRIDE)
+        directory = copy / "environments" / "dev"
+        (directory / "moto_override.tf").write_text(server.override())
+        init(directory)
+        terraform(directory, "apply", "-input=false", "-auto-approve", "-parallelism=20")
+
+        applied = json.loads((directory / "terraform.tfstate").read_text())["resources"]
+        assert sum(len(r["instances"]) for r in applied if r["mode"] == "managed") > 100
+        outputs = json.loads(terraform(directory, "output", "-json").stdout)
+        cluster = client(server, "eks").describe_cluster(name=outputs["cluster_name"]["value"])["cluster"]
+        assert [c["resources"] for c in cluster["encryptionConfig"]] == [["secrets"]]
+        assert cluster["resourcesVpcConfig"]["publicAccessCidrs"] == ["203.0.113.0/24"]
+        repository = outputs["ecr_repository_url"]["value"].rsplit("/", 1)[1]
+        (described,) = client(server, "ecr").describe_repositories(repositoryNames=[repository])[
+            "repositories"
+        ]
+        assert described["imageTagMutability"] == "IMMUTABLE"
+        assert described["encryptionConfiguration"]["encryptionType"] == "KMS"
+        iam = client(server, "iam")
+        assert (
+            iam.get_role(RoleName="flask-auth-dev-github-deploy")["Role"]["Arn"]
+            == outputs["deploy_role_arn"]["value"]
+        )
+
+        terraform(directory, "destroy", "-input=false", "-auto-approve", "-parallelism=20")
+        assert json.loads((directory / "terraform.tfstate").read_text())["resources"] == []
+        assert client(server, "eks").list_clusters()["clusters"] == []
+        assert client(server, "iam").list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
+    finally:
+        server.stop()
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS, ids=lambda p: p.name)

@@ -363,10 +363,19 @@ def test_each_environment_is_one_call_of_the_deliver_workflow():
 
 def test_dev_waits_for_nothing_of_staging_or_prod():
     # A failing staging leg (its role not set yet, say) must not skip or cancel dev.
-    assert needs(JOBS["dev"]) == {"targets", "test", "e2e", "security"}
-    assert needs(JOBS["staging"]) == {"targets", "test", "e2e", "security", "dev"}
+    checks = {"targets", "test", "e2e", "security", "terraform-emulator"}
+    assert needs(JOBS["dev"]) == checks
+    assert needs(JOBS["staging"]) == checks | {"dev"}
     assert needs(JOBS["prod"]) == {"targets", "approve-prod"}
-    assert needs(JOBS["approve-prod"]) == {"targets", "test", "e2e", "security"}
+    assert needs(JOBS["approve-prod"]) == checks
+
+
+def test_the_emulator_runs_the_terraform_tests_on_provider_6_before_any_real_plan():
+    job = JOBS["terraform-emulator"]
+    assert job["env"]["TF_PROVIDERS"] == "registry"
+    run = next(s["run"] for s in job["steps"] if "run" in s)
+    assert "tests/infra/test_terraform.py" in run and "plan_against" in run and "dev_applies" in run
+    assert needs(JOBS["terraform-plan"]) == {"terraform-emulator"}
     # Inside a unit: deploy needs that unit's build and apply only.
     assert needs(DJOBS["build"]) == needs(DJOBS["terraform"]) == set()
     assert needs(DJOBS["deploy"]) == {"build", "terraform"}
@@ -392,7 +401,8 @@ def test_pull_requests_plan_every_environment_and_apply_nothing():
     assert job["if"] == "github.event_name == 'pull_request'"
     assert job["strategy"] == {"fail-fast": False, "matrix": {"environment": ENVIRONMENTS}}
     plan = step("terraform-plan", uses="./.github/actions/terraform-plan")
-    assert plan["with"]["plan-role-arn"] == "${{ vars.AWS_TERRAFORM_PLAN_ROLE_ARN }}"
+    per_environment_role = "vars[format('AWS_TERRAFORM_PLAN_ROLE_ARN_{0}', matrix.environment)]"
+    assert plan["with"]["plan-role-arn"] == "${{ " + per_environment_role + " }}"
     assert "apply-role-arn" not in plan["with"]
     assert job["permissions"]["pull-requests"] == "write"
     assert "apply" not in json.dumps(job["steps"]).replace("apply-role", "")

@@ -35,6 +35,11 @@ output "deploy_role_arn" {
   value       = module.security.deploy_role_arn
 }
 
+output "plan_role_arn" {
+  description = "The read-only role pull-request plans of this environment assume through OIDC."
+  value       = module.security.plan_role_arn
+}
+
 output "waf_web_acl_arn" {
   description = "No WAF in dev."
   value       = null
@@ -58,4 +63,9 @@ output "lb_controller_role_arn" {
 output "cluster_autoscaler_role_arn" {
   description = "IRSA role for the cluster autoscaler's Helm release."
   value       = module.eks.cluster_autoscaler_role_arn
+}
+
+output "external_dns_role_arn" {
+  description = "IRSA role for ExternalDNS's Helm release (null without route53_zone_id)."
+  value       = module.eks.external_dns_role_arn
 }

@@ -8,6 +8,10 @@ api_allowed_cidrs     = ["203.0.113.0/24"]
 state_bucket_name     = "flask-auth-terraform-state"
 state_lock_table_name = "flask-auth-terraform-locks"
 
+# The account's one GitHub OIDC provider is created here; staging and prod look
+# it up, so apply dev first in a new account.
+create_github_oidc_provider = true
+
 tags = {
   Owner      = "platform-team"
   CostCenter = "flask-auth-dev"

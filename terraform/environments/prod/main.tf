@@ -31,14 +31,18 @@ module "security" {
   waf_rate_limit     = 1000
   log_retention_days = 365
 
-  github_repository        = var.github_repository
-  github_environment       = "prod"
-  github_oidc_provider_arn = var.github_oidc_provider_arn
-  ecr_repository_name      = var.name
-  eks_cluster_name         = var.name
-  state_bucket_name        = var.state_bucket_name
-  state_lock_table_name    = var.state_lock_table_name
-  state_kms_key_arn        = data.aws_kms_alias.state.target_key_arn
+  github_repository           = var.github_repository
+  github_environment          = "prod"
+  create_github_oidc_provider = var.create_github_oidc_provider
+  # This environment's state only (backend-config/prod.hcl key).
+  state_key_prefix = "flask-auth/${local.environment}/"
+  # The Redis URL secret of modules/elasticache, which a plan refreshes.
+  plan_readable_secret_names = ["${var.name}/redis/ratelimit-storage-uri"]
+  ecr_repository_name        = var.name
+  eks_cluster_name           = var.name
+  state_bucket_name          = var.state_bucket_name
+  state_lock_table_name      = var.state_lock_table_name
+  state_kms_key_arn          = data.aws_kms_alias.state.target_key_arn
 }
 
 # The state is encrypted with setup-backend.sh's key: the deploy role reads the
@@ -102,6 +106,8 @@ module "eks" {
     desired_size   = 2
     max_size       = 10
   }
+
+  route53_zone_id = var.route53_zone_id
 
   admin_principal_arns    = var.admin_principal_arns
   deployer_principal_arns = [module.security.deploy_role_arn]

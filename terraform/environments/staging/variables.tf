@@ -41,10 +41,10 @@ variable "github_repository" {
   }
 }
 
-variable "github_oidc_provider_arn" {
-  type        = string
-  description = "An existing GitHub OIDC provider (one per account); empty creates it here."
-  default     = ""
+variable "create_github_oidc_provider" {
+  type        = bool
+  description = "Create the account's GitHub OIDC provider in this environment (exactly one per account: dev); the others look it up."
+  default     = false
 }
 
 variable "api_allowed_cidrs" {
@@ -95,4 +95,10 @@ variable "alarm_email_addresses" {
   type        = list(string)
   description = "Who the database alarms e-mail."
   default     = []
+}
+
+variable "route53_zone_id" {
+  type        = string
+  description = "Route53 hosted zone of the Ingress host (the Helm values' host name): ExternalDNS's IRSA role may change only it. Empty = no ExternalDNS role."
+  default     = ""
 }

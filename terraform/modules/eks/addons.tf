@@ -32,6 +32,11 @@ locals {
       configuration_values = null
       role_arn             = aws_iam_role.irsa["ebs_csi"].arn
     }
+    # The resource metrics API the HorizontalPodAutoscaler reads (EKS community add-on).
+    metrics-server = {
+      configuration_values = null
+      role_arn             = null
+    }
   }
 
   addon_names = concat(keys(local.addons_before_nodes), keys(local.addons_after_nodes))

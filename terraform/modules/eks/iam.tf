@@ -86,7 +86,16 @@ resource "aws_iam_role_policy_attachment" "node" {
 ################################################################################
 
 locals {
-  irsa = {
+  # ExternalDNS gets a role only when there is a hosted zone for it to write.
+  irsa = merge(local.irsa_always, var.route53_zone_id == "" ? {} : {
+    external_dns = {
+      role            = "external-dns"
+      namespace       = "kube-system"
+      service_account = "external-dns"
+    }
+  })
+
+  irsa_always = {
     cluster_autoscaler = {
       role            = "cluster-autoscaler"
       namespace       = "kube-system"
@@ -240,6 +249,43 @@ resource "aws_iam_role_policy" "cluster_autoscaler" {
   name   = "cluster-autoscaler"
   role   = aws_iam_role.irsa["cluster_autoscaler"].id
   policy = data.aws_iam_policy_document.cluster_autoscaler.json
+}
+
+################################################################################
+# ExternalDNS: creates the Ingress host's record (pointing at the ALB the
+# controller made) in one hosted zone, and may change no other zone.
+# https://kubernetes-sigs.github.io/external-dns/latest/docs/tutorials/aws/
+################################################################################
+
+data "aws_iam_policy_document" "external_dns" {
+  count = var.route53_zone_id == "" ? 0 : 1
+
+  statement {
+    sid       = "ChangeOwnZone"
+    actions   = ["route53:ChangeResourceRecordSets"]
+    resources = ["arn:${local.partition}:route53:::hostedzone/${var.route53_zone_id}"]
+  }
+
+  statement {
+    sid       = "ReadOwnZone"
+    actions   = ["route53:ListResourceRecordSets", "route53:ListTagsForResource", "route53:ListTagsForResources"]
+    resources = ["arn:${local.partition}:route53:::hostedzone/${var.route53_zone_id}"]
+  }
+
+  # Zone discovery has no resource-level permissions: AWS only accepts "*".
+  statement {
+    sid       = "ListZones"
+    actions   = ["route53:ListHostedZones"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "external_dns" {
+  count = var.route53_zone_id == "" ? 0 : 1
+
+  name   = "external-dns"
+  role   = aws_iam_role.irsa["external_dns"].id
+  policy = data.aws_iam_policy_document.external_dns[0].json
 }
 
 ################################################################################

@@ -3,7 +3,7 @@ data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  region     = data.aws_region.current.region
+  region     = data.aws_region.current.id
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
   dns_suffix = data.aws_partition.current.dns_suffix
@@ -93,14 +93,11 @@ resource "aws_eks_cluster" "this" {
 # IRSA: the cluster's OIDC issuer as an IAM identity provider
 ################################################################################
 
-data "tls_certificate" "oidc" {
-  url = aws_eks_cluster.this.identity[0].oidc[0].issuer
-}
-
+# No thumbprint: IAM trusts EKS's OIDC issuers through its own CA store, so the
+# list is optional (and the hashicorp/tls provider that fetched it is gone).
 resource "aws_iam_openid_connect_provider" "this" {
-  url             = aws_eks_cluster.this.identity[0].oidc[0].issuer
-  client_id_list  = ["sts.${local.dns_suffix}"]
-  thumbprint_list = [data.tls_certificate.oidc.certificates[0].sha1_fingerprint]
+  url            = aws_eks_cluster.this.identity[0].oidc[0].issuer
+  client_id_list = ["sts.${local.dns_suffix}"]
 
   tags = merge(var.tags, { Name = "${var.name}-irsa" })
 }

@@ -68,6 +68,11 @@ output "cluster_autoscaler_role_arn" {
   value       = aws_iam_role.irsa["cluster_autoscaler"].arn
 }
 
+output "external_dns_role_arn" {
+  description = "IRSA role of kube-system/external-dns (null without route53_zone_id)."
+  value       = try(aws_iam_role.irsa["external_dns"].arn, null)
+}
+
 output "ebs_csi_role_arn" {
   description = "IRSA role of the EBS CSI controller (kube-system/ebs-csi-controller-sa), set on the add-on."
   value       = aws_iam_role.irsa["ebs_csi"].arn

@@ -331,3 +331,14 @@ variable "iam_permissions_boundary_arn" {
     error_message = "iam_permissions_boundary_arn must be an IAM policy ARN or null."
   }
 }
+
+variable "route53_zone_id" {
+  type        = string
+  description = "Route53 hosted zone of the Ingress host; ExternalDNS gets an IRSA role that may change only this zone. Empty = no role."
+  default     = ""
+
+  validation {
+    condition     = var.route53_zone_id == "" || can(regex("^Z[A-Z0-9]{1,31}$", var.route53_zone_id))
+    error_message = "route53_zone_id must be empty or a hosted zone ID such as Z0123456789ABCDEFGHIJ."
+  }
+}

@@ -2,7 +2,6 @@ terraform {
   required_version = ">= 1.10"
 
   required_providers {
-    aws = { source = "hashicorp/aws", version = "~> 6.0" }
-    tls = { source = "hashicorp/tls", version = "~> 4.0" }
+    aws = { source = "hashicorp/aws", version = ">= 5.100, < 7.0" }
   }
 }

@@ -56,10 +56,22 @@ resource "aws_cloudwatch_log_group" "this" {
 }
 
 # Alphanumeric only: the token goes into a rediss:// URL unescaped, and AUTH
-# tokens may not contain @, " or /.
-resource "random_password" "auth_token" {
-  length  = 64
-  special = false
+# tokens may not contain @, " or /. Secrets Manager generates it (no
+# hashicorp/random provider); the data source draws a new one on every read, so
+# terraform_data keeps the first draw: the token changes only when that resource
+# is replaced (terraform apply -replace=module.elasticache.terraform_data.auth_token).
+data "aws_secretsmanager_random_password" "auth_token" {
+  password_length     = 64
+  exclude_punctuation = true
+  include_space       = false
+}
+
+resource "terraform_data" "auth_token" {
+  input = data.aws_secretsmanager_random_password.auth_token.random_password
+
+  lifecycle {
+    ignore_changes = [input]
+  }
 }
 
 resource "aws_elasticache_replication_group" "this" {
@@ -86,7 +98,7 @@ resource "aws_elasticache_replication_group" "this" {
   at_rest_encryption_enabled = true
   kms_key_id                 = var.kms_key_arn
   transit_encryption_enabled = true
-  auth_token                 = random_password.auth_token.result
+  auth_token                 = terraform_data.auth_token.output
   # ROTATE keeps the old token valid next to a new one, so pods still holding
   # the old URL keep working until they pick up the new secret.
   auth_token_update_strategy = "ROTATE"
@@ -112,7 +124,7 @@ resource "aws_elasticache_replication_group" "this" {
 }
 
 resource "aws_secretsmanager_secret" "url" {
-  #checkov:skip=CKV2_AWS_57:the URL embeds the ElastiCache AUTH token; rotating it needs a coordinated AUTH update (ROTATE then SET) on the replication group, done by Terraform (replace random_password), not a Secrets Manager Lambda
+  #checkov:skip=CKV2_AWS_57:the URL embeds the ElastiCache AUTH token; rotating it needs a coordinated AUTH update (ROTATE then SET) on the replication group, done by Terraform (replace terraform_data.auth_token), not a Secrets Manager Lambda
   name                    = "${var.name}/redis/ratelimit-storage-uri"
   description             = "RATELIMIT_STORAGE_URI (rediss:// URL with the AUTH token) for ${local.replication_group_id}"
   kms_key_id              = var.kms_key_arn
@@ -123,5 +135,5 @@ resource "aws_secretsmanager_secret" "url" {
 
 resource "aws_secretsmanager_secret_version" "url" {
   secret_id     = aws_secretsmanager_secret.url.id
-  secret_string = "rediss://:${random_password.auth_token.result}@${aws_elasticache_replication_group.this.primary_endpoint_address}:${local.port}/0"
+  secret_string = "rediss://:${terraform_data.auth_token.output}@${aws_elasticache_replication_group.this.primary_endpoint_address}:${local.port}/0"
 }

@@ -1,21 +1,22 @@
 ################################################################################
-# GitHub Actions OIDC provider and deploy role
+# GitHub Actions OIDC provider, deploy role and pull-request plan role
 ################################################################################
 
 locals {
   github_oidc_provider_arn = (
-    var.github_oidc_provider_arn != ""
-    ? var.github_oidc_provider_arn
-    : aws_iam_openid_connect_provider.github[0].arn
+    var.create_github_oidc_provider
+    ? aws_iam_openid_connect_provider.github[0].arn
+    : data.aws_iam_openid_connect_provider.github[0].arn
   )
 
   state_bucket_arn = "arn:${local.partition}:s3:::${var.state_bucket_name}"
 }
 
-# One provider per URL per account: pass github_oidc_provider_arn when another
-# stack (or environment) already created it.
+# IAM allows one provider per URL per account: exactly one environment of an
+# account creates it (create_github_oidc_provider = true, dev here), the others
+# look it up, so applying staging after dev does not fail with EntityAlreadyExists.
 resource "aws_iam_openid_connect_provider" "github" {
-  count = var.github_oidc_provider_arn == "" ? 1 : 0
+  count = var.create_github_oidc_provider ? 1 : 0
 
   url            = "https://token.actions.githubusercontent.com"
   client_id_list = ["sts.amazonaws.com"]
@@ -27,14 +28,30 @@ resource "aws_iam_openid_connect_provider" "github" {
     "1c58a3a8518e8759bf075b76b750d4f2df264fcd",
   ]
 
-  tags = merge(var.tags, { Name = "${var.name}-github-actions" })
+  tags = merge(var.tags, { Name = "github-actions" })
 }
 
-# Only jobs of this repository running in this GitHub environment (which can
-# carry required reviewers and branch rules) get a token for the role.
-data "aws_iam_policy_document" "deploy_assume" {
+data "aws_iam_openid_connect_provider" "github" {
+  count = var.create_github_oidc_provider ? 0 : 1
+
+  url = "https://token.actions.githubusercontent.com"
+}
+
+# Who may assume each role: only jobs of this repository, and for the deploy role
+# only those running in this GitHub environment (which can carry required
+# reviewers and branch rules); for the plan role, pull-request jobs.
+locals {
+  github_subjects = {
+    deploy = "repo:${var.github_repository}:environment:${var.github_environment}"
+    plan   = "repo:${var.github_repository}:pull_request"
+  }
+}
+
+data "aws_iam_policy_document" "github_assume" {
+  for_each = local.github_subjects
+
   statement {
-    sid     = "GitHubActionsEnvironment"
+    sid     = "GitHubActions"
     effect  = "Allow"
     actions = ["sts:AssumeRoleWithWebIdentity"]
 
@@ -52,7 +69,7 @@ data "aws_iam_policy_document" "deploy_assume" {
     condition {
       test     = "StringEquals"
       variable = "token.actions.githubusercontent.com:sub"
-      values   = ["repo:${var.github_repository}:environment:${var.github_environment}"]
+      values   = [each.value]
     }
   }
 }
@@ -60,7 +77,7 @@ data "aws_iam_policy_document" "deploy_assume" {
 resource "aws_iam_role" "deploy" {
   name                 = "${var.name}-github-deploy"
   description          = "Assumed by GitHub Actions (${var.github_repository}, environment ${var.github_environment}) to push images and deploy to EKS"
-  assume_role_policy   = data.aws_iam_policy_document.deploy_assume.json
+  assume_role_policy   = data.aws_iam_policy_document.github_assume["deploy"].json
   max_session_duration = 3600
 
   tags = merge(var.tags, { Name = "${var.name}-github-deploy" })
@@ -102,7 +119,13 @@ data "aws_iam_policy_document" "deploy" {
     resources = [local.eks_cluster_arn]
   }
 
-  # Read-only state access: the pipeline runs `terraform output`, never plan/apply.
+  # Read-only access to this environment's state: the pipeline runs `terraform output`.
+  source_policy_documents = [data.aws_iam_policy_document.state_read.json]
+}
+
+# Reading this environment's state, and only its own: the objects under
+# state_key_prefix (another environment's state holds its Redis AUTH token).
+data "aws_iam_policy_document" "state_read" {
   statement {
     sid       = "TerraformStateList"
     effect    = "Allow"
@@ -145,4 +168,74 @@ resource "aws_iam_role_policy" "deploy" {
   name   = "github-deploy"
   role   = aws_iam_role.deploy.id
   policy = data.aws_iam_policy_document.deploy.json
+}
+
+################################################################################
+# Pull-request plan role: ReadOnlyAccess plus what a refresh of this
+# environment reads that ReadOnlyAccess lacks (its state, the Redis URL secret
+# value, Secrets Manager's password generator). The workflow assumes it for
+# `terraform plan -lock=false` on pull requests (output plan_role_arn).
+################################################################################
+
+resource "aws_iam_role" "plan" {
+  name                 = "${var.name}-github-plan"
+  description          = "Assumed by pull-request jobs of ${var.github_repository} to plan ${var.environment} (read-only)"
+  assume_role_policy   = data.aws_iam_policy_document.github_assume["plan"].json
+  max_session_duration = 3600
+
+  tags = merge(var.tags, { Name = "${var.name}-github-plan" })
+}
+
+resource "aws_iam_role_policy_attachment" "plan_read_only" {
+  role       = aws_iam_role.plan.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/ReadOnlyAccess"
+}
+
+data "aws_iam_policy_document" "plan" {
+  source_policy_documents = [data.aws_iam_policy_document.state_read.json]
+
+  # Refreshing aws_secretsmanager_secret_version reads the value.
+  dynamic "statement" {
+    for_each = length(var.plan_readable_secret_names) > 0 ? [1] : []
+
+    content {
+      sid       = "RefreshOwnSecretValues"
+      effect    = "Allow"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [for name in var.plan_readable_secret_names : "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:${name}-??????"]
+    }
+  }
+
+  # Those secrets are encrypted with this environment's ElastiCache key.
+  dynamic "statement" {
+    for_each = length(var.plan_readable_secret_names) > 0 ? [1] : []
+
+    content {
+      sid       = "DecryptOwnSecretValues"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt"]
+      resources = [aws_kms_key.this["elasticache"].arn]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["secretsmanager.${local.region}.${local.dns_suffix}"]
+      }
+    }
+  }
+
+  # data.aws_secretsmanager_random_password (the Redis AUTH token) is read on every
+  # plan. The action has no resource: AWS only accepts "*"; it returns random bytes.
+  statement {
+    sid       = "GenerateRandomPassword"
+    effect    = "Allow"
+    actions   = ["secretsmanager:GetRandomPassword"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "plan" {
+  name   = "github-plan"
+  role   = aws_iam_role.plan.id
+  policy = data.aws_iam_policy_document.plan.json
 }

@@ -5,7 +5,7 @@ data "aws_region" "current" {}
 locals {
   account_id = data.aws_caller_identity.current.account_id
   partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.region
+  region     = data.aws_region.current.id
   dns_suffix = data.aws_partition.current.dns_suffix
 
   # Built from strings rather than taken from the ECR/EKS modules: those modules

@@ -34,7 +34,7 @@ output "alb_security_group_id" {
 }
 
 output "github_oidc_provider_arn" {
-  description = "ARN of the GitHub Actions OIDC provider (created here or passed in)."
+  description = "ARN of the account's GitHub Actions OIDC provider (created here or looked up)."
   value       = local.github_oidc_provider_arn
 }
 
@@ -61,4 +61,9 @@ output "waf_log_group_name" {
 output "kms_key_aliases" {
   description = "KMS alias names by purpose (eks, rds, logs, ecr, elasticache)."
   value       = { for k, a in aws_kms_alias.this : k => a.name }
+}
+
+output "plan_role_arn" {
+  description = "ARN of the read-only role pull-request jobs assume to plan this environment."
+  value       = aws_iam_role.plan.arn
 }

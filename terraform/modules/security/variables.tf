@@ -115,15 +115,16 @@ variable "github_environment" {
   }
 }
 
-variable "github_oidc_provider_arn" {
-  type        = string
-  description = "ARN of an existing token.actions.githubusercontent.com OIDC provider (one per account). Empty = create it here."
-  default     = ""
+variable "create_github_oidc_provider" {
+  type        = bool
+  description = "Create the account's token.actions.githubusercontent.com OIDC provider here. IAM allows one per account: true in exactly one environment of the account, the others look it up (and must be applied after it)."
+  default     = false
+}
 
-  validation {
-    condition     = var.github_oidc_provider_arn == "" || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/token\\.actions\\.githubusercontent\\.com$", var.github_oidc_provider_arn))
-    error_message = "github_oidc_provider_arn must be empty or arn:<partition>:iam::<account>:oidc-provider/token.actions.githubusercontent.com."
-  }
+variable "plan_readable_secret_names" {
+  type        = list(string)
+  description = "Names of this environment's Secrets Manager secrets whose value a plan refreshes (the Redis URL): the plan role may read them, and only them."
+  default     = []
 }
 
 variable "create_autoscaling_service_linked_role" {
@@ -164,12 +165,11 @@ variable "state_bucket_name" {
 
 variable "state_key_prefix" {
   type        = string
-  description = "Optional key prefix inside the state bucket the deploy role may read (e.g. \"prod/\"). Empty = every object in the bucket."
-  default     = ""
+  description = "Key prefix of this environment's state in the bucket (e.g. \"flask-auth/prod/\"): the deploy and plan roles may read only objects under it."
 
   validation {
-    condition     = !can(regex("[*?]", var.state_key_prefix)) && !startswith(var.state_key_prefix, "/")
-    error_message = "state_key_prefix must not contain wildcards or start with '/'."
+    condition     = can(regex("^[A-Za-z0-9!_.()'-]+(/[A-Za-z0-9!_.()'-]+)*/$", var.state_key_prefix))
+    error_message = "state_key_prefix must be a non-empty key prefix ending in '/', without wildcards or a leading '/'."
   }
 }
 

@@ -2,6 +2,6 @@ terraform {
   required_version = ">= 1.10"
 
   required_providers {
-    aws = { source = "hashicorp/aws", version = "~> 6.0" }
+    aws = { source = "hashicorp/aws", version = ">= 5.100, < 7.0" }
   }
 }

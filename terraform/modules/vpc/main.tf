@@ -12,7 +12,7 @@ data "aws_availability_zones" "available" {
   # shifting every subnet to another AZ.
   filter {
     name   = "zone-name"
-    values = [for s in var.az_name_suffixes : "${data.aws_region.current.region}${s}"]
+    values = [for s in var.az_name_suffixes : "${data.aws_region.current.id}${s}"]
   }
 
   # Only the region's standard AZs: Local Zones and Wavelength Zones are opt-in
