@@ -16,6 +16,7 @@ from time import perf_counter
 
 from flask import Flask, Response, g, has_request_context, request
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
+from sqlalchemy import inspect as sa_inspect
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$")
@@ -130,8 +131,14 @@ def _logged_path() -> str:
 
 def _signed_in_user_id() -> int | None:
     user = g.get("_login_user")  # set by Flask-Login only if this request loaded the user
-    if user is not None and getattr(user, "is_authenticated", False):
-        return user.id
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    # The identity the session knows, without a query: after a commit the user's
+    # attributes are expired, and reading user.id would go back to a database that
+    # may have just gone away, turning a logged response into a 500.
+    state = sa_inspect(user, raiseerr=False)
+    if state is not None and state.identity:
+        return state.identity[0]
     return None
 
 

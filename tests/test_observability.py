@@ -406,3 +406,25 @@ def test_bad_metrics_networks_are_refused(make_app, monkeypatch):
     monkeypatch.setenv("METRICS_ALLOWED_NETWORKS", "10.0.0.0/8,not-a-network")
     with pytest.raises(ConfigError, match="METRICS_ALLOWED_NETWORKS"):
         make_app()
+
+
+def test_the_request_log_names_the_user_without_going_back_to_the_database(app):
+    """After a commit the signed-in user's attributes are expired; the request log line
+    must not reload them (with the database just gone, that query was a 500 in `make faults`)."""
+    from flask import g
+    from sqlalchemy import event
+
+    from app.observability import _signed_in_user_id
+
+    with app.app_context():
+        user = User(username="alice", email="alice@example.com", password_hash="x")
+        db.session.add(user)
+        db.session.commit()  # expires every attribute of user
+        user_id = db.session.get(User, user.id).id
+        db.session.expire(user)
+        statements = []
+        event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        with app.test_request_context():
+            g._login_user = user
+            assert _signed_in_user_id() == user_id
+        assert statements == []
