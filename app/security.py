@@ -141,14 +141,19 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(stored_hash: str, password: str) -> bool:
-    """argon2 hashes, and the Werkzeug scrypt hashes stored before argon2id."""
     with _hash_slot():
-        if not stored_hash.startswith("$argon2"):
-            return check_password_hash(stored_hash, password)
-        try:
-            return _hasher().verify(stored_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
+        return stored_hash_matches(stored_hash, password, _hasher())
+
+
+def stored_hash_matches(stored_hash: str, password: str, hasher: PasswordHasher) -> bool:
+    """argon2 hashes (their parameters are read from the hash), and the Werkzeug
+    scrypt hashes stored before argon2id. No app needed: the fault suite uses it too."""
+    if not stored_hash.startswith("$argon2"):
+        return check_password_hash(stored_hash, password)
+    try:
+        return hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def needs_rehash(stored_hash: str) -> bool:

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from app.extensions import db
 from app.models import utcnow
 from tests.support.races import row_held, wait_for_lock_waiters
-from tests.support.server import Browser, gunicorn
+from tests.support.server import Browser, gunicorn, register
 
 WRONG = "Wrong-Horse-99"
 THRESHOLD = 5
@@ -266,20 +266,6 @@ def test_cli_end_sessions_ends_every_session_of_the_account(make_app):
 GUNICORN_ENV = {"RATELIMIT_LOGIN": "1000 per minute", "LOCKOUT_THRESHOLD": str(THRESHOLD)}
 
 
-def _register(server, username="alice"):
-    browser = Browser(server)
-    reply = browser.submit(
-        "/auth/register",
-        {
-            "username": username,
-            "email": f"{username}@example.com",
-            "password": PASSWORD,
-            "confirm_password": PASSWORD,
-        },
-    )
-    assert reply.status == 302, reply
-
-
 def _judged(server, offset: int) -> list[str]:
     return [
         entry.get("reason")
@@ -292,7 +278,7 @@ def test_parallel_wrong_passwords_are_judged_at_most_threshold_times(tmp_path, d
     """30 wrong passwords at once from unknown clients: exactly THRESHOLD are judged (counted as
     bad passwords), every other one is refused as locked, and the right password then fails."""
     with gunicorn(tmp_path, database_url, workers=2, **GUNICORN_ENV) as server:
-        _register(server)
+        register(server)
         browsers = [Browser(server) for _ in range(30)]
         pages = [b.get("/auth/login") for b in browsers]
         forms = [{"csrf_token": csrf_token(p.body), "login": "alice", "password": WRONG} for p in pages]
@@ -322,7 +308,7 @@ def test_lock_set_while_a_right_password_is_checked_wins(tmp_path, postgresql_da
 
     url, name = postgresql_database
     with gunicorn(tmp_path, url, workers=1, **GUNICORN_ENV) as server:
-        _register(server)
+        register(server)
         browser = Browser(server)
         page = browser.get("/auth/login")
         form = {"csrf_token": csrf_token(page.body), "login": "alice", "password": PASSWORD}

@@ -14,11 +14,12 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from werkzeug.security import check_password_hash
+
+from app.security import stored_hash_matches
 
 from . import services, verdict
 from .faults import FAULTS, Fault, by_name
@@ -129,16 +130,6 @@ def statuses(recorder: Recorder, excused: list[tuple[float, float]]) -> dict[str
     return dict(counts)
 
 
-def password_matches(stored_hash: str, password: str) -> bool:
-    """The app's argon2id hashes (parameters read from the hash), and scrypt ones from before."""
-    if not stored_hash.startswith("$argon2"):
-        return check_password_hash(stored_hash, password)
-    try:
-        return PasswordHasher().verify(stored_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
 def run_fault(ctx: Context, index: int, fault: Fault, quick: bool, mail_settle: float) -> verdict.FaultResult:
     seconds = fault.quick_seconds if quick else fault.seconds
     print(f"[{index}] {fault.name}: {fault.description} ({seconds} s)", flush=True)
@@ -159,7 +150,9 @@ def run_fault(ctx: Context, index: int, fault: Fault, quick: bool, mail_settle: 
     ctx.load.stop()
     ended = time.monotonic()
     received = settle_mail(ctx, ledger, mail_settle)
-    reconciliation = ledger.reconcile(stored_accounts(ctx, ctx.load.prefix), password_matches, received)
+    reconciliation = ledger.reconcile(
+        stored_accounts(ctx, ctx.load.prefix), partial(stored_hash_matches, hasher=PasswordHasher()), received
+    )
     result.statuses = statuses(recorder, ctx.excused)
     for sample in recorder.samples:
         counts = result.by_request.setdefault(sample.what, {})
