@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.server import free_port
+from tests.support.standins import docker_build
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
@@ -66,29 +67,19 @@ def image(base_image: str):
         ).stdout.strip()
         or "unknown"
     )
-    build = subprocess.run(
-        [
-            DOCKER,
-            "build",
-            "-f",
-            str(DOCKERFILE),
-            "--build-arg",
-            f"PYTHON_IMAGE={base_image}",
-            "--build-arg",
-            "VERSION=9.8.7",
-            "--build-arg",
-            f"REVISION={revision}",
-            "-t",
-            IMAGE,
-            str(ROOT),
-        ],
-        env={**os.environ, "DOCKER_BUILDKIT": "1"},
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
+    docker_build(
+        "-f",
+        str(DOCKERFILE),
+        "--build-arg",
+        f"PYTHON_IMAGE={base_image}",
+        "--build-arg",
+        "VERSION=9.8.7",
+        "--build-arg",
+        f"REVISION={revision}",
+        "-t",
+        IMAGE,
+        str(ROOT),
     )
-    assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-4000:]
     size = int(docker("image", "inspect", "-f", "{{.Size}}", IMAGE).stdout.strip())
     REPORT["image size"] = f"{size / 1e6:.0f} MB ({size} bytes)"
     yield {"name": IMAGE, "revision": revision}

@@ -32,6 +32,19 @@ def _docker(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     return subprocess.run([DOCKER, *args], capture_output=True, text=True, timeout=timeout, check=False)
 
 
+def docker_build(*args: str) -> None:
+    """`docker build ARGS` with BuildKit; a failure shows the end of the build log."""
+    built = subprocess.run(
+        [DOCKER, "build", *args],
+        env={**os.environ, "DOCKER_BUILDKIT": "1"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
+
+
 def compose_images() -> dict[str, str]:
     """service -> image, as the compose file names them."""
     services = yaml.safe_load((ROOT / "docker-compose.dev.yml").read_text())["services"]
@@ -63,23 +76,7 @@ def ensure_service_images(base_image: str, kind: str | None = None) -> dict[str,
         cached = f"flask-auth-standin/{recipe}:{recipe_hash(recipe, base_image)}"
         how = "cached stand-in"
         if _docker("image", "inspect", cached).returncode != 0:
-            built = subprocess.run(
-                [
-                    DOCKER,
-                    "build",
-                    "--build-arg",
-                    f"BASE_IMAGE={base_image}",
-                    "-t",
-                    cached,
-                    str(RECIPES / recipe),
-                ],
-                env={**os.environ, "DOCKER_BUILDKIT": "1"},
-                capture_output=True,
-                text=True,
-                timeout=900,
-                check=False,
-            )
-            assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+            docker_build("--build-arg", f"BASE_IMAGE={base_image}", "-t", cached, str(RECIPES / recipe))
             how = "stand-in built now"
         tagged = _docker("tag", cached, image)
         assert tagged.returncode == 0, tagged.stderr
