@@ -87,10 +87,11 @@ def _refuse_per_worker_rate_limits(server) -> None:
     """memory:// rate limits live in each worker: with N workers every limit
     is N times looser, and which worker answers decides. Staging and
     production need a shared store (redis://) or a single worker."""
+    from app.config import read_bool  # the app's own reading of the setting
+
     env_name = os.environ.get("APP_ENV", "development").strip().lower()
     storage = os.environ.get("RATELIMIT_STORAGE_URI", "memory://").strip() or "memory://"
-    disabled = ("0", "false", "no", "off", "")  # as app/config.py reads it
-    enabled = os.environ.get("RATELIMIT_ENABLED", "true").strip().lower() not in disabled
+    enabled = read_bool(os.environ, "RATELIMIT_ENABLED", True)
     shared = not storage.startswith("memory://")
     if env_name in ("staging", "production") and enabled and not shared and server.cfg.workers > 1:
         raise RuntimeError(

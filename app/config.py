@@ -27,7 +27,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+def read_bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
     raw = environ.get(name)
     if raw is None:
         return default
@@ -192,7 +192,7 @@ class Config:
         # account deletion and ending sessions (each costs a hash).
         self.RATELIMIT_REAUTH = _rate_limit(env, "RATELIMIT_REAUTH", "10 per minute")
         self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI", "memory://")
-        self.RATELIMIT_ENABLED = _bool(env, "RATELIMIT_ENABLED", True)
+        self.RATELIMIT_ENABLED = read_bool(env, "RATELIMIT_ENABLED", True)
         self.RATELIMIT_HEADERS_ENABLED = True
         self.TRUSTED_PROXIES = _int(env, "TRUSTED_PROXIES", 0)
 
@@ -217,7 +217,7 @@ class Config:
         self.SESSION_TOUCH_INTERVAL = min(timedelta(seconds=60), self.SESSION_IDLE_TIMEOUT / 4)
 
         # Cookies.
-        secure = _bool(env, "SECURE_COOKIES", self.SECURE_COOKIES)
+        secure = read_bool(env, "SECURE_COOKIES", self.SECURE_COOKIES)
         # __Host- cookies must be Secure, Path=/ and host-only: a sibling
         # subdomain cannot plant or overwrite them.
         host_prefix = "__Host-" if secure and self.ENV_NAME in {"staging", "production"} else ""
@@ -235,7 +235,7 @@ class Config:
         self.REMEMBER_COOKIE_PATH = "/"
         self.DEVICE_COOKIE_NAME = f"{host_prefix}device"
         self.REMEMBER_COOKIE_REFRESH_EACH_REQUEST = False
-        self.HSTS_ENABLED = _bool(env, "HSTS", self.HSTS)
+        self.HSTS_ENABLED = read_bool(env, "HSTS", self.HSTS)
 
         self.WTF_CSRF_TIME_LIMIT = _int(env, "CSRF_TIME_LIMIT_SECONDS", 3600, minimum=60)
         self.LOG_LEVEL = _choice(env, "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"), upper=True)
@@ -292,8 +292,8 @@ class Config:
 
         self.MAIL_SERVER = env.get("MAIL_SERVER", "").strip()
         self.MAIL_PORT = _int(env, "MAIL_PORT", 587, minimum=1)
-        self.MAIL_USE_TLS = _bool(env, "MAIL_USE_TLS", True)
-        self.MAIL_USE_SSL = _bool(env, "MAIL_USE_SSL", False)
+        self.MAIL_USE_TLS = read_bool(env, "MAIL_USE_TLS", True)
+        self.MAIL_USE_SSL = read_bool(env, "MAIL_USE_SSL", False)
         if self.MAIL_USE_TLS and self.MAIL_USE_SSL:
             raise ConfigError("MAIL_USE_TLS (STARTTLS) and MAIL_USE_SSL (implicit TLS) exclude each other")
         self.MAIL_USERNAME = env.get("MAIL_USERNAME", "").strip() or None
@@ -314,7 +314,7 @@ class Config:
             # and shown as a polite error; a token never reaches the logs.
             self.MAIL_BACKEND = "app.mail.UnconfiguredEmailBackend"
 
-        self.REQUIRE_EMAIL_VERIFICATION = _bool(env, "REQUIRE_EMAIL_VERIFICATION", False)
+        self.REQUIRE_EMAIL_VERIFICATION = read_bool(env, "REQUIRE_EMAIL_VERIFICATION", False)
         if self.REQUIRE_EMAIL_VERIFICATION and not (self.MAIL_SERVER or self.LOG_MAIL_WITHOUT_SERVER):
             raise ConfigError("REQUIRE_EMAIL_VERIFICATION needs MAIL_SERVER: nobody could confirm an address")
         self.PASSWORD_RESET_MAX_AGE = timedelta(
@@ -368,7 +368,7 @@ class Config:
         statement_ms = _int(env, "DB_STATEMENT_TIMEOUT_MS", 5000, minimum=1)
         lock_ms = _int(env, "DB_LOCK_TIMEOUT_MS", 3000, minimum=1)
         return options | {
-            "pool_pre_ping": _bool(env, "DB_POOL_PRE_PING", True),
+            "pool_pre_ping": read_bool(env, "DB_POOL_PRE_PING", True),
             "pool_size": _int(env, "DB_POOL_SIZE", 5, minimum=1),
             "max_overflow": _int(env, "DB_MAX_OVERFLOW", 5),
             "pool_recycle": _int(env, "DB_POOL_RECYCLE_SECONDS", 1800, minimum=1),
