@@ -254,6 +254,8 @@ class Sender:
         self._lock = threading.Lock()
 
     def start(self) -> None:
+        if self.thread is not None:  # every request after the first: no lock taken
+            return
         with self._lock:
             if self.thread is not None or self.stop.is_set():
                 return
