@@ -23,6 +23,7 @@ from limits import parse_many
 from sqlalchemy import delete, func, select, update
 
 from .. import lockout, mail, metrics, outbox, tokens
+from ..dependencies import redis_state
 from ..extensions import db, limiter
 from ..models import User, UserSession, utcnow
 from ..observability import log_event
@@ -51,7 +52,6 @@ def mail_allowed(user: User, kind: str) -> bool:
     (Redis) is away the mail is allowed and a warning logged once per outage:
     the quota is a courtesy to inboxes, not worth refusing a user for.
     """
-    global _quota_store_down
     if not limiter.enabled:
         return True
     strategy = limiter.limiter
@@ -69,18 +69,18 @@ def mail_allowed(user: User, kind: str) -> bool:
             for window in windows:
                 strategy.hit(*window)
     except Exception as exc:  # any error of the store's client
-        if not _quota_store_down:
+        # One warning per outage: the worker's Redis state (app/dependencies.py)
+        # says whether this outage was seen already, by us or another observer.
+        state = redis_state()
+        if state is None or state.up:
             log_event("mail.quota_unavailable", level=logging.WARNING, kind=kind, error=type(exc).__name__)
-        _quota_store_down = True
+        if state is not None:
+            state.mark(False, observer="mail quota")
         return True
-    _quota_store_down = False
     if not allowed:
         log_event("mail.throttled", user_id=user.id, kind=kind)
         metrics.MAILS.labels(kind=kind, result="throttled").inc()
     return allowed
-
-
-_quota_store_down = False  # a warning per outage, not per request
 
 
 def queue_mail(user: User, kind: str) -> str:
