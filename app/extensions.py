@@ -55,7 +55,12 @@ class SQLAlchemy(_SQLAlchemy):
             self.session.registry.clear()
 
 
-db = SQLAlchemy(model_class=Base)
+# Objects stay loaded after a commit: a view that reads the user it just saved
+# (user.id for the log line, the session's login) must not query again after the
+# write it reports, or a database gone at that moment turns a kept write into a
+# 503 (the fault suite saw it: a registration kept while its user was told it
+# failed). Each request's session is new, so nothing stale outlives a request.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

@@ -531,3 +531,99 @@ def test_redis_stopped_under_gunicorn_keeps_sign_in_working(redis_server, tmp_pa
     assert 1 <= len(degraded) <= 2  # once per worker that met the outage
     assert all(line["level"] == "WARNING" and line["dependency"] == "redis" for line in degraded)
     assert all(line["status"] < 500 for line in logs if line.get("logger") == "app.requests")
+
+
+# --- nothing after the last commit can turn a success into a failure ------------------------------
+
+NEW_PASSWORD = "N3w-Quartz-passw0rd-7"
+AFTER_COMMIT = {
+    "registration": (
+        "/auth/register",
+        lambda token: {
+            "csrf_token": token,
+            "username": "dave",
+            "email": "dave@example.com",
+            "password": PASSWORD,
+            "confirm_password": PASSWORD,
+        },
+        302,
+    ),
+    "sign-in": ("/auth/login", lambda token: {"csrf_token": token, **ALICE}, 302),
+    "reset request": ("/auth/reset", lambda token: {"csrf_token": token, "email": "alice@example.com"}, 200),
+    "password change": (
+        "/account/password",
+        lambda token: {
+            "csrf_token": token,
+            "current_password": PASSWORD,
+            "new_password": NEW_PASSWORD,
+            "confirm_password": NEW_PASSWORD,
+        },
+        302,
+    ),
+}
+
+
+@pytest.mark.postgresql_only
+@pytest.mark.parametrize("kind", AFTER_COMMIT)
+def test_a_table_locked_right_after_the_last_commit_does_not_fail_the_request(
+    own_database, monkeypatch, kind
+):
+    """The fault suite's phantom registration: the users table is locked the moment the
+    request's last commit returns (DB_LOCK_TIMEOUT_MS short). A request that read the
+    committed user again afterwards (an expired attribute reloaded) waited on the lock and
+    told its user 503 for a write that was kept. Nothing after the last commit may touch
+    the database."""
+    from sqlalchemy import event
+
+    url, _admin, _name = own_database
+    application = registered_app(monkeypatch, url, DB_LOCK_TIMEOUT_MS="200")
+    path, form, expected = AFTER_COMMIT[kind]
+    client = application.test_client()
+    if kind == "password change":
+        assert AuthActions(client).login().status_code == 302
+    commits: list[int] = []
+    lock_on: list[int] = []
+    holder = []
+
+    def after_commit(session):
+        commits.append(1)
+        if lock_on and len(commits) == lock_on[0]:
+            import psycopg2
+
+            connection = psycopg2.connect(url)
+            with connection.cursor() as cursor:
+                cursor.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+            holder.append(connection)
+
+    def post():
+        token = csrf_token(client.get(path).get_data(as_text=True))
+        commits.clear()
+        return client.post(path, data=form(token))
+
+    event.listen(db.session, "after_commit", after_commit)
+    try:
+        # A first request of the same kind (on another account) counts the commits...
+        dry = application.test_client()
+        if kind == "password change":
+            assert AuthActions(dry).register(username="erin", email="erin@example.com").status_code == 302
+            assert AuthActions(dry).login(login="erin").status_code == 302
+            dry_form = form
+        elif kind == "registration":
+            dry_form = lambda token: form(token) | {"username": "frank", "email": "frank@example.com"}  # noqa: E731
+        else:
+            dry_form = form
+        token = csrf_token(dry.get(path).get_data(as_text=True))
+        commits.clear()
+        assert dry.post(path, data=dry_form(token)).status_code == expected
+        assert commits, "the request committed nothing"
+        # ...and the real one has the table locked right after its last.
+        lock_on.append(len(commits))
+        response = post()
+        assert response.status_code == expected, response.get_data(as_text=True)
+        assert holder, f"the lock was never taken ({len(commits)} commits, dry {lock_on})"
+    finally:
+        event.remove(db.session, "after_commit", after_commit)
+        for connection in holder:
+            connection.rollback()
+            connection.close()
+        dispose(application)
