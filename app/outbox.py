@@ -16,7 +16,9 @@ A sender delivers the rows (deliver_due()), at least once:
   exponential backoff with jitter, and `failed` (logged `mail.failed`,
   counted) after MAIL_MAX_ATTEMPTS;
 - a sender killed mid-send leaves its row `sending`; when the lease runs out
-  another sender claims it again (so a message may, rarely, arrive twice).
+  another sender claims it again (so a message may, rarely, arrive twice);
+  a sender that lost the database mid-message gives its claim back as soon
+  as the database returns (give_back()), without waiting for the lease.
 
 The message, link token included, is rendered when it is sent, not when it is
 owed: the link is valid for its whole max age from delivery however long an
@@ -109,9 +111,13 @@ def _due(now: datetime):
     )
 
 
+def _lease_end(now: datetime) -> datetime:
+    return now + timedelta(seconds=current_app.config["MAIL_LEASE_SECONDS"])
+
+
 def claim(now: datetime, limit: int = 1) -> list[int]:
     """Claim up to `limit` due messages for this sender's lease and commit; their ids."""
-    lease_end = now + timedelta(seconds=current_app.config["MAIL_LEASE_SECONDS"])
+    lease_end = _lease_end(now)
     candidates = db.session.scalars(
         select(MailOutbox.id)
         .where(_due(now))
@@ -220,12 +226,15 @@ def deliver_due(
     now: datetime | None = None,
     deadline: float | None = None,
     stop: threading.Event | None = None,
+    unfinished: list[tuple[int, datetime]] | None = None,
 ) -> dict[str, int]:
     """Deliver every message due now, one claim at a time; counts by outcome.
 
     now: the time to judge by (tests move it forward); deadline: a
     time.monotonic() after which no new message is started; stop: an event
-    that ends the pass between two messages.
+    that ends the pass between two messages; unfinished: where a pass that
+    fails mid-message (the database gone) notes the claim it leaves, for
+    give_back().
     """
     counts = {"sent": 0, "retried": 0, "failed": 0}
     # One moment for the pass: a message that fails in it is not due again in it.
@@ -237,10 +246,31 @@ def deliver_due(
             claimed = claim(moment)
             if not claimed:
                 break
-            outcome = _deliver_one(claimed[0], moment)
+            try:
+                outcome = _deliver_one(claimed[0], moment)
+            except Exception:
+                # The database went away between the claim and the outcome.
+                if unfinished is not None:
+                    unfinished.append((claimed[0], _lease_end(moment)))
+                raise
             if outcome is not None:
                 counts[outcome] += 1
     return counts
+
+
+def give_back(app: Flask, unfinished: list[tuple[int, datetime]]) -> None:
+    """Make due again the messages a failed pass left claimed, now rather than
+    when their lease runs out (a minute or more after the database returned).
+
+    The outcome of such a message is unknown (it may have gone out before the
+    database went away), so it is sent again: at least once. Raises, keeping
+    what is left, while the database is still away.
+    """
+    with app.app_context():
+        while unfinished:
+            row_id, lease_end = unfinished[0]
+            _finish(row_id, lease_end, status="pending", next_attempt_at=utcnow())
+            unfinished.pop(0)
 
 
 class Sender:
@@ -252,6 +282,7 @@ class Sender:
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self.unfinished: list[tuple[int, datetime]] = []  # claims a failed pass left
 
     def start(self) -> None:
         if self.thread is not None:  # every request after the first: no lock taken
@@ -267,7 +298,8 @@ class Sender:
         failing = False
         while not self.stop.is_set():
             try:
-                deliver_due(self.app, stop=self.stop)
+                give_back(self.app, self.unfinished)
+                deliver_due(self.app, stop=self.stop, unfinished=self.unfinished)
                 failing = False
             except Exception as exc:  # the database is away: try again at the next poll
                 if not failing:
@@ -323,4 +355,5 @@ def drain(app: Flask, seconds: float) -> int:
     sender = app.extensions.get(EXTENSION)
     if sender is not None:
         sender.halt(max(0.0, seconds))
+        give_back(app, sender.unfinished)
     return deliver_due(app, deadline=deadline)["sent"]

@@ -29,6 +29,7 @@ from app.models import MailOutbox, User, utcnow
 from tests.conftest import AuthActions, _migrate, csrf_token, new_postgresql_database
 from tests.support.mailbox import hung_relay, smtp_server
 from tests.support.server import free_port, gunicorn
+from tests.support.services import private_postgres
 
 BASE_URL = "https://auth.example.test"
 NEW_PASSWORD = "Brand-New-Pass-77"
@@ -170,6 +171,53 @@ def test_a_message_claimed_by_a_dead_sender_is_sent_after_its_lease(make_app):
         mailbox.wait_for_mail("alice@example.com", "Confirm your e-mail address", timeout=2)
     (row,) = rows(app)
     assert row.status == "sent" and row.attempts == 2
+
+
+def test_a_message_whose_sender_lost_the_database_mid_send_goes_out_when_it_returns(
+    make_app, monkeypatch, caplog
+):
+    """PostgreSQL stops while the sender talks to the relay, so the outcome cannot be
+    recorded and the row stays claimed. When the database returns the sender gives the
+    claim back and sends the message again at once (at least once), instead of leaving
+    it for a minute until its lease runs out: the fault suite lost such mails."""
+    from flask_mailman import EmailMultiAlternatives
+
+    make_app()  # the fixture's own database, emptied at teardown
+    with private_postgres() as server, smtp_server() as (port, mailbox):
+        url = server.create_database("outbox_lost_database")
+        _migrate(url)
+        monkeypatch.setenv("DATABASE_URL", url)
+        app = make_app(**mail_settings(port, MAIL_SENDER="thread", MAIL_POLL_SECONDS=1))
+        assert app.config["MAIL_LEASE_SECONDS"] >= 60
+        real_send = EmailMultiAlternatives.send
+        stopped = threading.Event()
+
+        def send_while_the_database_stops(message, *args, **kwargs):
+            if not stopped.is_set():
+                stopped.set()
+                server.stop()
+            return real_send(message, *args, **kwargs)
+
+        monkeypatch.setattr(EmailMultiAlternatives, "send", send_while_the_database_stops)
+        AuthActions(app.test_client()).register()  # owes the mail, wakes the sender
+        assert stopped.wait(10), "the sender never sent"
+        mailbox.wait_for_mail("alice@example.com", "Confirm your e-mail address", timeout=10)
+        deadline = time.monotonic() + 10
+        while not events(caplog, "mail.sender_error"):
+            assert time.monotonic() < deadline, "the sender never met the stopped database"
+            time.sleep(0.05)
+        server.start()
+        # Sent again well inside the lease, and recorded as sent this time.
+        deadline = time.monotonic() + 15
+        while len(mailbox.to("alice@example.com")) < 2:
+            assert time.monotonic() < deadline, "the message waits for its lease"
+            time.sleep(0.1)
+        while rows(app)[0].status != "sent":
+            assert time.monotonic() < deadline, "the second send was not recorded"
+            time.sleep(0.1)
+        outbox.stop_sender(app)
+        with app.app_context():
+            db.engine.dispose()
 
 
 def test_two_senders_never_claim_the_same_message(make_app):
