@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 
 _cpus = os.cpu_count() or 1
@@ -136,10 +137,26 @@ def post_worker_init(worker) -> None:
 
 
 def worker_exit(server, worker) -> None:
-    """On a drain, give the mail sender MAIL_DRAIN_SECONDS to send what is due;
-    what is left stays in the outbox for the other workers and pods."""
+    """On a drain (SIGTERM), give the mail sender MAIL_DRAIN_SECONDS to send what
+    is due; what is left stays in the outbox for the other workers and pods.
+
+    A worker recycled by max_requests does not drain: the arbiter starts its
+    replacement only once it has exited, so a drain waiting on a slow or hung
+    relay would leave the other workers to serve alone (and, when they recycle
+    too, nobody to answer the liveness probe). The mail stays in the outbox for
+    the other senders."""
     from app import outbox
 
     app = getattr(worker, "wsgi", None)
-    if app is not None and getattr(app, "config", {}).get("MAIL_SENDER") == "thread":
+    if app is None or getattr(app, "config", {}).get("MAIL_SENDER") != "thread":
+        return
+    if _recycled(worker):
+        outbox.stop_sender(app, wait=False)
+    else:
         outbox.drain(app, app.config["MAIL_DRAIN_SECONDS"])
+
+
+def _recycled(worker) -> bool:
+    """The worker ends because it served max_requests (gunicorn sets max_requests
+    to sys.maxsize when recycling is off), not because it was told to stop."""
+    return getattr(worker, "nr", 0) >= getattr(worker, "max_requests", sys.maxsize)

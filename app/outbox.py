@@ -339,10 +339,12 @@ def wake() -> None:
         sender.wake.set()
 
 
-def stop_sender(app: Flask) -> None:
+def stop_sender(app: Flask, wait: bool = True) -> None:
+    """Stop this process's sender; wait=False does not wait for the message in
+    hand (its claim runs out and another sender sends it)."""
     sender = app.extensions.get(EXTENSION)
     if sender is not None:
-        sender.halt(app.config["MAIL_TIMEOUT"] + 1)
+        sender.halt(app.config["MAIL_TIMEOUT"] + 1 if wait else 0)
 
 
 def drain(app: Flask, seconds: float) -> int:

@@ -540,6 +540,44 @@ def test_a_sigterm_drain_sends_what_is_due_before_the_worker_exits(tmp_path, dat
     assert path_of(mail.link).startswith("/auth/reset/")
 
 
+def test_a_worker_recycled_by_max_requests_leaves_its_mail_to_its_replacement(tmp_path, database_url, app):
+    """A recycled worker does not drain: gunicorn starts the replacement only after it
+    exited, so a drain waiting on a hung relay would leave the other workers alone (the
+    fault suite saw liveness fail when both workers recycled under a hung relay). The
+    message owed is sent by the replacement's sender instead."""
+    import urllib.request
+
+    with smtp_server() as (smtp_port, mailbox):
+        settings = {
+            "MAIL_SENDER": "thread",
+            "MAIL_POLL_SECONDS": "300",  # idle: only a wake-up, the start or a drain sends
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": str(smtp_port),
+            "MAIL_USE_TLS": "false",
+            "APP_BASE_URL": BASE_URL,
+            "GUNICORN_MAX_REQUESTS": "3",
+            "GUNICORN_MAX_REQUESTS_JITTER": "0",
+        }
+        with gunicorn(tmp_path, database_url, workers=1, **settings) as server:
+            with app.app_context():
+                user = User(username="alice", email="alice@example.com", password_hash="x")
+                db.session.add(user)
+                db.session.flush()
+                outbox.enqueue("password_reset", user)  # written by "another process": no wake-up
+                db.session.commit()
+            for _ in range(3):  # the third request ends the worker
+                with urllib.request.urlopen(server.base_url + "/auth/login", timeout=10) as reply:  # noqa: S310
+                    assert reply.status == 200
+            mailbox.wait_for_mail("alice@example.com", "Reset your password", timeout=15)
+            with urllib.request.urlopen(server.base_url + "/auth/login", timeout=10) as reply:  # noqa: S310
+                assert reply.status == 200  # served by the replacement
+    stdout = server.stdout()
+    booted = [i for i in range(len(stdout)) if stdout.startswith("Booting worker", i)]
+    assert len(booted) >= 2, stdout
+    assert stdout.index('"mail.sent"') > booted[1], "the recycled worker drained instead"
+    assert [row.status for row in rows(app)] == ["sent"]
+
+
 def test_purge_deletes_sent_mail_after_its_retention_and_keeps_the_rest(make_app):
     with smtp_server() as (port, _mailbox):
         app = make_app(**mail_settings(port))
