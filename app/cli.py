@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import lockout, outbox, sessions
 from .extensions import db
+from .mfa import pending as mfa_pending
 from .models import LoginEvent, MailOutbox, TrustedDevice, User, UserSession, utcnow
 from .observability import log_event
 from .security import hash_password
@@ -96,6 +97,7 @@ def purge() -> None:
     now = utcnow()
     counts = {
         "sessions": sessions.purge_expired(now),
+        "mfa_pending_sign_ins": mfa_pending.purge_expired(now),
         "login_events": db.session.execute(
             delete(LoginEvent).where(LoginEvent.created_at < now - config["LOGIN_EVENT_RETENTION"])
         ).rowcount
