@@ -97,7 +97,6 @@ def purge() -> None:
     now = utcnow()
     counts = {
         "sessions": sessions.purge_expired(now),
-        "mfa_pending_sign_ins": mfa_pending.purge_expired(now),
         "login_events": db.session.execute(
             delete(LoginEvent).where(LoginEvent.created_at < now - config["LOGIN_EVENT_RETENTION"])
         ).rowcount
@@ -106,6 +105,7 @@ def purge() -> None:
             delete(TrustedDevice).where(TrustedDevice.last_used_at < now - config["DEVICE_COOKIE_LIFETIME"])
         ).rowcount
         or 0,
+        "mfa_pending_sign_ins": mfa_pending.purge_expired(now),
     }
     db.session.commit()
     log_event("maintenance.purged", via="cli", **counts)
