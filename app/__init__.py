@@ -94,10 +94,12 @@ def register_blueprints(app: Flask) -> None:
     from .auth import bp as auth_bp
     from .dashboard import bp as dashboard_bp
     from .health import bp as health_bp
+    from .mfa import bp as mfa_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(mfa_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import lockout, outbox, sessions
 from .extensions import db
+from .mfa import pending as mfa_pending
 from .models import LoginEvent, MailOutbox, TrustedDevice, User, UserSession, utcnow
 from .observability import log_event
 from .security import hash_password
@@ -104,6 +105,7 @@ def purge() -> None:
             delete(TrustedDevice).where(TrustedDevice.last_used_at < now - config["DEVICE_COOKIE_LIFETIME"])
         ).rowcount
         or 0,
+        "mfa_pending_sign_ins": mfa_pending.purge_expired(now),
     }
     db.session.commit()
     log_event("maintenance.purged", via="cli", **counts)

@@ -260,6 +260,25 @@ class Config:
             }
 
         self._mail_settings(env)
+        self._mfa_settings(env)
+
+    def _mfa_settings(self, env: Mapping[str, str]) -> None:
+        """Second factors (app/mfa/): TOTP secrets are encrypted with a key of
+        MFA_ENCRYPTION_KEY, else one derived from SECRET_KEY; MFA_ENCRYPTION_KEYS_OLD
+        (comma-separated) still decrypt what older keys encrypted."""
+        self.MFA_REQUIRED = read_bool(env, "MFA_REQUIRED", False)
+        key = env.get("MFA_ENCRYPTION_KEY", "").strip()
+        old = tuple(
+            part.strip() for part in env.get("MFA_ENCRYPTION_KEYS_OLD", "").split(",") if part.strip()
+        )
+        for name, value in [("MFA_ENCRYPTION_KEY", key)] + [("MFA_ENCRYPTION_KEYS_OLD", k) for k in old]:
+            if value and len(value) < 32:
+                raise ConfigError(f"{name} must hold keys of at least 32 characters")
+        self.MFA_ENCRYPTION_KEY = key or None
+        self.MFA_ENCRYPTION_KEYS_OLD = old
+        self.MFA_ISSUER = env.get("MFA_ISSUER", "").strip() or "Flask Auth"
+        # Wrong second-factor codes per account, whichever sign-in they come from.
+        self.RATELIMIT_MFA = _rate_limit(env, "RATELIMIT_MFA", "5 per minute; 20 per hour")
 
     def _password_hash_settings(self, env: Mapping[str, str]) -> None:
         """argon2id (argon2-cffi), OWASP's parameters by default. Werkzeug scrypt

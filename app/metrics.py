@@ -159,3 +159,15 @@ def init_app(app: Flask) -> PrometheusMetrics:
     metrics.info("app_info", "Application version", version=app.config["APP_VERSION"])
     app.extensions["prometheus_metrics"] = metrics
     return metrics
+
+
+# Second factors (app/mfa/). result: success, recovery_code, bad_code, replayed, expired, too_many, locked.
+MFA = Counter("auth_mfa_total", "Second sign-in steps by result", ["result"], registry=None)
+MFA_RESULTS = ("success", "recovery_code", "bad_code", "replayed", "expired", "too_many", "locked")
+# change: an outbox kind of app/outbox.py's _MFA_CHANGES, less the "mfa_" prefix.
+MFA_CHANGES = Counter(
+    "auth_mfa_changes_total", "Second factors changed, by change", ["change"], registry=None
+)
+_CUSTOM += (MFA, MFA_CHANGES)
+for _result in MFA_RESULTS:
+    MFA.labels(result=_result)

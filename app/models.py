@@ -230,3 +230,71 @@ class MailOutbox(db.Model):
     last_error: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class MfaFactor(db.Model):
+    """A second factor of an account, of one `kind` ("totp" now; "webauthn" later).
+
+    Whatever the kind, "the account has a factor" is one query: an enabled row
+    (enabled_at set). A row with enabled_at None is an enrolment in progress
+    (the secret was shown, no valid code was typed yet) and counts for nothing.
+    Kind-specific data that does not fit `secret` (a passkey's credential id,
+    public key and signature counter) belongs in a table keyed by this row's id,
+    so a new kind adds a table, never reshapes this one.
+    """
+
+    __tablename__ = "mfa_factors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(64))
+    # TOTP: the shared secret, encrypted (app/mfa/crypto.py); never stored in clear.
+    secret: Mapped[str | None] = mapped_column(String(512))
+    # TOTP: the time step of the last code accepted. A code is accepted only for
+    # a later step, in one conditional UPDATE: a code never works twice, even
+    # when submitted twice at the same moment.
+    last_used_step: Mapped[int | None] = mapped_column(db.BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class MfaRecoveryCode(db.Model):
+    """One single-use recovery code, stored as the SHA-256 of its 80 random bits
+    (like session tokens: too much entropy to guess back from the digest)."""
+
+    __tablename__ = "mfa_recovery_codes"
+    # The unique constraint is also the index of "the codes of this account".
+    __table_args__ = (db.UniqueConstraint("user_id", "code_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class MfaPendingSignIn(db.Model):
+    """A sign-in whose password was right and whose second factor is still owed.
+
+    The browser holds a random token (in its session cookie); this row, keyed by
+    the token's digest, holds everything else, so the cookie alone proves
+    nothing and the step ends at expires_at whatever the client keeps.
+    """
+
+    __tablename__ = "mfa_pending_sign_ins"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The user's credential_version read with the password hash that was checked.
+    credential_version: Mapped[int] = mapped_column(Integer)
+    # The lockout scope of the password step (app/lockout.py): a known browser, or none.
+    device_id: Mapped[str | None] = mapped_column(
+        ForeignKey("trusted_devices.id", ondelete="SET NULL"), index=True
+    )
+    remember: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_url: Mapped[str | None] = mapped_column(String(2048))
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -56,8 +56,8 @@ EXTENSION = "mail_outbox"
 class Kind:
     subject: str
     template: str
-    purpose: str  # the token's purpose (app/tokens.py)
-    endpoint: str  # the view the link opens
+    purpose: str | None  # the token's purpose (app/tokens.py); None: a notice with no link
+    endpoint: str | None  # the view the link opens
     context: Callable[[dict], dict]  # template values from the config
 
 
@@ -77,6 +77,19 @@ KINDS: dict[str, Kind] = {
         lambda config: {"minutes": int(config["PASSWORD_RESET_MAX_AGE"].total_seconds() // 60)},
     ),
 }
+
+# Notices to the owner that a second factor changed (app/mfa/): no link, no token.
+_MFA_CHANGES = {
+    "mfa_totp_enabled": "An authenticator app was turned on for two-step sign-in",
+    "mfa_totp_replaced": "The authenticator app of your two-step sign-in was replaced",
+    "mfa_totp_disabled": "Two-step sign-in with an authenticator app was turned off",
+    "mfa_recovery_codes": "New recovery codes were made; the old ones no longer work",
+    "mfa_reset": "An operator removed every second factor of your account",
+}
+for _kind, _change in _MFA_CHANGES.items():
+    KINDS[_kind] = Kind(
+        "Your sign-in security changed", "mfa_changed", None, None, lambda config, c=_change: {"change": c}
+    )
 
 
 def enqueue(kind: str, user: User) -> None:
@@ -142,15 +155,18 @@ def claim(now: datetime, limit: int = 1) -> list[int]:
 def _render(row: MailOutbox, user: User):
     """The message, with a token made now (see the module's docstring)."""
     kind = KINDS[row.kind]
-    token = tokens.make_token(kind.purpose, user)
-    # Built from the URL map alone: no request, no client-sent SCRIPT_NAME or Host.
-    path = current_app.url_map.bind("localhost").build(kind.endpoint, {"token": token})
+    link = None
+    if kind.endpoint is not None:
+        token = tokens.make_token(kind.purpose, user)
+        # Built from the URL map alone: no request, no client-sent SCRIPT_NAME or Host.
+        path = current_app.url_map.bind("localhost").build(kind.endpoint, {"token": token})
+        link = current_app.config["APP_BASE_URL"] + path
     return mail.build(
         row.recipient,
         kind.subject,
         kind.template,
         user=user,
-        link=current_app.config["APP_BASE_URL"] + path,
+        link=link,
         **kind.context(current_app.config),
     )
 

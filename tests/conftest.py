@@ -26,7 +26,16 @@ from app.extensions import db, limiter
 
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
 PASSWORD = "Correct-Horse-42"
-TABLES = ("mail_outbox", "login_events", "user_sessions", "trusted_devices", "users")
+TABLES = (
+    "mfa_pending_sign_ins",
+    "mfa_recovery_codes",
+    "mfa_factors",
+    "mail_outbox",
+    "login_events",
+    "user_sessions",
+    "trusted_devices",
+    "users",
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -9,6 +9,8 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import lockout, metrics
 from ..extensions import db, limiter
+from ..mfa import factors as mfa_factors
+from ..mfa import pending as mfa_pending
 from ..models import LoginEvent, User, utcnow
 from ..observability import log_event
 from ..security import (
@@ -115,6 +117,16 @@ def login():
                 form.form_errors.append(UNVERIFIED + " Use the latest link we sent you.")
             else:
                 form.form_errors.append(UNVERIFIED + " " + SEND_FAILED)
+        elif mfa_factors.has_factor(user.id):
+            # The password was right; the session starts after the second factor.
+            mfa_pending.start(
+                user.id,
+                credential_version=attempt.credential_version,
+                device_id=attempt.device_id,
+                remember=bool(form.remember_me.data),
+                next_url=next_url,
+            )
+            return redirect(url_for("mfa.second_step"))
         else:
             response = redirect(next_url)
             lockout.trust_device(response, user.id, attempt.device_id, utcnow())

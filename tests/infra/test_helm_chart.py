@@ -570,6 +570,15 @@ def test_mail_settings_reach_the_app_and_the_network_policy():
         render("dev", app={"requireEmailVerification": True})
 
 
+def test_mfa_required_reaches_the_app_and_its_keys_stay_out_of_the_config_map():
+    assert one(render("prod"), "ConfigMap")["data"]["MFA_REQUIRED"] == "false"
+    assert one(render("prod", app={"mfaRequired": True}), "ConfigMap")["data"]["MFA_REQUIRED"] == "true"
+    with pytest.raises(
+        helm_python.HelmValuesError, match=re.escape("invalid propertyName 'MFA_ENCRYPTION_KEY'")
+    ):
+        render("prod", app={"extraEnv": {"MFA_ENCRYPTION_KEY": "x" * 40}})
+
+
 def test_the_service_account_carries_the_irsa_role():
     account = one(render("prod"), "ServiceAccount")
     assert (

@@ -125,6 +125,7 @@ DATABASE_URL: {{ printf "sqlite:///%s/app.db" .Values.persistence.mountPath | qu
 {{- end }}
 APP_BASE_URL: {{ default (printf "https://%s" .Values.ingress.host) .Values.app.baseUrl | trimSuffix "/" | quote }}
 REQUIRE_EMAIL_VERIFICATION: {{ .Values.app.requireEmailVerification | quote }}
+MFA_REQUIRED: {{ .Values.app.mfaRequired | quote }}
 {{- with .Values.app.mail }}
 {{- if .server }}
 MAIL_SERVER: {{ .server | quote }}

@@ -1,0 +1,109 @@
+"""The pending sign-in: after a right password, before the second factor.
+
+The browser's (signed) session cookie holds only a random token; the row it
+names (MfaPendingSignIn, by the token's SHA-256) holds the account, the
+credential version the password was checked against, the lockout scope and
+where to go next, and ends after PENDING_LIFETIME whatever the client keeps.
+Nobody is signed in meanwhile (no session row, no Flask-Login identity), so no
+account page opens; completing it starts a fresh session (sessions.sign_in,
+which clears the cookie's old contents: no fixation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from flask import session
+from sqlalchemy import delete, select, update
+
+from ..extensions import db
+from ..models import MfaPendingSignIn, utcnow
+
+PENDING_LIFETIME = timedelta(minutes=5)
+MAX_FAILURES = 5
+SESSION_KEY = "mfa_pending"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start(
+    user_id: int, *, credential_version: int, device_id: str | None, remember: bool, next_url: str
+) -> None:
+    """Hold the sign-in server-side and give this browser its token. Commits."""
+    now = utcnow()
+    # The account's finished or abandoned steps go now: rows stay bounded.
+    db.session.execute(
+        delete(MfaPendingSignIn).where(
+            MfaPendingSignIn.user_id == user_id, MfaPendingSignIn.expires_at <= now
+        )
+    )
+    token = secrets.token_urlsafe(32)
+    db.session.add(
+        MfaPendingSignIn(
+            id=_digest(token),
+            user_id=user_id,
+            credential_version=credential_version,
+            device_id=device_id,
+            remember=remember,
+            next_url=next_url,
+            failures=0,
+            created_at=now,
+            expires_at=now + PENDING_LIFETIME,
+        )
+    )
+    db.session.commit()
+    session.clear()
+    session[SESSION_KEY] = token
+
+
+def current(now: datetime | None = None) -> MfaPendingSignIn | None:
+    """This browser's pending sign-in, if it has one that has not expired."""
+    token = session.get(SESSION_KEY)
+    if not isinstance(token, str) or len(token) > 128:
+        return None
+    return db.session.scalar(
+        select(MfaPendingSignIn).where(
+            MfaPendingSignIn.id == _digest(token), MfaPendingSignIn.expires_at > (now or utcnow())
+        )
+    )
+
+
+def has_token() -> bool:
+    return SESSION_KEY in session
+
+
+def count_failure(pending_id: str) -> int:
+    """One more wrong code, atomically; the new count (0: the row is gone). The caller commits."""
+    failures = db.session.execute(
+        update(MfaPendingSignIn)
+        .where(MfaPendingSignIn.id == pending_id)
+        .values(failures=MfaPendingSignIn.failures + 1)
+        .returning(MfaPendingSignIn.failures)
+    ).scalar()
+    return failures or 0
+
+
+def finish(pending_id: str) -> bool:
+    """Delete the row; False when another request finished it first. The caller commits."""
+    result = db.session.execute(delete(MfaPendingSignIn).where(MfaPendingSignIn.id == pending_id))
+    session.pop(SESSION_KEY, None)
+    return bool(result.rowcount)
+
+
+def forget() -> None:
+    session.pop(SESSION_KEY, None)
+
+
+def purge_expired(now: datetime) -> int:
+    return (
+        db.session.execute(
+            delete(MfaPendingSignIn)
+            .where(MfaPendingSignIn.expires_at <= now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        or 0
+    )

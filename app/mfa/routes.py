@@ -1,0 +1,322 @@
+"""The Security page (enrol, replace or turn off the authenticator app, new
+recovery codes) and the second sign-in step, /auth/mfa."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from .. import lockout, mail, metrics, outbox
+from ..extensions import db, limiter
+from ..models import MfaFactor, User, utcnow
+from ..observability import log_event
+from ..security import PASSWORD_MAX_LENGTH, dummy_password_check, verify_password
+from ..sessions import count_reauth_failure, end_other_sessions, sign_in
+from . import bp, factors, pending
+from .forms import CODE_HINT, ConfirmChangeForm, EnableTotpForm, SecondStepForm
+
+WRONG_CODE = "That code is not right. Check your authenticator app's time and try again."
+
+
+# --- the second step of a sign-in ----------------------------------------------------------------
+
+
+def _mfa_limit() -> str:
+    return current_app.config["RATELIMIT_MFA"]
+
+
+def _pending_account() -> str:
+    """Wrong codes are limited per account, over every pending sign-in of it."""
+    row = pending.current()
+    return f"mfa:{row.user_id}" if row is not None else f"mfa-ip:{request.remote_addr}"
+
+
+def _counted(_response) -> bool:
+    return bool(g.get("mfa_wrong_code"))
+
+
+@bp.route("/auth/mfa", methods=["GET", "POST"])
+@limiter.limit(_mfa_limit, key_func=_pending_account, methods=["POST"], deduct_when=_counted)
+def second_step():
+    if current_user.is_authenticated:
+        return redirect(url_for("dashboard.dashboard"))
+    row = pending.current()
+    if row is None:
+        if pending.has_token():
+            pending.forget()
+            log_event("auth.mfa_failed", reason="expired")
+            metrics.MFA.labels(result="expired").inc()
+            flash("Your sign-in took too long. Sign in again.", "error")
+        return redirect(url_for("auth.login"))
+    form = SecondStepForm()
+    if form.validate_on_submit():
+        now = utcnow()
+        user_id, pending_id = row.user_id, row.id
+        scope = lockout.scope_for(user_id, row.device_id)
+        proof = factors.verify(user_id, form.code.data)
+        if proof.ok:
+            return _complete(row, proof, scope, now)
+        return _wrong_code(form, user_id, pending_id, proof, scope, now)
+    status = 422 if form.errors else 200
+    return render_template("mfa/second_step.html", form=form, hint=CODE_HINT), status
+
+
+def _complete(row, proof: factors.Proof, scope: lockout.Scope, now):
+    user_id, version, remember, device_id = row.user_id, row.credential_version, row.remember, row.device_id
+    next_url = row.next_url or url_for("dashboard.dashboard")
+    # Clears the failures this step counted; False when the scope was locked (or
+    # the password changed) since the password step.
+    allowed = lockout.record_success(scope, user_id, version, now)
+    if not pending.finish(row.id) or not allowed:
+        db.session.commit()  # the code stays used
+        log_event("auth.mfa_failed", user_id=user_id, reason="locked", method=proof.method)
+        metrics.MFA.labels(result="locked").inc()
+        flash("This sign-in can no longer be completed. Sign in again.", "error")
+        return redirect(url_for("auth.login"))
+    user = db.session.get(User, user_id)
+    response = redirect(next_url)
+    lockout.trust_device(response, user_id, device_id, now)
+    sign_in(user, credential_version=version, remember=remember)  # commits, fresh session token
+    log_event("auth.mfa_succeeded", user_id=user_id, method=proof.method)
+    metrics.MFA.labels(result="success").inc()
+    if proof.method == "recovery_code":
+        left = factors.recovery_codes_left(user_id)
+        log_event("auth.recovery_code_used", user_id=user_id, remaining=left)
+        metrics.MFA.labels(result="recovery_code").inc()
+        flash(
+            f"You signed in with a recovery code; {left} left. Each works once: "
+            "make new ones on the Security page if you are running low.",
+            "warning",
+        )
+    return response
+
+
+def _wrong_code(form, user_id: int, pending_id: str, proof: factors.Proof, scope: lockout.Scope, now):
+    g.mfa_wrong_code = True
+    failures = pending.count_failure(pending_id)
+    outcome = lockout.record_failure(scope, now)
+    db.session.commit()
+    reason = "replayed" if proof.reason == "replayed" else "bad_code"
+    log_event("auth.mfa_failed", user_id=user_id, reason=reason, method=proof.method, failures=failures)
+    metrics.MFA.labels(result=reason).inc()
+    if outcome == "locked_now":
+        until = now + current_app.config["LOCKOUT_DURATION"]
+        log_event("auth.locked", user_id=user_id, until=until.isoformat(), trusted_device=scope.trusted)
+        metrics.LOCKOUTS.inc()
+    if failures >= pending.MAX_FAILURES or outcome != "counted":
+        pending.finish(pending_id)
+        db.session.commit()
+        log_event("auth.mfa_failed", user_id=user_id, reason="too_many", failures=failures)
+        metrics.MFA.labels(result="too_many").inc()
+        flash("Too many wrong codes. Sign in again.", "error")
+        return redirect(url_for("auth.login"))
+    form.code.errors.append(WRONG_CODE)
+    return render_template("mfa/second_step.html", form=form, hint=CODE_HINT), 422
+
+
+# --- the Security page ---------------------------------------------------------------------------
+
+
+def _reauth_limit() -> str:
+    return current_app.config["RATELIMIT_REAUTH"]
+
+
+def _per_user() -> str:
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return request.remote_addr or "unknown"
+
+
+def _user() -> User:
+    return current_user._get_current_object()
+
+
+def _render_security(status: int = 200, **forms):
+    user = _user()
+    factor_list = factors.enabled_factors(user.id)
+    return (
+        render_template(
+            "mfa/security.html",
+            user=user,
+            totp=next((f for f in factor_list if f.kind == factors.TOTP), None),
+            has_factor=bool(factor_list),
+            codes_left=factors.recovery_codes_left(user.id),
+            disable_form=forms.get("disable_form") or ConfirmChangeForm(prefix="disable"),
+            codes_form=forms.get("codes_form") or ConfirmChangeForm(prefix="codes"),
+            hint=CODE_HINT,
+        ),
+        status,
+    )
+
+
+@bp.route("/account/security")
+@login_required
+def security():
+    return _render_security()
+
+
+@bp.route("/account/security/totp/new", methods=["POST"])
+@login_required
+def start_totp():
+    # CSRFProtect has checked the token: every POST of the app carries one.
+    factors.start_totp_enrolment(_user())
+    db.session.commit()
+    return redirect(url_for("mfa.enrol_totp"))
+
+
+def _reauthenticate(user: User, password: str, code: str | None, form) -> bool | None:
+    """The password again, then (when the account has a factor) the current factor.
+
+    True when both are right; False with the form's errors set; None when that
+    was one failure too many and the session has been ended. Each wrong answer
+    counts like a wrong current password (sessions.count_reauth_failure).
+    """
+    stored = user.password_hash
+    db.session.rollback()  # no transaction is held while the hash runs
+    if len(password) > PASSWORD_MAX_LENGTH:
+        dummy_password_check(password)
+        right = False
+    else:
+        right = verify_password(stored, password)
+    if right and factors.has_factor(user.id):
+        if not code:
+            form.current_code.errors.append(
+                "Enter a code from your current authenticator app, or a recovery code."
+            )
+            return False
+        proof = factors.verify(user.id, code)
+        if not proof.ok:
+            db.session.commit()
+            if count_reauth_failure(user):
+                return None
+            form.current_code.errors.append("That code is not right.")
+            return False
+        db.session.commit()  # the code is used up
+    elif not right:
+        if count_reauth_failure(user):
+            return None
+        form.password.errors.append("That password is not correct; nothing was changed.")
+        return False
+    return True
+
+
+def _signed_out():
+    flash("Too many wrong answers: you have been signed out. Sign in again to continue.", "error")
+    return redirect(url_for("auth.login"))
+
+
+def _announce(user: User, kind: str, event: str, **fields) -> None:
+    """Log and count the change, owe the owner an e-mail about it, commit, and
+    end the user's other sessions."""
+    if mail.sending_possible():
+        outbox.enqueue(kind, user)
+    metrics.MFA_CHANGES.labels(change=kind.removeprefix("mfa_")).inc()
+    db.session.commit()
+    outbox.wake()
+    log_event(event, user_id=user.id, **fields)
+    end_other_sessions(user, reason="mfa_changed")
+
+
+@bp.route("/account/security/totp", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_reauth_limit, key_func=_per_user, methods=["POST"])
+def enrol_totp():
+    user = _user()
+    factor = factors.enrolment(user.id)
+    if factor is None:
+        return redirect(url_for("mfa.security"))
+    form = EnableTotpForm()
+    replacing = bool(factors.enabled_factors(user.id, factors.TOTP))
+    if form.validate_on_submit():
+        right = _reauthenticate(user, form.password.data, form.current_code.data, form)
+        if right is None:
+            return _signed_out()
+        factor = factors.enrolment(user.id)
+        if right and factor is not None:
+            had_factor = factors.has_factor(user.id)
+            result = factors.use_totp(factor, form.code.data)
+            if result == "ok":
+                return _enable(user, factor, had_factor)
+            db.session.commit()
+            form.code.errors.append(WRONG_CODE)
+    if factor is None:
+        return redirect(url_for("mfa.security"))
+    secret = factors.totp_secret(factor)
+    uri = factors.provisioning_uri(factor, user)
+    status = 422 if form.errors else 200
+    return (
+        render_template(
+            "mfa/enrol_totp.html",
+            form=form,
+            secret=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+            qr=factors.qr_data_uri(uri),
+            replacing=replacing,
+        ),
+        status,
+    )
+
+
+def _enable(user: User, factor: MfaFactor, had_factor: bool):
+    now = utcnow()
+    old = [f for f in factors.enabled_factors(user.id, factors.TOTP) if f.id != factor.id]
+    for previous in old:
+        db.session.delete(previous)
+    factor.enabled_at = now
+    codes = None if had_factor else factors.new_recovery_codes(user.id)
+    kind = "mfa_totp_replaced" if old else "mfa_totp_enabled"
+    _announce(user, kind, "auth.mfa_replaced" if old else "auth.mfa_enabled", kind_of_factor=factors.TOTP)
+    if codes:
+        return _show_codes(codes, first=True)
+    flash("Your new authenticator app is in use; the old one no longer works.", "success")
+    return redirect(url_for("mfa.security"))
+
+
+def _show_codes(codes: list[str], first: bool):
+    text = "Flask Auth recovery codes (each works once)\n\n" + "\n".join(codes) + "\n"
+    return render_template("mfa/recovery_codes.html", codes=codes, text=text, first=first)
+
+
+@bp.route("/account/security/totp/disable", methods=["POST"])
+@login_required
+@limiter.limit(_reauth_limit, key_func=_per_user)
+def disable_totp():
+    user = _user()
+    form = ConfirmChangeForm(prefix="disable")
+    if not factors.enabled_factors(user.id, factors.TOTP):
+        return redirect(url_for("mfa.security"))
+    if form.validate_on_submit():
+        if current_app.config["MFA_REQUIRED"] and len(factors.enabled_factors(user.id)) == 1:
+            form.form_errors.append("Two-step sign-in is required here: replace the app instead.")
+            return _render_security(422, disable_form=form)
+        right = _reauthenticate(user, form.password.data, form.current_code.data, form)
+        if right is None:
+            return _signed_out()
+        if right:
+            for factor in factors.enabled_factors(user.id, factors.TOTP):
+                db.session.delete(factor)
+            db.session.flush()
+            if not factors.has_factor(user.id):
+                factors.remove_all(user.id)  # the recovery codes go with the last factor
+            _announce(user, "mfa_totp_disabled", "auth.mfa_disabled", kind_of_factor=factors.TOTP)
+            flash("Two-step sign-in is off. Your password alone signs you in now.", "success")
+            return redirect(url_for("mfa.security"))
+    return _render_security(422, disable_form=form)
+
+
+@bp.route("/account/security/recovery-codes", methods=["POST"])
+@login_required
+@limiter.limit(_reauth_limit, key_func=_per_user)
+def regenerate_codes():
+    user = _user()
+    form = ConfirmChangeForm(prefix="codes")
+    if not factors.has_factor(user.id):
+        return redirect(url_for("mfa.security"))
+    if form.validate_on_submit():
+        right = _reauthenticate(user, form.password.data, form.current_code.data, form)
+        if right is None:
+            return _signed_out()
+        if right:
+            codes = factors.new_recovery_codes(user.id)
+            _announce(user, "mfa_recovery_codes", "auth.recovery_codes_regenerated")
+            return _show_codes(codes, first=False)
+    return _render_security(422, codes_form=form)
