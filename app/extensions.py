@@ -11,7 +11,6 @@ from flask import request
 from flask_limiter import Limiter as _Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy as _SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
@@ -61,7 +60,6 @@ class SQLAlchemy(_SQLAlchemy):
 # 503 (the fault suite saw it: a registration kept while its user was told it
 # failed). Each request's session is new, so nothing stale outlives a request.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
-migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -3,6 +3,11 @@ scripts/bench, never asserted here): these tests pin *that* it is skipped."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from app.extensions import limiter
@@ -36,3 +41,32 @@ def test_a_post_still_reaches_the_rate_limiter(client, auth, monkeypatch):
     calls = _spy_on_limit_evaluation(monkeypatch)
     client.post("/auth/login", data={"csrf_token": token, "login": "nobody", "password": "x"})
     assert calls
+
+
+def test_start_up_does_not_import_alembic(tmp_path):
+    """Flask-Migrate and Alembic (a fifth of the start-up) load only for `flask db` and migrations."""
+    code = (
+        "import sys\n"
+        "from app import create_app\n"
+        "app = create_app()\n"
+        "app.test_client().get('/health/live')\n"
+        "print(sorted(m for m in ('alembic', 'flask_migrate') if m in sys.modules))\n"
+    )
+    env = {
+        **os.environ,
+        "APP_ENV": "production",
+        "SECRET_KEY": "s" * 40,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+        "RATELIMIT_STORAGE_URI": "memory://",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_migrations_are_there_when_asked_for(app, runner):
+    assert Path(app.extensions["migrate"].directory) == Path(app.root_path) / "migrations"
+    assert "db" in app.cli.list_commands(None)
+    result = runner.invoke(args=["db", "current"])
+    assert result.exit_code == 0, result.output
