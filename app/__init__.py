@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
 
 from flask import Flask
+from flask.cli import AppGroup
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -26,6 +28,7 @@ def create_app(config: Mapping[str, object] | str | None = None) -> Flask:
     the class).
     """
     app = Flask(__name__, instance_relative_config=True)
+    app.cli = _AppGroup(app)
     overrides: dict[str, object] = {}
     env_name = os.environ.get("APP_ENV")
     if isinstance(config, str):
@@ -50,7 +53,7 @@ def create_app(config: Mapping[str, object] | str | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     from . import dependencies, forms, mail, metrics, observability, outages, outbox, security
-    from .extensions import csrf, db, limiter, login_manager, migrate
+    from .extensions import csrf, db, limiter, login_manager
 
     observability.init_app(app)  # first: its hooks must see every request
 
@@ -59,7 +62,7 @@ def register_extensions(app: Flask) -> None:
         app.wsgi_app = TrustedProxyFix(app.wsgi_app, hops)  # type: ignore[method-assign]
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
+    app.extensions["migrate"] = _MigrateOnDemand(app)
     csrf.init_app(app)
     # Before the limiter: a 503's Retry-After is set after the limiter's headers.
     outages.init_app(app)
@@ -79,6 +82,49 @@ def register_extensions(app: Flask) -> None:
     from . import sessions  # noqa: F401  (registers the user loader)
 
     dependencies.init_app(app)  # Redis watched: degraded, not down, when it goes away
+
+
+def init_migrate(app: Flask) -> None:
+    """Flask-Migrate: `flask db ...`, with app/migrations and batch mode (SQLite)."""
+    # Alembic announces each of its built-in plugins at INFO when imported; imported
+    # before logging was set up, as it used to be, those lines were never shown.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    from flask_migrate import Migrate
+
+    from .extensions import db
+
+    Migrate(directory=MIGRATIONS_DIR).init_app(app, db, render_as_batch=True, compare_type=True)
+
+
+class _MigrateOnDemand:
+    """app.extensions["migrate"] until something asks for it: Flask-Migrate
+    imports Alembic, about a fifth of the app's start-up, and only `flask db`,
+    flask_migrate.upgrade() and app/migrations/env.py use it. The first
+    attribute read sets Flask-Migrate up (it replaces this entry) and answers."""
+
+    def __init__(self, app: Flask) -> None:
+        self._app = app
+
+    def __getattr__(self, name: str):
+        if self._app.extensions.get("migrate") is self:
+            init_migrate(self._app)
+        return getattr(self._app.extensions["migrate"], name)
+
+
+class _AppGroup(AppGroup):
+    """The app's CLI, whose `db` group (Flask-Migrate's) is set up when it is asked for."""
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(app.name)
+        self._app = app
+
+    def list_commands(self, ctx) -> list[str]:
+        return sorted({*super().list_commands(ctx), "db"})
+
+    def get_command(self, ctx, name: str):
+        if name == "db" and name not in self.commands:
+            init_migrate(self._app)
+        return super().get_command(ctx, name)
 
 
 @event.listens_for(Engine, "connect")

@@ -1,14 +1,13 @@
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
-from ..forms import NewPasswordForm, PasswordPolicy, no_control_characters, normalize_email, strip
+from ..forms import AppForm, NewPasswordForm, PasswordPolicy, no_control_characters, normalize_email, strip
 from ..security import PASSWORD_MAX_LENGTH
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(AppForm):
     username = StringField(
         "Username",
         filters=[strip],
@@ -48,7 +47,7 @@ class RegisterForm(FlaskForm):
     )
 
 
-class LoginForm(FlaskForm):
+class LoginForm(AppForm):
     login = StringField(
         "Username or e-mail address",
         filters=[strip],
@@ -68,7 +67,7 @@ class LoginForm(FlaskForm):
     remember_me = BooleanField("Keep me signed in on this device")
 
 
-class ResetRequestForm(FlaskForm):
+class ResetRequestForm(AppForm):
     email = EmailField(
         "E-mail address",
         filters=[strip],

@@ -1,8 +1,7 @@
-from flask_wtf import FlaskForm
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, Length
 
-from ..forms import NewPasswordForm
+from ..forms import AppForm, NewPasswordForm
 from ..security import PASSWORD_MAX_LENGTH
 
 
@@ -16,7 +15,7 @@ class ChangePasswordForm(NewPasswordForm):
     )
 
 
-class DeleteAccountForm(FlaskForm):
+class DeleteAccountForm(AppForm):
     password = PasswordField(
         "Password",
         validators=[
@@ -26,7 +25,7 @@ class DeleteAccountForm(FlaskForm):
     )
 
 
-class ConfirmPasswordForm(FlaskForm):
+class ConfirmPasswordForm(AppForm):
     """The account's password again, before ending other sessions (ASVS 7.5.2)."""
 
     password = PasswordField(
