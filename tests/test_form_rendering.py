@@ -12,6 +12,7 @@ import re
 
 import pytest
 from conftest import csrf_token
+from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import widgets
 
@@ -156,6 +157,25 @@ def test_register_page_ties_hints_and_errors_to_fields(client):
         '<input aria-describedby="password-hint password-error" aria-invalid="true" '
         'autocomplete="new-password" id="password" name="password" required type="password" value="">' in page
     )
+
+
+def _every_form_class() -> list[type]:
+    """Every form class the app defines, found, not listed: a new one cannot be missed."""
+    import app.mfa.forms  # noqa: F401 - the blueprints' form modules, imported for their classes
+
+    found, todo = [], [FlaskForm]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            todo.append(sub)
+            if sub.__module__.startswith("app.") and sub is not forms.AppForm:
+                found.append(sub)
+    return sorted(set(found), key=lambda c: c.__name__)
+
+
+def test_every_form_the_app_defines_is_an_app_form():
+    classes = _every_form_class()
+    assert {*FORMS, ChangePasswordForm} <= set(classes)
+    assert [c.__name__ for c in classes if not issubclass(c, forms.AppForm)] == []
 
 
 @pytest.mark.parametrize("form_class", [*FORMS, ChangePasswordForm], ids=lambda c: c.__name__)

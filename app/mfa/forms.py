@@ -1,8 +1,7 @@
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..forms import no_control_characters, strip
+from ..forms import AppForm, no_control_characters, strip
 from ..security import PASSWORD_MAX_LENGTH
 
 CODE_HINT = "The 6-digit code your authenticator app shows, or one of your recovery codes."
@@ -27,18 +26,18 @@ def _code(label: str, required: bool = True) -> StringField:
     )
 
 
-class SecondStepForm(FlaskForm):
+class SecondStepForm(AppForm):
     code = _code("Authentication code")
 
 
-class EnableTotpForm(FlaskForm):
+class EnableTotpForm(AppForm):
     code = _code("Code from your authenticator app")
     # Required (in the view) when the account already has a factor.
     current_code = _code("Code from your current authenticator app, or a recovery code", required=False)
     password = _password()
 
 
-class ConfirmChangeForm(FlaskForm):
+class ConfirmChangeForm(AppForm):
     """Turning a factor off or making new recovery codes: the password and the current factor."""
 
     current_code = _code("Authentication code")
