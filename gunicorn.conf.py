@@ -129,10 +129,12 @@ def child_exit(server, worker) -> None:
 
 
 def post_worker_init(worker) -> None:
-    """Start this worker's mail sender (app/outbox.py) with the worker."""
+    """Start this worker's mail sender (app/outbox.py) with the worker. Only the app has
+    one: the benchmark's bare baselines run under this file too (scripts/bench)."""
     from app import outbox
 
-    outbox.start_sender(worker.wsgi)
+    if isinstance(getattr(worker.wsgi, "extensions", None), dict):
+        outbox.start_sender(worker.wsgi)
 
 
 def worker_exit(server, worker) -> None:
