@@ -20,6 +20,29 @@ import tempfile
 
 _cpus = os.cpu_count() or 1
 
+
+def _one_malloc_arena() -> None:
+    """glibc gives each thread that allocates its own malloc arena (up to 8 per core), and
+    an arena keeps the 19 MiB argon2id buffer of the last hash run on one of its threads:
+    with gthread, a worker's RSS grew by 19 MiB per thread that ever hashed (388 MiB with
+    16 threads, scripts/bench/RESULTS.md). With one arena every hash reuses the same
+    buffer, so a worker holds at most one hash's memory (PASSWORD_HASH_CONCURRENCY=1).
+    Set in the master before the fork; the workers inherit it. MALLOC_ARENA_MAX in the
+    environment wins (glibc reads it itself); other C libraries are left alone."""
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc
+        return
+    m_arena_max = -8  # from glibc's malloc.h
+    mallopt(m_arena_max, 1)
+
+
+_one_malloc_arena()
+
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 # One process per core: the CPU-bound work (password hashing) cannot use more.
 workers = int(os.environ.get("WEB_CONCURRENCY", str(_cpus)))
