@@ -1214,12 +1214,9 @@ def _os_name() -> str:
 
 
 def worker_threads(settings: dict[str, object]) -> int:
-    """Requests one worker serves at once: its threads, or 1 for sync workers."""
-    return (
-        1
-        if str(settings["worker_class"]).rsplit(".", 1)[-1].lower() in ("sync", "syncworker")
-        else int(settings["threads"])
-    )
+    """Requests one worker serves at once: its threads (gunicorn runs "sync" with threads > 1
+    as gthread), or 1 for sync workers."""
+    return max(1, int(settings["threads"] or 1))
 
 
 def verdict(ok: bool) -> str:
