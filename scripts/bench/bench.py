@@ -1164,7 +1164,7 @@ def profile(bench: Bench) -> tuple[str, dict[str, object]]:
         f"{version}, `py-spy record --rate {PROFILE_RATE_HZ} --format raw` for {args.duration:g} s on "
         f"one of the app's {settings['workers']} workers ({settings['worker_class']}, "
         f"threads={settings['threads']}) while `wrk -t{args.threads} -c{args.connections}` loaded the "
-        "endpoint; shares of the samples in which the worker was on the CPU (idle threads not sampled). "
+        "endpoint; shares of the samples in which a thread of the worker ran (waits counted apart). "
         "scripts/bench/pyspy_breakdown.py says how a "
         "stack is given to a component."
     )
