@@ -82,3 +82,35 @@ def test_the_reference_app_lists_twenty_posts_and_signs_in_through_its_form(refe
     assert wrong.status_code == 200 and "Incorrect" in wrong.get_data(as_text=True)
     signed_in = client.post("/auth/login", data={**form, "csrf_token": token})
     assert signed_in.status_code == 302
+
+
+def test_the_profile_breakdown_gives_each_sample_to_its_innermost_component(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    from pyspy_breakdown import breakdown
+
+    raw = "\n".join(
+        [
+            # a regular expression inside Werkzeug is Werkzeug's time
+            "run (gunicorn/arbiter.py:1);wsgi_app (flask/app.py:2);parse (werkzeug/http.py:3);"
+            "match (re/__init__.py:4) 3",
+            # SQLAlchemy's call into the DB-API is the driver's
+            "handle (gunicorn/workers/gthread.py:1);view (app/dashboard/routes.py:2);"
+            "DefaultDialect.do_execute (sqlalchemy/engine/default.py:3) 2",
+            "render (jinja2/environment.py:1) 1",
+            "emit (logging/__init__.py:1);dumps (json/__init__.py:2) 1",
+            "verify (argon2/_password_hasher.py:1) 1",
+            "view (app/auth/routes.py:1);helper (flask_login/utils.py:2) 1",
+            # an idle pool thread is waiting, not running
+            "_bootstrap (threading.py:1);_worker (concurrent/futures/thread.py:2) 5",
+        ]
+    )
+    result = breakdown(raw)
+    assert (result.samples, result.waiting) == (9, 5)
+    assert dict(result.by_component) == {
+        "werkzeug/flask": 3,
+        "DB driver": 2,
+        "jinja2": 1,
+        "logging/json": 1,
+        "argon2 (the password hash)": 1,
+        "other": 1,
+    }
