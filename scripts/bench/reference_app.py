@@ -14,13 +14,14 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
+import tempfile
 from pathlib import Path
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import VerificationError
 from flask import Flask, abort, g, redirect, render_template, request, session, url_for
 
-DATABASE = os.environ.get("REFERENCE_DB", "/tmp/reference-app.db")  # noqa: S108  # nosec B108
+DATABASE = os.environ.get("REFERENCE_DB") or str(Path(tempfile.gettempdir()) / "reference-app.db")
 POSTS = 20
 USERNAME = "reader"
 PASSWORD = "Steady-Load-2026"  # noqa: S105  # nosec B105
