@@ -5,11 +5,12 @@ Every value can be changed from the environment. The worker model was chosen by
 measurement (scripts/bench/RESULTS.md): sign-in is a deliberately slow argon2id
 hash (OWASP's m=19 MiB, t=2, p=1: about 20 ms of CPU and 19 MiB of memory
 each). With one thread per process (sync workers) a burst of sign-ins occupies
-every worker and the liveness probe queues behind them until the kubelet
-restarts a healthy pod. gthread workers keep serving other requests on their
-remaining threads while a hash runs (argon2-cffi releases the GIL), and
-app/security.py allows one hash at a time per process, so the hashes never
-take more than one core per worker and never more than one 19 MiB buffer.
+every worker and the liveness probe queues behind them (p99 305 ms in the
+bench) until the kubelet restarts a healthy pod. gthread workers answer
+liveness on their main loop and keep serving other requests on their
+remaining threads while a hash runs (argon2-cffi releases the GIL);
+app/security.py allows one hash at a time per process, with a bounded wait,
+so the hashes never take more than one core per worker.
 """
 
 from __future__ import annotations
@@ -21,6 +22,29 @@ import tempfile
 
 _cpus = os.cpu_count() or 1
 
+
+def _one_malloc_arena() -> None:
+    """glibc gives each thread that allocates its own malloc arena (up to 8 per core), and
+    an arena keeps the 19 MiB argon2id buffer of the last hash run on one of its threads:
+    with gthread, a worker's RSS grew by 19 MiB per thread that ever hashed (388 MiB with
+    16 threads, scripts/bench/RESULTS.md). With one arena every hash reuses the same
+    buffer, so a worker holds at most one hash's memory (PASSWORD_HASH_CONCURRENCY=1).
+    Set in the master before the fork; the workers inherit it. MALLOC_ARENA_MAX in the
+    environment wins (glibc reads it itself); other C libraries are left alone."""
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc
+        return
+    m_arena_max = -8  # from glibc's malloc.h
+    mallopt(m_arena_max, 1)
+
+
+_one_malloc_arena()
+
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 # One process per core: the CPU-bound work (password hashing) cannot use more.
 workers = int(os.environ.get("WEB_CONCURRENCY", str(_cpus)))
@@ -28,13 +52,18 @@ worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 if worker_class == "gthread":
     # gthread that closes its listeners when a SIGTERM drain starts (app/gunicorn_worker.py).
     worker_class = "app.gunicorn_worker.DrainingThreadWorker"
-threads = int(os.environ.get("GUNICORN_THREADS", "16"))
+# Four threads: one can hash (argon2-cffi releases the GIL) while the others serve pages; more
+# only contend for the interpreter lock, fewer lose throughput (scripts/bench/RESULTS.md, worker
+# settings). Liveness is answered on the main loop whatever the threads do (app/gunicorn_worker.py).
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # Kubernetes waits terminationGracePeriodSeconds (the chart sets it longer than this).
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "25"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))  # below the ALB's 60 s idle timeout
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
-max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "200"))
+# A new worker imports and builds the app (about a second of CPU): at 2000 requests a busy
+# worker recycled every second or two and spent a large share of its CPU starting.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "2000"))
 backlog = int(os.environ.get("GUNICORN_BACKLOG", "512"))
 # The heartbeat file lives in memory where there is /dev/shm: a slow or
 # read-only disk must not make the arbiter think workers hang.
@@ -130,10 +159,12 @@ def child_exit(server, worker) -> None:
 
 
 def post_worker_init(worker) -> None:
-    """Start this worker's mail sender (app/outbox.py) with the worker."""
+    """Start this worker's mail sender (app/outbox.py) with the worker. Only the app has
+    one: the benchmark's bare baselines run under this file too (scripts/bench)."""
     from app import outbox
 
-    outbox.start_sender(worker.wsgi)
+    if isinstance(getattr(worker.wsgi, "extensions", None), dict):
+        outbox.start_sender(worker.wsgi)
 
 
 def worker_exit(server, worker) -> None:

@@ -173,6 +173,9 @@ class Config:
             )
 
         self.PASSWORD_HASH_CONCURRENCY = _int(env, "PASSWORD_HASH_CONCURRENCY", 1, minimum=1)
+        # Sign-ins allowed to wait for a hash slot in one process; beyond it, 503 with
+        # Retry-After (app/security.py HashSlots). 0: never wait.
+        self.PASSWORD_HASH_QUEUE = _int(env, "PASSWORD_HASH_QUEUE", 4, minimum=0)
 
         self.LOCKOUT_THRESHOLD = _int(env, "LOCKOUT_THRESHOLD", 5, minimum=1)
         self.LOCKOUT_DURATION = timedelta(seconds=_int(env, "LOCKOUT_DURATION_SECONDS", 15 * 60, minimum=1))

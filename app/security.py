@@ -4,6 +4,7 @@ response headers."""
 from __future__ import annotations
 
 import importlib.util
+import logging
 import re
 import threading
 import unicodedata
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, Response, current_app, has_app_context
+from flask import Flask, Response, current_app, g, has_app_context, request
 from werkzeug.security import check_password_hash
 
 PASSWORD_MIN_LENGTH = 8
@@ -110,15 +111,59 @@ def password_hint() -> str:
     return PASSWORD_HINTS[current_app.config["PASSWORD_POLICY"]]
 
 
-def _hash_slot() -> threading.BoundedSemaphore:
-    """At most PASSWORD_HASH_CONCURRENCY hashes at once in this process.
+class PasswordHashBusy(Exception):
+    """More sign-ins are waiting for a hash slot than PASSWORD_HASH_QUEUE allows: the
+    request is answered 503 with Retry-After instead of joining the queue."""
+
+
+class HashSlots:
+    """At most `concurrency` hashes at once in this process, and at most `queue_limit`
+    requests waiting for one; a request beyond that raises PasswordHashBusy at once.
 
     argon2id costs a core and PASSWORD_ARGON2_MEMORY_KIB (19 MiB) for tens of
-    milliseconds; a burst of sign-ins waits here (using no CPU) instead of
-    starving the other threads of the worker, health probes included, and of
-    memory.
+    milliseconds. Waiting here uses no CPU, so a burst of sign-ins does not starve
+    the worker's other threads (health probes included) or its memory; the bound
+    keeps a flood from holding every thread of the worker for seconds: past it, the
+    client is told to come back, and the load balancer may send it to another pod.
     """
+
+    def __init__(self, concurrency: int, queue_limit: int) -> None:
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._lock = threading.Lock()
+        self.queue_limit = queue_limit
+        self.waiting = 0
+
+    def __enter__(self) -> HashSlots:
+        if self._slots.acquire(blocking=False):
+            return self
+        with self._lock:
+            if self.waiting >= self.queue_limit:
+                raise PasswordHashBusy
+            self.waiting += 1
+        try:
+            self._slots.acquire()
+        finally:
+            with self._lock:
+                self.waiting -= 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._slots.release()
+
+
+def _hash_slot() -> HashSlots:
+    """The process's hash slots (PASSWORD_HASH_CONCURRENCY, PASSWORD_HASH_QUEUE)."""
     return current_app.extensions["password_hash_slots"]
+
+
+def _hash_busy(exc: PasswordHashBusy):
+    from .observability import log_event  # both import much of the app: not at import time
+    from .outages import unavailable_response
+
+    log_event("password_hash.busy", logging.WARNING, path=request.path)
+    # outages' after_request keeps this Retry-After instead of the limiter's window reset.
+    g.dependency_unavailable = "password_hash"
+    return unavailable_response("password_hash", current_app.config["DEPENDENCY_RETRY_AFTER_SECONDS"])
 
 
 def _hasher() -> PasswordHasher:
@@ -240,9 +285,10 @@ def set_security_headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["password_hash_slots"] = threading.BoundedSemaphore(
-        app.config["PASSWORD_HASH_CONCURRENCY"]
+    app.extensions["password_hash_slots"] = HashSlots(
+        app.config["PASSWORD_HASH_CONCURRENCY"], app.config["PASSWORD_HASH_QUEUE"]
     )
+    app.register_error_handler(PasswordHashBusy, _hash_busy)
     app.extensions["password_hasher"] = make_hasher(app.config)
     app.after_request(set_security_headers)
     app.jinja_env.globals["password_hint"] = password_hint

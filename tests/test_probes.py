@@ -23,6 +23,7 @@ from tests.test_gunicorn import PRODUCTION_SECRET_KEY
 LIVENESS_BOUND = 0.100  # seconds, from the issue
 READINESS_TIMEOUT = 3.0  # the chart's readiness timeoutSeconds
 SIGN_INS = 40
+WORKERS, THREADS = 2, 4  # gunicorn.conf.py's default threads per worker
 LOCK_HELD = 4.0  # seconds: longer than DB_LOCK_TIMEOUT_MS and DB_POOL_TIMEOUT_SECONDS (3 s)
 
 
@@ -64,7 +65,8 @@ def test_probes_answer_while_every_thread_waits_on_a_locked_table(tmp_path, post
     with gunicorn(
         tmp_path,
         url,
-        workers=2,
+        workers=WORKERS,
+        GUNICORN_THREADS=str(THREADS),
         APP_ENV="production",
         SECRET_KEY=PRODUCTION_SECRET_KEY,
         SECURE_COOKIES="false",
@@ -87,7 +89,9 @@ def test_probes_answer_while_every_thread_waits_on_a_locked_table(tmp_path, post
                 with holder.cursor() as cursor:
                     cursor.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
                 sign_ins = [pool.submit(_post_sign_in, server, cookie, token) for cookie, token in forms]
-                wait_for_lock_waiters(url, name, 10)
+                # Every thread of at least one worker (a worker's main loop may accept most of the
+                # sign-ins, so the other's threads are not always all taken).
+                wait_for_lock_waiters(url, name, THREADS)
                 # Probe for longer than the lock timeout: liveness holds all along.
                 live, ready = [], []
                 deadline = time.monotonic() + LOCK_HELD
