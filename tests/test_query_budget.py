@@ -75,7 +75,7 @@ GET_BUDGETS = [
 ]
 
 POST_BUDGETS = [
-    ("POST /auth/login (right password)", PASSWORD, 302, 7),
+    ("POST /auth/login (right password)", PASSWORD, 302, 6),
     ("POST /auth/login (wrong password)", WRONG_PASSWORD, 422, 3),
 ]
 
