@@ -35,14 +35,17 @@ SESSIONS_PER_PAGE = 20
 MAX_SESSIONS_PAGE = 10_000
 
 
+# %-formatting of Markup escapes each value as str.format does, at about half
+# the cost of Markup.format's formatter; the dashboard shows fifteen times.
+_TIME = Markup('<time datetime="%s">%s UTC</time>')
+
+
 @bp.app_template_filter("when")
 def when(moment) -> Markup:
     """A UTC time for people, with the machine-readable value beside it."""
     if moment is None:
         return Markup("never")
-    return Markup('<time datetime="{}">{} UTC</time>').format(
-        moment.isoformat(), moment.strftime("%Y-%m-%d %H:%M")
-    )
+    return _TIME % (moment.isoformat(), moment.strftime("%Y-%m-%d %H:%M"))
 
 
 bp.add_app_template_filter(describe_user_agent, "browser")
