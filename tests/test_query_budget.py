@@ -23,6 +23,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, select, update
 from sqlalchemy.engine import Engine
 
+from app import tokens
 from app.extensions import db
 from app.models import LoginEvent, User, UserSession, utcnow
 
@@ -63,6 +64,7 @@ def writes(statements: list[str]) -> list[str]:
 GET_BUDGETS = [
     ("GET /auth/login (anonymous)", False, "/auth/login", 200, 0),
     ("GET /auth/register (anonymous)", False, "/auth/register", 200, 0),
+    ("GET /auth/reset (anonymous)", False, "/auth/reset", 200, 0),
     ("GET / (anonymous)", False, "/", 302, 0),
     ("GET /static/style.css", False, "/static/style.css", 200, 0),
     ("GET /health/live", False, "/health/live", 200, 0),
@@ -137,6 +139,41 @@ def test_a_sign_in_issues_its_budget_of_statements(app, client, name, password, 
         )
     assert response.status_code == status
     assert len(statements) == budget, _over_or_under(budget, statements)
+
+
+def test_a_browser_back_with_only_its_remember_me_cookie_costs_what_a_signed_in_one_does(app, client):
+    """The remember-me cookie restores the session through the same one-query loader, writing nothing."""
+    assert AuthActions(client).register().status_code == 302
+    remembered = app.test_client()
+    assert AuthActions(remembered).login(remember=True).status_code == 302
+    for _ in range(2):  # a new browser each time: only the remember-me cookie, no session cookie
+        browser = app.test_client()
+        name = app.config["REMEMBER_COOKIE_NAME"]
+        browser.set_cookie(name, remembered.get_cookie(name).value)
+        with counted_statements() as statements:
+            assert browser.get("/dashboard").status_code == 200
+    budget = _budget("GET /dashboard (signed in)")
+    assert len(statements) == budget, _over_or_under(budget, statements)
+    assert writes(statements) == []
+
+
+def test_a_password_reset_link_reads_its_user_once_and_writes_nothing_on_a_get(app, client):
+    """GET of a reset link: the token's user, one query; the change itself is a POST.
+    (The address confirmation link is the one GET meant to write: following it is
+    the confirmation.)"""
+    assert AuthActions(client).register().status_code == 302
+    with app.app_context():
+        token = tokens.make_token(tokens.RESET_LINK, db.session.scalars(select(User)).one())
+    browser = app.test_client()
+    browser.get(f"/auth/reset/{token}")
+    with counted_statements() as statements:
+        assert browser.get(f"/auth/reset/{token}").status_code == 200
+    assert len(statements) == 1, _over_or_under(1, statements)
+    assert writes(statements) == []
+
+
+def _budget(name: str) -> int:
+    return next(row[-1] for row in GET_BUDGETS if row[0] == name)
 
 
 def test_the_dashboard_issues_as_many_statements_for_a_long_history_as_for_a_short_one(app, client):
