@@ -69,7 +69,7 @@ GET_BUDGETS = [
     ("GET /static/style.css", False, "/static/style.css", 200, 0),
     ("GET /health/live", False, "/health/live", 200, 0),
     ("GET /health/ready", False, "/health/ready", 200, 1),
-    ("GET /dashboard (signed in)", True, "/dashboard", 200, 3),
+    ("GET /dashboard (signed in)", True, "/dashboard", 200, 4),
     ("GET /account/sessions (signed in)", True, "/account/sessions", 200, 2),
     ("GET /account/password (signed in)", True, "/account/password", 200, 1),
     ("GET /auth/login (signed in: redirect)", True, "/auth/login", 302, 1),
@@ -77,7 +77,7 @@ GET_BUDGETS = [
 ]
 
 POST_BUDGETS = [
-    ("POST /auth/login (right password)", PASSWORD, 302, 6),
+    ("POST /auth/login (right password)", PASSWORD, 302, 7),
     ("POST /auth/login (wrong password)", WRONG_PASSWORD, 422, 3),
 ]
 

@@ -108,8 +108,9 @@ def _recent_events(user: User) -> tuple[list[Row], int]:
 
 
 def _render_dashboard(delete_form: DeleteAccountForm | None = None, status: int = 200):
-    """The dashboard in three queries: the user loader's, the sign-in history
-    with its failure count, and the live sessions with their count."""
+    """The dashboard's data in two queries besides the user loader's: the
+    sign-in history with its failure count, and the live sessions with their
+    count (the template's mfa_enabled() asks one more)."""
     user: User = current_user._get_current_object()
     events, failures = _recent_events(user)
     sessions, session_count = active_sessions(user, limit=RECENT_SESSIONS)
