@@ -93,7 +93,7 @@ class User(db.Model):
     # Flask-Login protocol. The "user id" in the cookie is the session token,
     # set by the loader (or at sign-in) on the instance serving this request.
     session_token = None  # str | None, per request, never stored
-    current_session = None  # UserSession | None, per request
+    current_session = None  # app.sessions.CurrentSession | None, per request
     is_active = True
     is_authenticated = True
     is_anonymous = False

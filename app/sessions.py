@@ -4,66 +4,86 @@ copies of the cookie exist."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask import after_this_request, current_app, request, session
 from flask_login import login_user, logout_user
-from sqlalchemy import and_, delete, func, inspect, or_, select, update
+from sqlalchemy import Integer, Row, and_, bindparam, delete, func, or_, select, update
 
 from .extensions import db, login_manager
-from .models import User, UserSession, hash_session_token, utcnow
+from .models import User, UserSession, UTCDateTime, hash_session_token, utcnow
 from .observability import log_event
 
 
-def _expiry_reason(user_session: UserSession, now: datetime) -> str | None:
+@dataclass(frozen=True, slots=True)
+class CurrentSession:
+    """The session serving this request, as the user loader found it."""
+
+    id: str  # the UserSession id (digest of the cookie's token)
+    remember: bool
+
+
+def _expiry_reason(remember: bool, created_at: datetime, last_seen_at: datetime, now: datetime) -> str | None:
     config = current_app.config
-    lifetime = config["REMEMBER_LIFETIME"] if user_session.remember else config["SESSION_LIFETIME"]
-    if now - user_session.created_at > lifetime:
+    lifetime = config["REMEMBER_LIFETIME"] if remember else config["SESSION_LIFETIME"]
+    if now - created_at > lifetime:
         return "lifetime_exceeded"
     # Remember-me sessions exist to outlive idleness; only their absolute
     # lifetime ends them.
-    if not user_session.remember and now - user_session.last_seen_at > config["SESSION_IDLE_TIMEOUT"]:
+    if not remember and now - last_seen_at > config["SESSION_IDLE_TIMEOUT"]:
         return "idle_timeout"
     return None
+
+
+# The user and the few columns of its session the checks need, in one query.
+# Built once: only the digest changes from one request to the next.
+_LOAD_USER = (
+    select(
+        User,
+        UserSession.created_at.label("session_created_at"),
+        UserSession.last_seen_at.label("session_last_seen_at"),
+        UserSession.remember.label("session_remember"),
+        UserSession.credential_version.label("session_credential_version"),
+    )
+    .join(UserSession, UserSession.user_id == User.id)
+    .where(UserSession.id == bindparam("session_id"))
+)
 
 
 @login_manager.user_loader
 def load_user(token: str) -> User | None:
     if not token or len(token) > 128:
         return None
-    row = db.session.execute(
-        select(UserSession, User)
-        .join(User, User.id == UserSession.user_id)
-        .where(UserSession.id == hash_session_token(token))
-    ).first()
+    session_id = hash_session_token(token)
+    row = db.session.execute(_LOAD_USER, {"session_id": session_id}).first()
     if row is None:
         return None
-    user_session, user = row
+    user = row[0]
     now = utcnow()
-    reason = _expiry_reason(user_session, now)
-    if reason is None and user_session.credential_version != user.credential_version:
+    reason = _expiry_reason(row.session_remember, row.session_created_at, row.session_last_seen_at, now)
+    if reason is None and row.session_credential_version != user.credential_version:
         # The password changed after the sign-in that created this session
         # checked the old one (even if the two raced).
         reason = "credentials_changed"
     if reason:
-        user_id = user_session.user_id
-        db.session.execute(delete(UserSession).where(UserSession.id == user_session.id))
+        db.session.execute(delete(UserSession).where(UserSession.id == session_id))
         db.session.commit()
-        log_event("session.ended", user_id=user_id, reason=reason)
+        log_event("session.ended", user_id=user.id, reason=reason)
         return None
     # One conditional write per session per interval: of the requests that
     # find the interval over at the same moment, only the first one writes.
     cutoff = now - current_app.config["SESSION_TOUCH_INTERVAL"]
-    if user_session.last_seen_at <= cutoff:
+    if row.session_last_seen_at <= cutoff:
         db.session.execute(
             update(UserSession)
-            .where(UserSession.id == user_session.id, UserSession.last_seen_at <= cutoff)
+            .where(UserSession.id == session_id, UserSession.last_seen_at <= cutoff)
             .values(last_seen_at=now)
             .execution_options(synchronize_session=False)
         )
         db.session.commit()
     user.session_token = token
-    user.current_session = user_session
+    user.current_session = CurrentSession(session_id, bool(row.session_remember))
     return user
 
 
@@ -111,10 +131,9 @@ def _expire_remember_cookie() -> None:
 
 
 def current_session_id(user: User) -> str | None:
-    """The id of the session serving this request; known even when the row
-    was expired by a rollback or deleted by another request meanwhile."""
+    """The id of the session serving this request (None when there is none)."""
     current = getattr(user, "current_session", None)
-    return inspect(current).identity[0] if current is not None else None
+    return current.id if current is not None else None
 
 
 def sign_out(user: User, reason: str = "logout") -> None:
@@ -136,12 +155,12 @@ def restart_after_credential_change(user: User, credential_version: int, reason:
     the new credential_version (a copy of the old cookie no longer works).
     Returns how many other sessions were ended. Commits."""
     current = user.current_session
-    remember = bool(current.remember) if current is not None else False
+    remember = current.remember if current is not None else False
     ended = db.session.execute(
         delete(UserSession).where(UserSession.user_id == user.id, UserSession.id != current_session_id(user))
     ).rowcount
     if current is not None:
-        db.session.delete(current)
+        db.session.execute(delete(UserSession).where(UserSession.id == current.id))
     sign_in(user, credential_version=credential_version, remember=remember)
     if ended:
         log_event("session.ended", user_id=user.id, reason=reason, count=ended)
@@ -182,39 +201,67 @@ def end_other_sessions(user: User, reason: str) -> int:
     return count
 
 
-def _live(now: datetime):
-    """SQL for "this session has not expired" (the rules of _expiry_reason)."""
-    config = current_app.config
+def _live_where(remember_since, session_since, idle_since):
+    """SQL for "this session has not expired" (the rules of _expiry_reason),
+    given the three cut-off times as values or bound parameters."""
     return or_(
-        and_(
-            UserSession.remember.is_(True),
-            UserSession.created_at >= now - config["REMEMBER_LIFETIME"],
-        ),
+        and_(UserSession.remember.is_(True), UserSession.created_at >= remember_since),
         and_(
             UserSession.remember.is_(False),
-            UserSession.created_at >= now - config["SESSION_LIFETIME"],
-            UserSession.last_seen_at >= now - config["SESSION_IDLE_TIMEOUT"],
+            UserSession.created_at >= session_since,
+            UserSession.last_seen_at >= idle_since,
         ),
     )
 
 
-def active_sessions(user: User, *, limit: int | None = None, offset: int = 0) -> list[UserSession]:
-    """The user's live sessions, most recently used first (a page of them)."""
-    query = (
-        select(UserSession)
-        .where(UserSession.user_id == user.id, _live(utcnow()))
-        .order_by(UserSession.last_seen_at.desc(), UserSession.id)
-        .offset(offset)
-    )
-    if limit is not None:
-        query = query.limit(limit)
-    return list(db.session.scalars(query))
+def _live_cutoffs(now: datetime) -> dict[str, datetime]:
+    config = current_app.config
+    return {
+        "remember_since": now - config["REMEMBER_LIFETIME"],
+        "session_since": now - config["SESSION_LIFETIME"],
+        "idle_since": now - config["SESSION_IDLE_TIMEOUT"],
+    }
 
 
-def count_active_sessions(user: User) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(UserSession).where(UserSession.user_id == user.id, _live(utcnow()))
+def _live(now: datetime):
+    return _live_where(**_live_cutoffs(now))
+
+
+# A page of a user's live sessions with the columns the session list shows, and
+# how many live sessions there are in all (a window count over the same rows).
+# Built once, like _LOAD_USER: building a statement costs more than running it.
+_ACTIVE_SESSIONS = (
+    select(
+        UserSession.id,
+        UserSession.user_agent,
+        UserSession.ip,
+        UserSession.last_seen_at,
+        UserSession.remember,
+        func.count().over().label("total"),
     )
+    .where(
+        UserSession.user_id == bindparam("user_id"),
+        _live_where(
+            bindparam("remember_since", type_=UTCDateTime()),
+            bindparam("session_since", type_=UTCDateTime()),
+            bindparam("idle_since", type_=UTCDateTime()),
+        ),
+    )
+    .order_by(UserSession.last_seen_at.desc(), UserSession.id)
+    .limit(bindparam("limit", type_=Integer()))
+    .offset(bindparam("offset", type_=Integer()))
+)
+
+
+def active_sessions(user: User, *, limit: int, offset: int = 0) -> tuple[list[Row], int]:
+    """A page of the user's live sessions, most recently used first, and how
+    many live sessions there are in all, in one query (the total is 0 when the
+    page is past the end). Each row has id, user_agent, ip, last_seen_at and
+    remember."""
+    rows = db.session.execute(
+        _ACTIVE_SESSIONS, {"user_id": user.id, "limit": limit, "offset": offset, **_live_cutoffs(utcnow())}
+    ).all()
+    return rows, (rows[0].total if rows else 0)
 
 
 def enforce_session_cap(user_id: int) -> int:

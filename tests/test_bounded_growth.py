@@ -113,6 +113,8 @@ def test_sessions_page_lists_every_session_in_pages(make_app):
     assert seen[-1] == hash_session_token("token-0")  # the oldest last
     assert auth.client.get("/account/sessions?page=4").status_code == 404
     assert auth.client.get("/account/sessions?page=0").status_code == 404
+    # A number no OFFSET can hold is no page either (not a database error).
+    assert auth.client.get(f"/account/sessions?page={2**70}").status_code == 404
 
 
 def test_purge_deletes_only_what_is_kept_no_longer(make_app):

@@ -460,6 +460,20 @@ def test_dashboard_shows_last_ten_events(app):
     assert "Firefox on Linux" in body
 
 
+def test_dashboard_times_are_utc_with_a_machine_readable_value(app):
+    """Each time reads "YYYY-MM-DD HH:MM UTC" inside a <time> carrying the exact ISO value."""
+    user_id = create_user(app)
+    with app.app_context():
+        db.session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(created_at=utcnow().replace(2024, 2, 29, 23, 5, 9, 120))
+        )
+        db.session.commit()
+    html = page(signed_in_client(app))
+    assert '<dd><time datetime="2024-02-29T23:05:09.000120+00:00">2024-02-29 23:05 UTC</time></dd>' in html
+
+
 def test_dashboard_warns_about_failures_since_previous_sign_in(app):
     """A warning counts failed attempts since the previous sign-in, and is absent when there were none."""
     create_user(app)

@@ -104,7 +104,7 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         attempt = _authenticate(form.login.data, form.password.data)
-        user = db.session.get(User, attempt.user_id) if attempt else None
+        user = attempt.user if attempt else None
         if user is None:
             form.form_errors.append(INVALID_CREDENTIALS)
         elif current_app.config["REQUIRE_EMAIL_VERIFICATION"] and not user.email_verified:
@@ -152,7 +152,7 @@ def _record_event(user_id: int, success: bool) -> None:
 class Attempt:
     """A right password, judged while the account (or this device) was not locked."""
 
-    user_id: int
+    user: User  # as read with the hash that was checked (not refreshed by the sign-in's writes)
     credential_version: int
     device_id: str | None
 
@@ -166,10 +166,8 @@ def _authenticate(login: str, password: str) -> Attempt | None:
     open while the hash runs.
     """
     identifier = login.strip().lower()
-    account = db.session.execute(
-        select(User.id, User.password_hash, User.credential_version).where(
-            or_(User.username == identifier, User.email == identifier)
-        )
+    account = db.session.scalars(
+        select(User).where(or_(User.username == identifier, User.email == identifier))
     ).first()
     if account is None:
         db.session.rollback()
@@ -178,7 +176,11 @@ def _authenticate(login: str, password: str) -> Attempt | None:
         metrics.LOGINS.labels(result="unknown_account").inc()
         return None
     device_id = lockout.trusted_device(account.id)
-    db.session.rollback()  # give the connection back while the hash runs
+    # Give the connection back while the hash runs. The account leaves the
+    # session first, so the rollback does not expire it: a right password
+    # signs in with it as read here, without reading it again.
+    db.session.expunge(account)
+    db.session.rollback()
 
     if len(password) > PASSWORD_MAX_LENGTH:
         dummy_password_check(password)  # the same cost as a real check
@@ -195,9 +197,10 @@ def _authenticate(login: str, password: str) -> Attempt | None:
         if lockout.record_success(scope, account.id, account.credential_version, now, rehash):
             _record_event(account.id, success=True)
             db.session.commit()
+            db.session.add(account)  # back in the session, as loaded: no query
             log_event("auth.login_succeeded", user_id=account.id, trusted_device=scope.trusted)
             metrics.LOGINS.labels(result="success").inc()
-            return Attempt(account.id, account.credential_version, device_id)
+            return Attempt(account, account.credential_version, device_id)
         outcome = "locked"
     else:
         outcome = lockout.record_failure(scope, now)
