@@ -117,7 +117,13 @@ def record_failure(scope: Scope, now: datetime) -> str:
 
 
 def record_success(
-    scope: Scope, user_id: int, credential_version: int, now: datetime, rehash: tuple[str, str] | None = None
+    scope: Scope,
+    user_id: int,
+    credential_version: int,
+    now: datetime,
+    rehash: tuple[str, str] | None = None,
+    *,
+    complete: bool = True,
 ) -> bool:
     """Mark a right password as a sign-in, atomically; False when the scope was
     locked meanwhile or the password changed since its hash was read.
@@ -125,7 +131,26 @@ def record_success(
     rehash is (the hash that was checked, its replacement): the replacement
     is stored only over that very hash, so a password changed meanwhile (or a
     parallel sign-in's rehash) is never overwritten, and losing that race
-    does not refuse the sign-in."""
+    does not refuse the sign-in.
+
+    complete=False is the password step of a two-step sign-in: the same
+    checks, but no failure is cleared (nor last_login_at set) until the
+    second step completes, or the password alone would wipe the wrong codes
+    counted so far and someone without the second factor could guess codes
+    for ever, a few at a time."""
+    if not complete:
+        check = select(User.id).where(User.id == user_id, User.credential_version == credential_version)
+        if scope.trusted:
+            check = check.join(TrustedDevice, TrustedDevice.user_id == User.id).where(
+                TrustedDevice.id == scope.key, _not_locked(TrustedDevice, now)
+            )
+        else:
+            check = check.where(_not_locked(User, now))
+        allowed = db.session.execute(check).first()
+        if allowed is None:
+            return False
+        _store_rehash(user_id, rehash)
+        return True
     cleared = {"failed_login_count": 0, "failed_login_window_start": None, "locked_until": None}
     if scope.trusted:
         device = db.session.execute(
@@ -144,6 +169,11 @@ def record_success(
         statement = statement.where(_not_locked(User, now))
     if db.session.execute(statement.values(**values).returning(User.id)).first() is None:
         return False
+    _store_rehash(user_id, rehash)
+    return True
+
+
+def _store_rehash(user_id: int, rehash: tuple[str, str] | None) -> None:
     if rehash is not None:
         checked_hash, new_hash = rehash
         db.session.execute(
@@ -151,7 +181,6 @@ def record_success(
             .where(User.id == user_id, User.password_hash == checked_hash)
             .values(password_hash=new_hash)
         )
-    return True
 
 
 def trust_device(response: Response, user_id: int, device_id: str | None, now: datetime) -> None:

@@ -261,6 +261,40 @@ def test_five_wrong_codes_end_the_pending_sign_in_and_count_toward_the_lockout(m
     assert AuthActions(app.test_client()).login().status_code == 422  # locked: the password is refused
 
 
+def test_a_right_password_does_not_wipe_the_wrong_codes_counted_before(make_app, clock):
+    """Someone who has the password but not the app: 4 wrong codes, the password again,
+    4 more... The password step of a two-step sign-in clears no failure; only a completed
+    sign-in does, so the account locks at LOCKOUT_THRESHOLD wrong codes all the same."""
+    app = make_app(RATELIMIT_MFA="1000 per minute")
+    _auth, secret, _codes = enable_totp(app, clock)
+    wrong = "000000" if code_at(secret, clock.now) != "000000" else "111111"
+    attacker = password_step(app)
+    assert [second_step(attacker, wrong).status_code for _ in range(4)] == [422] * 4
+    attacker = password_step(app)  # the password again: a new pending sign-in
+    assert second_step(attacker, wrong).status_code in (302, 422)
+    with app.app_context():
+        assert db.session.get(User, 1).is_locked()
+    assert AuthActions(app.test_client()).login().status_code == 422
+
+
+def test_a_completed_two_step_sign_in_clears_the_failures(make_app, clock):
+    app = make_app(RATELIMIT_MFA="1000 per minute")
+    _auth, secret, _codes = enable_totp(app, clock)
+    wrong = "000000" if code_at(secret, clock.now) != "000000" else "111111"
+    first = password_step(app)
+    assert [second_step(first, wrong).status_code for _ in range(3)] == [422] * 3
+    owner = password_step(app)
+    assert second_step(owner, code_at(secret, clock.now)).status_code == 302
+    with app.app_context():
+        assert db.session.get(User, 1).failed_login_count == 0
+    # This browser is now a known device: its next sign-in is judged in the device's scope.
+    owner.logout()
+    again = owner.login()
+    assert again.headers["Location"] == "/auth/mfa"
+    clock.step()  # a code is accepted once: the next time step's
+    assert second_step(owner, code_at(secret, clock.now)).status_code == 302
+
+
 def test_wrong_codes_are_rate_limited_per_account(make_app, clock):
     app = make_app(RATELIMIT_MFA="2 per minute", LOCKOUT_THRESHOLD=100)
     _auth, secret, _codes = enable_totp(app, clock)

@@ -117,7 +117,7 @@ def login():
                 form.form_errors.append(UNVERIFIED + " Use the latest link we sent you.")
             else:
                 form.form_errors.append(UNVERIFIED + " " + SEND_FAILED)
-        elif mfa_factors.has_factor(user.id):
+        elif attempt.two_step:
             # The password was right; the session starts after the second factor.
             mfa_pending.start(
                 user.id,
@@ -155,6 +155,7 @@ class Attempt:
     user: User  # as read with the hash that was checked (not refreshed by the sign-in's writes)
     credential_version: int
     device_id: str | None
+    two_step: bool  # the account has a second factor: the sign-in is not complete yet
 
 
 def _authenticate(login: str, password: str) -> Attempt | None:
@@ -194,13 +195,16 @@ def _authenticate(login: str, password: str) -> Attempt | None:
     now = utcnow()
     scope = lockout.scope_for(account.id, device_id)
     if password_ok:
-        if lockout.record_success(scope, account.id, account.credential_version, now, rehash):
+        two_step = mfa_factors.has_factor(account.id)
+        if lockout.record_success(
+            scope, account.id, account.credential_version, now, rehash, complete=not two_step
+        ):
             _record_event(account.id, success=True)
             db.session.commit()
             db.session.add(account)  # back in the session, as loaded: no query
             log_event("auth.login_succeeded", user_id=account.id, trusted_device=scope.trusted)
             metrics.LOGINS.labels(result="success").inc()
-            return Attempt(account, account.credential_version, device_id)
+            return Attempt(account, account.credential_version, device_id, two_step)
         outcome = "locked"
     else:
         outcome = lockout.record_failure(scope, now)
