@@ -17,7 +17,7 @@ from app import create_app, tokens
 from app import sessions as sessions_module
 from app.extensions import db
 from app.models import User, UserSession
-from tests.support.races import row_held, wait_for_lock_waiters
+from tests.support.races import row_held, start_parallel, wait_for_lock_waiters
 from tests.support.server import Browser, gunicorn
 
 NEW_PASSWORD = "Brand-New-Pass-77"
@@ -249,18 +249,6 @@ def _signs_in(server, password: str) -> bool:
     return Browser(server).submit("/auth/login", {"login": "alice", "password": password}).status == 302
 
 
-def _parallel(calls) -> list:
-    results: list = [None] * len(calls)
-
-    def run(i):
-        results[i] = calls[i]()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    return threads, results
-
-
 @pytest.mark.postgresql_only
 def test_two_simultaneous_password_changes_leave_exactly_one(tmp_path, postgresql_database):
     """Two sessions change the password at the same moment: both answer cleanly, exactly one
@@ -274,7 +262,8 @@ def test_two_simultaneous_password_changes_leave_exactly_one(tmp_path, postgresq
             fields = {"current_password": PASSWORD, "new_password": new, "confirm_password": new}
             forms.append((browser, {"csrf_token": csrf_token(page.body), **fields}))
         with row_held(url, "SELECT id FROM users WHERE username = 'alice' FOR UPDATE"):
-            threads, replies = _parallel([lambda b=b, f=f: b.post("/account/password", f) for b, f in forms])
+            posts = [lambda b=b, f=f: b.post("/account/password", f) for b, f in forms]
+            threads, replies = start_parallel(posts)
             wait_for_lock_waiters(url, name, 2)
         for thread in threads:
             thread.join(timeout=15)
@@ -310,7 +299,7 @@ def test_reset_link_used_in_parallel_works_once(tmp_path, postgresql_database):
                 (browser, {"csrf_token": csrf_token(page.body), "new_password": new, "confirm_password": new})
             )
         with row_held(url, "SELECT id FROM users WHERE username = 'alice' FOR UPDATE"):
-            threads, replies = _parallel([lambda b=b, f=f: b.post(link, f) for b, f in posts])
+            threads, replies = start_parallel([lambda b=b, f=f: b.post(link, f) for b, f in posts])
             wait_for_lock_waiters(url, name, 3)
         for thread in threads:
             thread.join(timeout=15)

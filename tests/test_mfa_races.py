@@ -3,8 +3,6 @@ sign-ins at the same moment signs in at most once (TOTP codes and recovery codes
 
 from __future__ import annotations
 
-import threading
-
 import pyotp
 import pytest
 from conftest import PASSWORD, TEST_SECRET_KEY, csrf_token
@@ -14,7 +12,7 @@ from app import create_app
 from app.extensions import db
 from app.mfa import factors
 from app.models import User, utcnow
-from tests.support.races import row_held, wait_for_lock_waiters
+from tests.support.races import row_held, start_parallel, wait_for_lock_waiters
 from tests.support.server import Browser, gunicorn, register
 
 
@@ -37,18 +35,6 @@ def _give_alice_a_factor(url: str) -> tuple[str, list[str]]:
     return secret, codes
 
 
-def _parallel(calls):
-    results: list = [None] * len(calls)
-
-    def run(i):
-        results[i] = calls[i]()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    return threads, results
-
-
 @pytest.mark.postgresql_only
 @pytest.mark.parametrize("kind", ["totp", "recovery_code"])
 def test_one_code_submitted_in_parallel_signs_in_once(tmp_path, postgresql_database, kind):
@@ -66,7 +52,7 @@ def test_one_code_submitted_in_parallel_signs_in_once(tmp_path, postgresql_datab
         code = pyotp.TOTP(secret).now() if kind == "totp" else codes[0]
         table = "mfa_factors" if kind == "totp" else "mfa_recovery_codes"
         with row_held(url, f"SELECT id FROM {table} FOR UPDATE"):
-            threads, replies = _parallel(
+            threads, replies = start_parallel(
                 [
                     lambda b=b, t=t: b.post("/auth/mfa", {"csrf_token": t, "code": code})
                     for b, t in zip(browsers, forms, strict=True)

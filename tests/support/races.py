@@ -3,6 +3,7 @@ admin connection, wait until requests queue behind it, then let them go at once.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,3 +47,17 @@ def row_held(url: str, sql: str, params: tuple = ()) -> Iterator[object]:
         admin.commit()
     finally:
         admin.close()
+
+
+def start_parallel(calls: list) -> tuple[list[threading.Thread], list]:
+    """Start each call on a thread of its own at once: (the threads, to join; the results,
+    filled in call order as they finish)."""
+    results: list = [None] * len(calls)
+
+    def run(i: int) -> None:
+        results[i] = calls[i]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    return threads, results
