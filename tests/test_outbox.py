@@ -511,26 +511,36 @@ def test_a_reset_for_a_deleted_account_is_dropped_with_it(make_app):
     assert rows(app) == []
 
 
+def idle_sender(smtp_port: int, **env: str) -> dict[str, str]:
+    """gunicorn settings whose sender is idle: only a wake-up, its start or a drain sends."""
+    return {
+        "MAIL_SENDER": "thread",
+        "MAIL_POLL_SECONDS": "300",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(smtp_port),
+        "MAIL_USE_TLS": "false",
+        "APP_BASE_URL": BASE_URL,
+        **env,
+    }
+
+
+def owe_a_reset_from_another_process(app) -> None:
+    """A reset mail owed to alice, written as another process would: no wake-up here."""
+    with app.app_context():
+        user = User(username="alice", email="alice@example.com", password_hash="x")
+        db.session.add(user)
+        db.session.flush()
+        outbox.enqueue("password_reset", user)
+        db.session.commit()
+
+
 def test_a_sigterm_drain_sends_what_is_due_before_the_worker_exits(tmp_path, database_url, app):
     """gunicorn's worker_exit hook gives the sender MAIL_DRAIN_SECONDS: a message owed
     while the sender was idle goes out during the drain, not after the pod is gone."""
     with smtp_server() as (smtp_port, mailbox):
-        settings = {
-            "MAIL_SENDER": "thread",
-            "MAIL_POLL_SECONDS": "300",  # idle: only a wake-up or the drain sends
-            "MAIL_SERVER": "127.0.0.1",
-            "MAIL_PORT": str(smtp_port),
-            "MAIL_USE_TLS": "false",
-            "APP_BASE_URL": BASE_URL,
-            "GUNICORN_GRACEFUL_TIMEOUT": "10",
-        }
+        settings = idle_sender(smtp_port, GUNICORN_GRACEFUL_TIMEOUT="10")
         with gunicorn(tmp_path, database_url, workers=1, **settings) as server:
-            with app.app_context():
-                user = User(username="alice", email="alice@example.com", password_hash="x")
-                db.session.add(user)
-                db.session.flush()
-                outbox.enqueue("password_reset", user)  # written by "another process": no wake-up
-                db.session.commit()
+            owe_a_reset_from_another_process(app)
             server.proc.send_signal(signal.SIGTERM)
             assert server.proc.wait(timeout=15) == 0, server.output()
         mail = mailbox.wait_for_mail("alice@example.com", "Reset your password", timeout=2)
@@ -548,23 +558,9 @@ def test_a_worker_recycled_by_max_requests_leaves_its_mail_to_its_replacement(tm
     import urllib.request
 
     with smtp_server() as (smtp_port, mailbox):
-        settings = {
-            "MAIL_SENDER": "thread",
-            "MAIL_POLL_SECONDS": "300",  # idle: only a wake-up, the start or a drain sends
-            "MAIL_SERVER": "127.0.0.1",
-            "MAIL_PORT": str(smtp_port),
-            "MAIL_USE_TLS": "false",
-            "APP_BASE_URL": BASE_URL,
-            "GUNICORN_MAX_REQUESTS": "3",
-            "GUNICORN_MAX_REQUESTS_JITTER": "0",
-        }
+        settings = idle_sender(smtp_port, GUNICORN_MAX_REQUESTS="3", GUNICORN_MAX_REQUESTS_JITTER="0")
         with gunicorn(tmp_path, database_url, workers=1, **settings) as server:
-            with app.app_context():
-                user = User(username="alice", email="alice@example.com", password_hash="x")
-                db.session.add(user)
-                db.session.flush()
-                outbox.enqueue("password_reset", user)  # written by "another process": no wake-up
-                db.session.commit()
+            owe_a_reset_from_another_process(app)
             for _ in range(3):  # the third request ends the worker
                 with urllib.request.urlopen(server.base_url + "/auth/login", timeout=10) as reply:  # noqa: S310
                     assert reply.status == 200
