@@ -10,15 +10,15 @@ import threading
 from datetime import timedelta
 
 import pytest
-from conftest import PASSWORD, TEST_SECRET_KEY, AuthActions, csrf_token
+from conftest import PASSWORD, AuthActions, csrf_token
 from sqlalchemy import select, text
 
-from app import create_app, tokens
 from app import sessions as sessions_module
+from app import tokens
 from app.extensions import db
 from app.models import User, UserSession
 from tests.support.races import row_held, start_parallel, wait_for_lock_waiters
-from tests.support.server import Browser, gunicorn
+from tests.support.server import Browser, gunicorn, server_app_context
 
 NEW_PASSWORD = "Brand-New-Pass-77"
 OTHER_PASSWORD = "Other-New-Pass-88"
@@ -315,14 +315,6 @@ def test_reset_link_used_in_parallel_works_once(tmp_path, postgresql_database):
 
 def _reset_link(url: str) -> str:
     """A reset link for alice, signed with the server's SECRET_KEY."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("APP_ENV", "testing")
-        mp.setenv("DATABASE_URL", url)
-        mp.setenv("SECRET_KEY", TEST_SECRET_KEY)
-        flask_app = create_app()
-        with flask_app.app_context():
-            user = db.session.scalars(select(User)).one()
-            link = f"/auth/reset/{tokens.make_token(tokens.RESET_LINK, user)}"
-            db.session.remove()
-            db.engine.dispose()
-    return link
+    with server_app_context(url):
+        user = db.session.scalars(select(User)).one()
+        return f"/auth/reset/{tokens.make_token(tokens.RESET_LINK, user)}"

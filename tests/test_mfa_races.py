@@ -5,34 +5,25 @@ from __future__ import annotations
 
 import pyotp
 import pytest
-from conftest import PASSWORD, TEST_SECRET_KEY, csrf_token
+from conftest import PASSWORD, csrf_token
 from sqlalchemy import select
 
-from app import create_app
 from app.extensions import db
 from app.mfa import factors
 from app.models import User, utcnow
 from tests.support.races import row_held, start_parallel, wait_for_lock_waiters
-from tests.support.server import Browser, gunicorn, register
+from tests.support.server import Browser, gunicorn, register, server_app_context
 
 
 def _give_alice_a_factor(url: str) -> tuple[str, list[str]]:
     """An enabled authenticator app and recovery codes for alice, encrypted with the server's key."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("APP_ENV", "testing")
-        mp.setenv("DATABASE_URL", url)
-        mp.setenv("SECRET_KEY", TEST_SECRET_KEY)
-        flask_app = create_app()
-        with flask_app.app_context():
-            user = db.session.scalars(select(User)).one()
-            factor = factors.start_totp_enrolment(user)
-            factor.enabled_at = utcnow()
-            codes = factors.new_recovery_codes(user.id)
-            db.session.commit()
-            secret = factors.totp_secret(factor)
-            db.session.remove()
-            db.engine.dispose()
-    return secret, codes
+    with server_app_context(url):
+        user = db.session.scalars(select(User)).one()
+        factor = factors.start_totp_enrolment(user)
+        factor.enabled_at = utcnow()
+        codes = factors.new_recovery_codes(user.id)
+        db.session.commit()
+        return factors.totp_secret(factor), codes
 
 
 @pytest.mark.postgresql_only

@@ -254,3 +254,23 @@ def register(server: Server, username: str = "alice", password: str = PASSWORD) 
     )
     assert reply.status == 302, reply
     return browser
+
+
+@contextmanager
+def server_app_context(database_url: str) -> Iterator[object]:
+    """An app context on a server's database with the servers' SECRET_KEY (so tokens and
+    secrets made here are the server's), its connections closed after; yields the app."""
+    from app import create_app
+    from app.extensions import db
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("APP_ENV", "testing")
+        mp.setenv("DATABASE_URL", database_url)
+        mp.setenv("SECRET_KEY", TEST_SECRET_KEY)
+        flask_app = create_app()
+        with flask_app.app_context():
+            try:
+                yield flask_app
+            finally:
+                db.session.remove()
+                db.engine.dispose()
