@@ -128,9 +128,17 @@ def statuses(recorder: Recorder, excused: list[tuple[float, float]]) -> dict[str
     """Requests by status; refused or dropped while the app was stopped on purpose is "down"."""
     counts: Counter = Counter()
     for sample in recorder.samples:
-        down = any(start <= sample.started <= end for start, end in excused)
+        down = verdict.stopped_on_purpose(sample.started, excused)
         counts["down" if down and sample.status in ("refused", "dropped") else sample.status] += 1
     return dict(counts)
+
+
+def _when(moment: float, fault_started: float, ctx: Context) -> str:
+    """A moment said relative to the fault's start and the app's stops, for a note."""
+    text = f"{moment - fault_started:+.3f} s from the fault's start"
+    for start, end in ctx.excused:
+        text += f", {moment - start:+.3f} s from a stop of the app (back {end - start:.1f} s later)"
+    return text
 
 
 def run_fault(ctx: Context, index: int, fault: Fault, quick: bool, mail_settle: float) -> verdict.FaultResult:
@@ -147,6 +155,7 @@ def run_fault(ctx: Context, index: int, fault: Fault, quick: bool, mail_settle: 
         return result
     ctx.load.start(ctx.accounts)
     time.sleep(2)
+    fault_started = time.monotonic()
     fault.inject(ctx, seconds)
     result.recovery_seconds = recover(ctx, ctx.accounts[0])
     time.sleep(2)
@@ -175,6 +184,10 @@ def run_fault(ctx: Context, index: int, fault: Fault, quick: bool, mail_settle: 
         "mails_told_failed",
     ):
         setattr(result, name, getattr(reconciliation, name))
+    for sample in recorder.samples:
+        lost = sample.status in ("dropped", "timeout")
+        if lost and not verdict.stopped_on_purpose(sample.started, ctx.excused):
+            ctx.note(f"{sample.status}: {sample.what} started at {_when(sample.started, fault_started, ctx)}")
     result.notes = list(ctx.notes)
     print("    " + ("; ".join(verdict.judge(result)) or "pass"), flush=True)
     if result.recovery_seconds is None:

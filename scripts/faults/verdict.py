@@ -32,13 +32,18 @@ class Probe:
         return self.status == "200"
 
 
+def stopped_on_purpose(moment: float, intervals: list[tuple[float, float]]) -> bool:
+    """Whether moment falls in an interval in which the app was stopped on purpose."""
+    return any(start <= moment <= end for start, end in intervals)
+
+
 def liveness(probes: list[Probe], excused: list[tuple[float, float]] = (), until: float | None = None):
     """(failures, longest gap in seconds). A gap runs from the start of the first failed
     probe to the start of the next good one (or `until`). Probes started inside an
     excused interval (the process stopped on purpose) do not count."""
     failures, longest, gap_start = 0, 0.0, None
     for probe in sorted(probes, key=lambda p: p.started):
-        if any(start <= probe.started <= end for start, end in excused):
+        if stopped_on_purpose(probe.started, excused):
             continue
         if probe.ok:
             if gap_start is not None:
