@@ -65,6 +65,10 @@ def counter(*phases: tuple[float, int]) -> str:
     return " ".join(parts)
 
 
+def series(name: str, values: str, **labels_: str) -> dict:
+    return {"series": labels(name, **labels_), "values": values}
+
+
 def labels(name: str, **extra: str) -> str:
     pairs = ", ".join(f'{k}="{v}"' for k, v in extra.items())
     return f"{name}{{{pairs}}}"
@@ -84,11 +88,8 @@ def latencies(total: list[tuple[float, int]], fast: list[tuple[float, int]]) -> 
     """Latency series: `total` requests per minute, of which `fast` under 0.5 s."""
     base = {**APP, "status": "200"}
     return [
-        {"series": labels("flask_http_request_duration_seconds_count", **base), "values": counter(*total)},
-        {
-            "series": labels("flask_http_request_duration_seconds_bucket", **base, le="0.5"),
-            "values": counter(*fast),
-        },
+        series("flask_http_request_duration_seconds_count", counter(*total), **base),
+        series("flask_http_request_duration_seconds_bucket", counter(*fast), **base, le="0.5"),
     ]
 
 
@@ -236,7 +237,7 @@ def unit_cases() -> list[dict]:
         # -- pods (kube-state-metrics) ---------------------------------------------------------------
         case(
             "a pod not ready for 6 minutes",
-            [{"series": labels("kube_pod_container_status_ready", **KUBE), "values": "1 1 0x6"}],
+            [series("kube_pod_container_status_ready", "1 1 0x6", **KUBE)],
             "8m",
             "FlaskAppPodNotReady",
             [pod_alert({"namespace": NAMESPACE, "pod": POD})],
@@ -244,8 +245,8 @@ def unit_cases() -> list[dict]:
         case(
             "a pod not ready for 3 minutes, and another release's pod not ready for long",
             [
-                {"series": labels("kube_pod_container_status_ready", **KUBE), "values": "1x5 0x3"},
-                {"series": labels("kube_pod_container_status_ready", **OTHER_POD), "values": "0x10"},
+                series("kube_pod_container_status_ready", "1x5 0x3", **KUBE),
+                series("kube_pod_container_status_ready", "0x10", **OTHER_POD),
             ],
             "8m",
             "FlaskAppPodNotReady",
@@ -254,11 +255,8 @@ def unit_cases() -> list[dict]:
         case(
             "no pod ready for 3 minutes",
             [
-                {"series": labels("kube_pod_container_status_ready", **KUBE), "values": "0x4"},
-                {
-                    "series": labels("kube_pod_container_status_ready", **{**KUBE, "pod": POD + "z"}),
-                    "values": "0x4",
-                },
+                series("kube_pod_container_status_ready", "0x4", **KUBE),
+                series("kube_pod_container_status_ready", "0x4", **{**KUBE, "pod": POD + "z"}),
             ],
             "3m",
             "FlaskAppNoPodReady",
@@ -267,11 +265,8 @@ def unit_cases() -> list[dict]:
         case(
             "one pod of two ready",
             [
-                {"series": labels("kube_pod_container_status_ready", **KUBE), "values": "0x4"},
-                {
-                    "series": labels("kube_pod_container_status_ready", **{**KUBE, "pod": POD + "z"}),
-                    "values": "1x4",
-                },
+                series("kube_pod_container_status_ready", "0x4", **KUBE),
+                series("kube_pod_container_status_ready", "1x4", **{**KUBE, "pod": POD + "z"}),
             ],
             "3m",
             "FlaskAppNoPodReady",
@@ -279,7 +274,7 @@ def unit_cases() -> list[dict]:
         ),
         case(
             "4 restarts in an hour",
-            [{"series": labels("kube_pod_container_status_restarts_total", **KUBE), "values": "0x30 4x30"}],
+            [series("kube_pod_container_status_restarts_total", "0x30 4x30", **KUBE)],
             "60m",
             "FlaskAppPodRestarting",
             [pod_alert(KUBE)],
@@ -287,8 +282,8 @@ def unit_cases() -> list[dict]:
         case(
             "2 restarts in an hour, and the migration Job's container restarting",
             [
-                {"series": labels("kube_pod_container_status_restarts_total", **KUBE), "values": "0x30 2x30"},
-                {"series": labels("kube_pod_container_status_restarts_total", **MIGRATE), "values": "0+1x60"},
+                series("kube_pod_container_status_restarts_total", "0x30 2x30", **KUBE),
+                series("kube_pod_container_status_restarts_total", "0+1x60", **MIGRATE),
             ],
             "60m",
             "FlaskAppPodRestarting",
@@ -332,8 +327,8 @@ def unit_cases() -> list[dict]:
         case(
             "3 failed sign-ins a second across accounts for 12 minutes",
             [
-                {"series": labels("auth_logins_total", **NS, result="unknown_account"), "values": "0+120x20"},
-                {"series": labels("auth_logins_total", **NS, result="bad_password"), "values": "0+60x20"},
+                series("auth_logins_total", "0+120x20", **NS, result="unknown_account"),
+                series("auth_logins_total", "0+60x20", **NS, result="bad_password"),
             ],
             "20m",
             "FlaskAppCredentialStuffing",
@@ -342,8 +337,8 @@ def unit_cases() -> list[dict]:
         case(
             "many successful sign-ins, a few failures",
             [
-                {"series": labels("auth_logins_total", **NS, result="success"), "values": "0+600x20"},
-                {"series": labels("auth_logins_total", **NS, result="bad_password"), "values": "0+30x20"},
+                series("auth_logins_total", "0+600x20", **NS, result="success"),
+                series("auth_logins_total", "0+30x20", **NS, result="bad_password"),
             ],
             "20m",
             "FlaskAppCredentialStuffing",
@@ -351,14 +346,14 @@ def unit_cases() -> list[dict]:
         ),
         case(
             "12 lockouts in 15 minutes",
-            [{"series": labels("auth_lockouts_total", **NS), "values": "0x5 0+1x15"}],
+            [series("auth_lockouts_total", "0x5 0+1x15", **NS)],
             "20m",
             "FlaskAppLockoutSpike",
             [pod_alert({})],
         ),
         case(
             "a lockout every 5 minutes",
-            [{"series": labels("auth_lockouts_total", **NS), "values": "0+0.2x60"}],
+            [series("auth_lockouts_total", "0+0.2x60", **NS)],
             "60m",
             "FlaskAppLockoutSpike",
             [],
@@ -367,14 +362,8 @@ def unit_cases() -> list[dict]:
         case(
             "a password-reset e-mail failed for good",
             [
-                {
-                    "series": labels("mail_messages_total", **NS, kind="password_reset", result="failed"),
-                    "values": "0x10 1x10",
-                },
-                {
-                    "series": labels("mail_messages_total", **NS, kind="password_reset", result="sent"),
-                    "values": "0+5x20",
-                },
+                series("mail_messages_total", "0x10 1x10", **NS, kind="password_reset", result="failed"),
+                series("mail_messages_total", "0+5x20", **NS, kind="password_reset", result="sent"),
             ],
             "20m",
             "FlaskAppMailFailed",
@@ -383,14 +372,8 @@ def unit_cases() -> list[dict]:
         case(
             "e-mails sent, none failed",
             [
-                {
-                    "series": labels("mail_messages_total", **NS, kind="password_reset", result="failed"),
-                    "values": "0x20",
-                },
-                {
-                    "series": labels("mail_messages_total", **NS, kind="password_reset", result="sent"),
-                    "values": "0+5x20",
-                },
+                series("mail_messages_total", "0x20", **NS, kind="password_reset", result="failed"),
+                series("mail_messages_total", "0+5x20", **NS, kind="password_reset", result="sent"),
             ],
             "20m",
             "FlaskAppMailFailed",
@@ -399,14 +382,8 @@ def unit_cases() -> list[dict]:
         case(
             "half the sends retried for 25 minutes (the relay refuses)",
             [
-                {
-                    "series": labels("mail_messages_total", **NS, kind="confirm", result="retried"),
-                    "values": "0+5x40",
-                },
-                {
-                    "series": labels("mail_messages_total", **NS, kind="confirm", result="sent"),
-                    "values": "0+5x40",
-                },
+                series("mail_messages_total", "0+5x40", **NS, kind="confirm", result="retried"),
+                series("mail_messages_total", "0+5x40", **NS, kind="confirm", result="sent"),
             ],
             "40m",
             "FlaskAppMailSendRetrying",
@@ -415,14 +392,8 @@ def unit_cases() -> list[dict]:
         case(
             "one send in twenty retried",
             [
-                {
-                    "series": labels("mail_messages_total", **NS, kind="confirm", result="retried"),
-                    "values": "0+1x40",
-                },
-                {
-                    "series": labels("mail_messages_total", **NS, kind="confirm", result="sent"),
-                    "values": "0+19x40",
-                },
+                series("mail_messages_total", "0+1x40", **NS, kind="confirm", result="retried"),
+                series("mail_messages_total", "0+19x40", **NS, kind="confirm", result="sent"),
             ],
             "40m",
             "FlaskAppMailSendRetrying",
@@ -430,38 +401,28 @@ def unit_cases() -> list[dict]:
         ),
         case(
             "the database away: 2 requests a second answered 503",
-            [
-                {
-                    "series": labels("app_dependency_errors_total", **NS, dependency="database"),
-                    "values": "0+120x10",
-                }
-            ],
+            [series("app_dependency_errors_total", "0+120x10", **NS, dependency="database")],
             "10m",
             "FlaskAppDependencyErrors",
             [pod_alert({"dependency": "database"}, severity="critical")],
         ),
         case(
             "one 503 during a failover",
-            [
-                {
-                    "series": labels("app_dependency_errors_total", **NS, dependency="database"),
-                    "values": "0x5 1x5",
-                }
-            ],
+            [series("app_dependency_errors_total", "0x5 1x5", **NS, dependency="database")],
             "10m",
             "FlaskAppDependencyErrors",
             [],
         ),
         case(
             "Redis away for 6 minutes",
-            [{"series": labels("app_dependency_up", **NS, dependency="redis"), "values": "1 1 0x8"}],
+            [series("app_dependency_up", "1 1 0x8", **NS, dependency="redis")],
             "9m",
             "FlaskAppRedisDown",
             [pod_alert({})],
         ),
         case(
             "Redis away for 2 minutes, then back",
-            [{"series": labels("app_dependency_up", **NS, dependency="redis"), "values": "1x3 0x2 1x5"}],
+            [series("app_dependency_up", "1x3 0x2 1x5", **NS, dependency="redis")],
             "9m",
             "FlaskAppRedisDown",
             [],
