@@ -5,7 +5,7 @@ expression is checked against what came back.
 
 The PromQL is read with a strict regex: every `name{matchers}` selector and every bare
 identifier that is neither a function, a keyword, a grouping label nor a recorded series
-must be a scraped metric, or one of kube-state-metrics' series listed below.
+must be a scraped metric, or one of the kube-state-metrics and cAdvisor series listed below.
 """
 
 from __future__ import annotations
@@ -20,15 +20,19 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import PASSWORD
 from tests.infra.test_alerts import rule_groups
+from tests.infra.test_dashboard import panel_expressions
 from tests.support.server import Browser, free_port, get, gunicorn, register
 
 # Labels Prometheus adds to every scraped series (target and ServiceMonitor labels).
 TARGET_LABELS = {"namespace", "pod", "job", "instance", "service", "endpoint", "container"}
-# Series the rules read from kube-state-metrics (its documented names and labels), not the app.
-KUBE_STATE_METRICS = {
+# Series read from kube-state-metrics and cAdvisor (their documented names and labels), not the app.
+EXTERNAL = {
     "kube_pod_container_status_ready": {"namespace", "pod", "container", "uid"},
     "kube_pod_container_status_restarts_total": {"namespace", "pod", "container", "uid"},
     "kube_pod_container_status_waiting_reason": {"namespace", "pod", "container", "reason", "uid"},
+    # cAdvisor's, scraped from the kubelet (the dashboard's CPU and memory panels).
+    "container_cpu_usage_seconds_total": {"namespace", "pod", "container", "cpu", "id", "image", "name"},
+    "container_memory_working_set_bytes": {"namespace", "pod", "container", "id", "image", "name"},
 }
 FUNCTIONS = {
     "sum", "min", "max", "avg", "count", "rate", "increase", "irate", "vector", "scalar", "abs",
@@ -109,8 +113,8 @@ def problems(
         for name, matchers in selectors:
             if name in recorded:
                 continue
-            if name in KUBE_STATE_METRICS:
-                labels = {label: None for label in KUBE_STATE_METRICS[name] | TARGET_LABELS}
+            if name in EXTERNAL:
+                labels = {label: None for label in EXTERNAL[name] | TARGET_LABELS}
             elif name in metrics:
                 labels = {**{label: None for label in TARGET_LABELS}, **metrics[name]}
             else:
@@ -186,6 +190,12 @@ def test_the_traffic_produced_what_the_rules_read(metrics):
 def test_every_metric_and_label_the_alert_rules_read_is_exported(metrics):
     expressions, recorded = rule_expressions()
     assert len(expressions) > 20
+    assert problems(expressions, metrics, recorded) == []
+
+
+def test_every_metric_and_label_the_dashboard_reads_is_exported(metrics):
+    expressions = panel_expressions()
+    _, recorded = rule_expressions()
     assert problems(expressions, metrics, recorded) == []
 
 

@@ -94,7 +94,15 @@ def latencies(total: list[tuple[float, int]], fast: list[tuple[float, int]]) -> 
 
 
 def burn(slo: str, severity: str, long: str, short: str) -> dict:
-    return {"exp_labels": {"severity": severity, "slo": slo, "long_window": long, "short_window": short}}
+    return {
+        "exp_labels": {
+            "severity": severity,
+            "slo": slo,
+            "long_window": long,
+            "short_window": short,
+            "namespace": NAMESPACE,
+        }
+    }
 
 
 PAGE_1H = ("critical", "1h", "5m")
