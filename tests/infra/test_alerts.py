@@ -505,3 +505,12 @@ def test_the_unit_tests_catch_a_wrong_threshold(tmp_path):
     result = run_unit_tests(tmp_path, groups, unit_cases())
     assert result.returncode != 0
     assert "0.05% 5xx for 3 days: within the budget" in result.stdout + result.stderr
+
+
+def test_the_summaries_name_the_configured_thresholds():
+    summaries = {
+        rule["alert"]: rule["annotations"]["summary"] for rule in alerts(rule_groups(mailRetryRatio=0.25))
+    }
+    assert "25%" in summaries["FlaskAppMailSendRetrying"]
+    assert "above 1/s" in summaries["FlaskAppCredentialStuffing"]
+    assert "More than 10 accounts" in summaries["FlaskAppLockoutSpike"]
