@@ -74,7 +74,10 @@ test-e2e: install-e2e ## Real-browser tests (Chromium) and axe audit under gunic
 		--output=test-artifacts/e2e/playwright --tracing=retain-on-failure --screenshot=only-on-failure \
 		--junitxml=test-artifacts/e2e/junit.xml $(PYTEST_ARGS)
 
-test-infra: install-infra lint-infra ## lint-infra, then the chart, Terraform, pipeline and container tests
+PROMTOOL ?= promtool
+
+test-infra: install-infra lint-infra ## lint-infra, then the chart, alert rules (promtool), Terraform, pipeline and container tests
+	@command -v $(PROMTOOL) >/dev/null || { echo "test-infra needs promtool: apt-get install -y --no-install-recommends prometheus"; exit 1; }
 	eval "$$(scripts/ci/docker-engine.sh)" && $(BIN)/python -m pytest tests/infra $(PYTEST_ARGS)
 
 test-terraform: install-infra ## fmt, init+validate, setup-backend and plans against moto, Checkov, Trivy (offline)
