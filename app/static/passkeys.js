@@ -91,7 +91,7 @@
       window.location.assign(data.redirect);
       return null;
     }
-    if (!answer.ok) {
+    if (data.error || !answer.ok) {
       throw new Error(data.error || GENERIC);
     }
     return data;
