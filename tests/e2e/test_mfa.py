@@ -26,6 +26,7 @@ from .support import (
     totp_code,
 )
 from .test_keyboard import KeyboardUser
+from .test_screenshots import png_facts
 
 BLOCKING = {"serious", "critical"}
 
@@ -142,7 +143,7 @@ def test_passkey_registration_second_factor_and_passwordless(
     for viewport in (DESKTOP, PHONE):
         page.set_viewport_size(viewport)
         audit(page, f"security-passkeys-{viewport['width']}", artifacts_dir)
-        page.screenshot(path=artifacts_dir / f"security-passkeys-{viewport['width']}.png", full_page=True)
+        screenshot(page, f"security-passkeys-{viewport['width']}", viewport, artifacts_dir)
 
     # Removing it needs the password and a factor (a recovery code here: the passkey is the only one).
     page.set_viewport_size(DESKTOP)
@@ -152,7 +153,7 @@ def test_passkey_registration_second_factor_and_passwordless(
     for viewport in (DESKTOP, PHONE):
         page.set_viewport_size(viewport)
         audit(page, f"remove-passkey-{viewport['width']}", artifacts_dir)
-        page.screenshot(path=artifacts_dir / f"remove-passkey-{viewport['width']}.png", full_page=True)
+        screenshot(page, f"remove-passkey-{viewport['width']}", viewport, artifacts_dir)
     page.set_viewport_size(DESKTOP)
     page.locator('input[name="remove-password"]').fill(user.password)
     response = submit(page, "Remove the passkey")
@@ -244,6 +245,15 @@ def test_keyboard_passkey_sign_in(make_context, new_user, passkey_base_url: str)
     keys.start("/auth/login")
     keys.press_button("Sign in with a passkey", within=12)
     assert path_of(page) == "/dashboard"
+
+
+def screenshot(page: Page, name: str, viewport: dict, artifacts_dir: Path) -> None:
+    """Saved for people to look at; as wide as the viewport (a wider one scrolls sideways)."""
+    path = artifacts_dir / f"{name}.png"
+    page.screenshot(path=path, full_page=True, animations="disabled", caret="hide")
+    width, _height, distinct = png_facts(path)
+    assert width == viewport["width"], f"{path.name}: {width} px wide, the page scrolls sideways"
+    assert distinct > 32, f"{path.name} looks blank"
 
 
 def audit(page: Page, name: str, artifacts_dir: Path) -> None:
