@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import lockout, outbox, sessions
 from .extensions import db
+from .mfa import passkeys as mfa_passkeys
 from .mfa import pending as mfa_pending
 from .models import LoginEvent, MailOutbox, TrustedDevice, User, UserSession, utcnow
 from .observability import log_event
@@ -106,6 +107,7 @@ def purge() -> None:
         ).rowcount
         or 0,
         "mfa_pending_sign_ins": mfa_pending.purge_expired(now),
+        "webauthn_challenges": mfa_passkeys.purge_expired(now),
     }
     db.session.commit()
     log_event("maintenance.purged", via="cli", **counts)

@@ -264,6 +264,7 @@ class Config:
 
         self._mail_settings(env)
         self._mfa_settings(env)
+        self._webauthn_settings(env)
 
     def _mfa_settings(self, env: Mapping[str, str]) -> None:
         """Second factors (app/mfa/): TOTP secrets are encrypted with a key of
@@ -282,6 +283,49 @@ class Config:
         self.MFA_ISSUER = env.get("MFA_ISSUER", "").strip() or "Flask Auth"
         # Wrong second-factor codes per account, whichever sign-in they come from.
         self.RATELIMIT_MFA = _rate_limit(env, "RATELIMIT_MFA", "5 per minute; 20 per hour")
+
+    def _webauthn_settings(self, env: Mapping[str, str]) -> None:
+        """Passkeys (app/mfa/passkeys.py). A browser signs the origin it is on and the
+        RP ID hashes into what the authenticator signs, so both are settings, never
+        taken from a request: WEBAUTHN_ORIGIN defaults to APP_BASE_URL, WEBAUTHN_RP_ID
+        to the origin's host. With no origin, or an IP address as host (which no
+        browser accepts as an RP ID), passkeys are off and the pages do not offer them."""
+        origin = env.get("WEBAUTHN_ORIGIN", "").strip().rstrip("/") or self.APP_BASE_URL
+        rp_id = env.get("WEBAUTHN_RP_ID", "").strip().lower()
+        self.WEBAUTHN_ORIGIN = origin or None
+        self.WEBAUTHN_RP_ID = None
+        self.WEBAUTHN_RP_NAME = env.get("WEBAUTHN_RP_NAME", "").strip() or self.MFA_ISSUER
+        self.WEBAUTHN_CHALLENGE_LIFETIME = timedelta(
+            seconds=_int(env, "WEBAUTHN_CHALLENGE_SECONDS", 300, minimum=30)
+        )
+        self.PASSKEYS_ENABLED = False
+        if not origin:
+            if rp_id:
+                raise ConfigError("WEBAUTHN_RP_ID needs WEBAUTHN_ORIGIN (or APP_BASE_URL) to be set")
+            return
+        parts = urlsplit(origin)
+        host = (parts.hostname or "").lower()
+        if parts.scheme not in ("http", "https") or not host or parts.path or parts.query or parts.fragment:
+            raise ConfigError(f"WEBAUTHN_ORIGIN must be a scheme and host (and port), not {origin!r}")
+        if parts.scheme == "http" and host != "localhost" and not host.endswith(".localhost"):
+            if "WEBAUTHN_ORIGIN" in env or "WEBAUTHN_RP_ID" in env:
+                raise ConfigError("WEBAUTHN_ORIGIN must be https:// (browsers allow http only on localhost)")
+            return
+        try:
+            ip_network(host)
+        except ValueError:
+            pass
+        else:
+            if rp_id:
+                raise ConfigError(f"WEBAUTHN_RP_ID cannot be used with an IP address origin ({origin!r})")
+            return  # no browser takes an IP address as RP ID
+        rp_id = rp_id or host
+        if host != rp_id and not host.endswith("." + rp_id):
+            raise ConfigError(
+                f"WEBAUTHN_RP_ID must be the host of WEBAUTHN_ORIGIN or a parent domain of it, not {rp_id!r}"
+            )
+        self.WEBAUTHN_RP_ID = rp_id
+        self.PASSKEYS_ENABLED = read_bool(env, "PASSKEYS_ENABLED", True)
 
     def _password_hash_settings(self, env: Mapping[str, str]) -> None:
         """argon2id (argon2-cffi), OWASP's parameters by default. Werkzeug scrypt

@@ -35,7 +35,7 @@ from sqlalchemy.pool import Pool
 
 # Created unregistered; each app's registry adds them (tests build many apps).
 LOGINS = Counter("auth_logins_total", "Sign-in attempts by result", ["result"], registry=None)
-LOGIN_RESULTS = ("success", "bad_password", "unknown_account", "locked")
+LOGIN_RESULTS = ("success", "bad_password", "unknown_account", "locked", "bad_passkey")
 REGISTRATIONS = Counter("auth_registrations_total", "Accounts created", registry=None)
 LOCKOUTS = Counter("auth_lockouts_total", "Accounts locked after repeated failures", registry=None)
 RATE_LIMITED = Counter("auth_rate_limited_total", "Requests refused by a rate limit", registry=None)
@@ -161,9 +161,19 @@ def init_app(app: Flask) -> PrometheusMetrics:
     return metrics
 
 
-# Second factors (app/mfa/). result: success, recovery_code, bad_code, replayed, expired, too_many, locked.
+# Second factors (app/mfa/). result: success, recovery_code, bad_code, bad_passkey, replayed, expired,
+# too_many, locked.
 MFA = Counter("auth_mfa_total", "Second sign-in steps by result", ["result"], registry=None)
-MFA_RESULTS = ("success", "recovery_code", "bad_code", "replayed", "expired", "too_many", "locked")
+MFA_RESULTS = (
+    "success",
+    "recovery_code",
+    "bad_code",
+    "bad_passkey",
+    "replayed",
+    "expired",
+    "too_many",
+    "locked",
+)
 # change: an outbox kind of app/outbox.py's _MFA_CHANGES, less the "mfa_" prefix.
 MFA_CHANGES = Counter(
     "auth_mfa_changes_total", "Second factors changed, by change", ["change"], registry=None

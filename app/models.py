@@ -10,7 +10,7 @@ import hashlib
 import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, TypeDecorator
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -233,7 +233,7 @@ class MailOutbox(db.Model):
 
 
 class MfaFactor(db.Model):
-    """A second factor of an account, of one `kind` ("totp" now; "webauthn" later).
+    """A second factor of an account, of one `kind`: "totp" or "passkey".
 
     Whatever the kind, "the account has a factor" is one query: an enabled row
     (enabled_at set). A row with enabled_at None is an enrolment in progress
@@ -296,5 +296,54 @@ class MfaPendingSignIn(db.Model):
     remember: Mapped[bool] = mapped_column(Boolean, default=False)
     next_url: Mapped[str | None] = mapped_column(String(2048))
     failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class PasskeyCredential(db.Model):
+    """The WebAuthn credential of a passkey factor (an MfaFactor of kind "passkey"),
+    keyed by that factor's id: deleting the factor deletes the credential."""
+
+    __tablename__ = "passkey_credentials"
+
+    factor_id: Mapped[int] = mapped_column(
+        ForeignKey("mfa_factors.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    # Denormalised from the factor: "the passkeys of this account" without a join.
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The authenticator's credential id (at most 1023 bytes, WebAuthn Level 3); a
+    # passwordless sign-in finds the passkey by it.
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary(1023), unique=True)
+    # The COSE public key the signatures are checked with (public: no encryption needed).
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(2048))
+    # The authenticator's signature counter; a non-zero counter must grow at each use.
+    sign_count: Mapped[int] = mapped_column(db.BigInteger, default=0, server_default="0")
+    # Comma-separated ("internal,hybrid"), handed back to the browser as hints.
+    transports: Mapped[str | None] = mapped_column(String(255))
+    # The WebAuthn user handle of the account: random, the same for each of its
+    # passkeys, returned by the authenticator at a passwordless sign-in.
+    user_handle: Mapped[bytes] = mapped_column(LargeBinary(64))
+    backed_up: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class WebAuthnChallenge(db.Model):
+    """A WebAuthn challenge handed to a browser, usable once until expires_at.
+
+    The browser's session holds a random token; the row, keyed by the token's
+    SHA-256, holds the challenge, what it is for and whom; verifying deletes the
+    row first (one DELETE ... RETURNING), so a challenge never verifies twice.
+    """
+
+    __tablename__ = "webauthn_challenges"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # "register", "second_factor", "sign_in" or "reauth" (app/mfa/passkeys.py)
+    purpose: Mapped[str] = mapped_column(String(16))
+    # The account it was issued for; None for a passwordless sign-in (anyone's passkey).
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    challenge: Mapped[bytes] = mapped_column(LargeBinary(64))
+    # register: the name the user gave the passkey, and the user handle offered.
+    name: Mapped[str | None] = mapped_column(String(64))
+    user_handle: Mapped[bytes | None] = mapped_column(LargeBinary(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -83,6 +83,8 @@ _MFA_CHANGES = {
     "mfa_totp_enabled": "An authenticator app was turned on for two-step sign-in",
     "mfa_totp_replaced": "The authenticator app of your two-step sign-in was replaced",
     "mfa_totp_disabled": "Two-step sign-in with an authenticator app was turned off",
+    "mfa_passkey_added": "A passkey was added to your account",
+    "mfa_passkey_removed": "A passkey was removed from your account",
     "mfa_recovery_codes": "New recovery codes were made; the old ones no longer work",
     "mfa_reset": "An operator removed every second factor of your account",
 }

@@ -27,6 +27,8 @@ from app.extensions import db, limiter
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
 PASSWORD = "Correct-Horse-42"
 TABLES = (
+    "webauthn_challenges",
+    "passkey_credentials",
     "mfa_pending_sign_ins",
     "mfa_recovery_codes",
     "mfa_factors",

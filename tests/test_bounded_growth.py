@@ -151,11 +151,17 @@ def test_purge_deletes_only_what_is_kept_no_longer(make_app):
         }
     result = app.test_cli_runner().invoke(args=["purge"])
     assert result.exit_code == 0, result.output
-    assert "Purged 1 sessions, 1 login events, 1 devices, 0 mfa pending sign ins." in result.output
+    assert (
+        "Purged 1 sessions, 1 login events, 1 devices, 0 mfa pending sign ins, 0 webauthn challenges."
+        in result.output
+    )
     with app.app_context():
         assert db.session.scalars(select(UserSession.id)).all() == [live_id]
         assert db.session.scalar(select(func.count()).select_from(LoginEvent)) == before["events"] - 1
         assert db.session.scalar(select(func.count()).select_from(TrustedDevice)) == before["devices"] - 1
     assert live.client.get("/dashboard").status_code == 200
     again = app.test_cli_runner().invoke(args=["purge"])
-    assert "Purged 0 sessions, 0 login events, 0 devices, 0 mfa pending sign ins." in again.output
+    assert (
+        "Purged 0 sessions, 0 login events, 0 devices, 0 mfa pending sign ins, 0 webauthn challenges."
+        in again.output
+    )

@@ -18,6 +18,7 @@ from app.extensions import db
 
 APP_TABLES = {"users", "user_sessions", "login_events", "trusted_devices", "mail_outbox"}
 APP_TABLES |= {"mfa_factors", "mfa_recovery_codes", "mfa_pending_sign_ins"}
+APP_TABLES |= {"passkey_credentials", "webauthn_challenges"}
 MIGRATIONS = Path(app_package.__file__).with_name("migrations")
 
 

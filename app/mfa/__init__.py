@@ -1,6 +1,6 @@
-"""Second factors: the authenticator app (TOTP), recovery codes, the second
-sign-in step, and MFA_REQUIRED. Passkeys are to come as another factor kind
-(see app.models.MfaFactor)."""
+"""Second factors: the authenticator app (TOTP), passkeys (WebAuthn), recovery
+codes, the second sign-in step, a passwordless sign-in with a passkey, and
+MFA_REQUIRED."""
 
 from flask import Blueprint, current_app, redirect, request, url_for
 from flask_login import current_user
@@ -8,7 +8,15 @@ from flask_login import current_user
 bp = Blueprint("mfa", __name__, cli_group=None)
 
 # What a user who must enrol (MFA_REQUIRED, no factor yet) may still open.
-_ENROLMENT_ENDPOINTS = {"mfa.security", "mfa.start_totp", "mfa.enrol_totp", "auth.logout", "static"}
+_ENROLMENT_ENDPOINTS = {
+    "mfa.security",
+    "mfa.start_totp",
+    "mfa.enrol_totp",
+    "mfa.passkey_options",
+    "mfa.add_passkey",
+    "auth.logout",
+    "static",
+}
 
 
 @bp.before_app_request
@@ -25,8 +33,11 @@ def _require_enrolment():
 
 @bp.app_context_processor
 def _mfa_status():
-    """`mfa_enabled(user)` for the dashboard."""
-    return {"mfa_enabled": lambda user: factors.has_factor(user.id)}
+    """`mfa_enabled(user)` for the dashboard; `passkeys_enabled` for the sign-in pages."""
+    return {
+        "mfa_enabled": lambda user: factors.has_factor(user.id),
+        "passkeys_enabled": current_app.config["PASSKEYS_ENABLED"],
+    }
 
 
-from . import cli, factors, routes  # noqa: E402,F401
+from . import cli, factors, passkey_routes, routes  # noqa: E402,F401

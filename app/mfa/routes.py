@@ -12,8 +12,8 @@ from ..models import MfaFactor, User, utcnow
 from ..observability import log_event
 from ..security import PASSWORD_MAX_LENGTH, dummy_password_check, verify_password
 from ..sessions import count_reauth_failure, end_other_sessions, sign_in
-from . import bp, factors, pending
-from .forms import CODE_HINT, ConfirmChangeForm, EnableTotpForm, SecondStepForm
+from . import bp, factors, passkeys, pending
+from .forms import CODE_HINT, AddPasskeyForm, ConfirmChangeForm, EnableTotpForm, SecondStepForm
 
 WRONG_CODE = "That code is not right. Check your authenticator app's time and try again."
 
@@ -58,7 +58,21 @@ def second_step():
             return _complete(row, proof, scope, now)
         return _wrong_code(form, user_id, pending_id, proof, scope, now)
     status = 422 if form.errors else 200
-    return render_template("mfa/second_step.html", form=form, hint=CODE_HINT), status
+    return _render_second_step(form, row.user_id, status)
+
+
+def _render_second_step(form, user_id: int, status: int):
+    """The code form, and (when the account has a passkey) the passkey button."""
+    has_passkey = passkeys.enabled() and bool(passkeys.credentials(user_id))
+    return (
+        render_template(
+            "mfa/second_step.html",
+            form=form,
+            hint=CODE_HINT,
+            offer_passkey=has_passkey,
+        ),
+        status,
+    )
 
 
 def _complete(row, proof: factors.Proof, scope: lockout.Scope, now):
@@ -111,7 +125,7 @@ def _wrong_code(form, user_id: int, pending_id: str, proof: factors.Proof, scope
         flash("Too many wrong codes. Sign in again.", "error")
         return redirect(url_for("auth.login"))
     form.code.errors.append(WRONG_CODE)
-    return render_template("mfa/second_step.html", form=form, hint=CODE_HINT), 422
+    return _render_second_step(form, user_id, 422)
 
 
 # --- the Security page ---------------------------------------------------------------------------
@@ -139,6 +153,10 @@ def _render_security(status: int = 200, **forms):
             "mfa/security.html",
             user=user,
             totp=next((f for f in factor_list if f.kind == factors.TOTP), None),
+            passkeys=[f for f in factor_list if f.kind == passkeys.PASSKEY],
+            has_passkey=passkeys.enabled() and any(f.kind == passkeys.PASSKEY for f in factor_list),
+            passkeys_enabled=passkeys.enabled(),
+            add_passkey_form=forms.get("add_passkey_form") or AddPasskeyForm(prefix="passkey"),
             has_factor=bool(factor_list),
             codes_left=factors.recovery_codes_left(user.id),
             disable_form=forms.get("disable_form") or ConfirmChangeForm(prefix="disable"),
@@ -179,12 +197,13 @@ def _reauthenticate(user: User, password: str, code: str | None, form) -> bool |
     else:
         right = verify_password(stored, password)
     if right and factors.has_factor(user.id):
-        if not code:
+        answer = getattr(getattr(form, "current_passkey", None), "data", None)
+        if not code and not answer:
             form.current_code.errors.append(
                 "Enter a code from your current authenticator app, or a recovery code."
             )
             return False
-        proof = factors.verify(user.id, code)
+        proof = factors.verify(user.id, code) if code else _passkey_proof(user, answer)
         if not proof.ok:
             db.session.commit()
             if count_reauth_failure(user):
@@ -198,6 +217,16 @@ def _reauthenticate(user: User, password: str, code: str | None, form) -> bool |
         form.password.errors.append("That password is not correct; nothing was changed.")
         return False
     return True
+
+
+def _passkey_proof(user: User, answer: str) -> factors.Proof:
+    """One of the account's passkeys, answering this browser's "confirm" challenge."""
+    try:
+        passkeys.verify_assertion(passkeys.REAUTH, answer, user_id=user.id)
+    except passkeys.PasskeyError as error:
+        log_event("auth.passkey_rejected", user_id=user.id, purpose="reauth", reason=error.reason)
+        return factors.Proof(False, passkeys.PASSKEY, "wrong")
+    return factors.Proof(True, passkeys.PASSKEY)
 
 
 def _signed_out():
@@ -251,6 +280,9 @@ def enrol_totp():
             secret=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
             qr=factors.qr_data_uri(uri),
             replacing=replacing,
+            # Any factor (a passkey too) must be proven before another is added.
+            has_factor=factors.has_factor(user.id),
+            has_passkey=passkeys.enabled() and bool(passkeys.credentials(user.id)),
         ),
         status,
     )

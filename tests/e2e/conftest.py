@@ -79,6 +79,12 @@ def base_url(live_server: Server) -> str:
 
 
 @pytest.fixture(scope="session")
+def passkey_base_url(app_port: int) -> str:
+    """The server under the name passkeys work on (WEBAUTHN_ORIGIN)."""
+    return f"http://localhost:{app_port}"
+
+
+@pytest.fixture(scope="session")
 def browser_context_args(browser_context_args: dict, base_url: str) -> dict:
     """Every context: this session's server as base URL. The viewport is set per context (make_context)."""
     return {**browser_context_args, "base_url": base_url, "locale": "en-GB"}
@@ -135,6 +141,9 @@ def server_settings(port: int, smtp: tuple[int, Mailbox]) -> dict[str, str]:
         "MAIL_USE_TLS": "false",
         "MAIL_FROM": "Flask Auth <no-reply@example.com>",
         "APP_BASE_URL": f"http://127.0.0.1:{port}",
+        # No browser takes an IP address as a WebAuthn RP ID: passkeys are used on
+        # http://localhost:PORT (a secure context too), the same server.
+        "WEBAUTHN_ORIGIN": f"http://localhost:{port}",
         "LOG_FORMAT": "json",
     }
 
@@ -187,22 +196,31 @@ def new_user(base_url: str) -> Callable[..., User]:
 
 
 @pytest.fixture
-def make_context(new_context) -> Iterator[Callable[..., BrowserContext]]:
+def make_context(new_context, browser, browser_context_args: dict) -> Iterator[Callable[..., BrowserContext]]:
     """make_context(**options) -> a new context (1280x800 unless told), closed after the test.
 
-    Made by pytest-playwright's new_context, so --tracing/--screenshot/--video cover it.
+    Made by pytest-playwright's new_context, so --tracing/--screenshot/--video cover it;
+    except a context with a base_url of its own (the passkey tests' http://localhost:PORT),
+    which pytest-playwright's new_context cannot take: that one is made and closed here.
     Every page it opens is watched (support.watch): a console error, an uncaught exception
     or a CSP violation on any page of any test fails that test at teardown.
     """
     watched: list[tuple[BrowserContext, PageProblems]] = []
+    own: list[BrowserContext] = []
 
     def make(**options) -> BrowserContext:
-        context = new_context(**{"viewport": DESKTOP, **options})
+        if "base_url" in options:
+            context = browser.new_context(**{**browser_context_args, "viewport": DESKTOP, **options})
+            own.append(context)
+        else:
+            context = new_context(**{"viewport": DESKTOP, **options})
         watched.append((context, watch(context)))
         return context
 
     make.problems_of = lambda context: next(p for c, p in watched if c is context)  # type: ignore[attr-defined]
     yield make
+    for context in own:
+        context.close()
     found = [problem for _, problems in watched for problem in problems.all()]
     assert not found, "the browser reported problems on the pages of this test:\n" + "\n".join(found)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from http.cookiejar import CookieJar
 from pathlib import Path
 
+import pyotp
 from playwright.sync_api import BrowserContext, ConsoleMessage, Locator, Page, Response, expect
 
 from tests.support.mailbox import Mailbox
@@ -337,6 +339,86 @@ def _change_password_error(page: Page, user: User, mailbox: Mailbox) -> Response
     return response
 
 
+def read_totp_secret(page: Page) -> str:
+    """The secret as the enrolment page shows it (groups of four), without the spaces."""
+    return page.locator("#totp-secret").inner_text().replace(" ", "")
+
+
+def totp_code(secret: str, ahead: int = 0) -> str:
+    """The code of the time step `ahead` steps from now (the server accepts one step
+    either side, and a step once: a later step's code is new even within the same 30 s)."""
+    return pyotp.TOTP(secret).at(time.time() + 30 * ahead)
+
+
+def start_totp(page: Page) -> Response:
+    page.goto("/account/security")
+    return submit(page, "Set up an authenticator app")
+
+
+def enable_totp(page: Page, user: User) -> tuple[str, list[str]]:
+    """On a signed-in page: set up an authenticator app; returns its secret and the recovery codes."""
+    start_totp(page)
+    expect(heading(page)).to_have_text("Set up an authenticator app")
+    secret = read_totp_secret(page)
+    page.locator('input[name="code"]').fill(totp_code(secret))
+    page.locator('input[name="password"]').fill(user.password)
+    response = submit(page, "Turn on")
+    assert response.status == 200, response.url
+    expect(heading(page)).to_have_text("Your recovery codes")
+    codes = page.locator(".recovery-codes code").all_inner_texts()
+    assert len(codes) == 10, codes
+    return secret, codes
+
+
+def _security(page: Page, user: User, _mailbox: Mailbox) -> Response | None:
+    sign_in_ok(page, user)
+    return page.goto("/account/security")
+
+
+def _enrol_totp(page: Page, user: User, _mailbox: Mailbox) -> Response | None:
+    sign_in_ok(page, user)
+    response = start_totp(page)
+    expect(page.locator("#totp-secret")).to_be_visible()
+    return response
+
+
+def _enrol_totp_error(page: Page, user: User, mailbox: Mailbox) -> Response | None:
+    _enrol_totp(page, user, mailbox)
+    response = submit(page, "Turn on")
+    expect(page.locator(".errors").first).to_be_visible()
+    return response
+
+
+def _recovery_codes(page: Page, user: User, _mailbox: Mailbox) -> Response | None:
+    sign_in_ok(page, user)
+    start_totp(page)
+    secret = read_totp_secret(page)
+    page.locator('input[name="code"]').fill(totp_code(secret))
+    page.locator('input[name="password"]').fill(user.password)
+    return submit(page, "Turn on")
+
+
+def _security_with_totp(page: Page, user: User, mailbox: Mailbox) -> Response | None:
+    _recovery_codes(page, user, mailbox)
+    return page.goto("/account/security")
+
+
+def _second_step(page: Page, user: User, mailbox: Mailbox) -> Response | None:
+    _recovery_codes(page, user, mailbox)
+    sign_out(page)
+    response = sign_in(page, user.username, user.password)
+    assert path_of(page) == "/auth/mfa", page.url
+    return response
+
+
+def _second_step_error(page: Page, user: User, mailbox: Mailbox) -> Response | None:
+    _second_step(page, user, mailbox)
+    page.locator('input[name="code"]').fill("000000")
+    response = submit(page, "Continue")
+    expect(page.locator(".errors").first).to_be_visible()
+    return response
+
+
 def _not_found(page: Page, _user: User, _mailbox: Mailbox) -> Response | None:
     response = page.goto("/no-such-page")
     expect(heading(page)).to_have_text("Page not found")
@@ -359,6 +441,13 @@ PAGES = {
         AppPage("change-password", 200, _change_password, signed_in=True),
         AppPage("change-password-error", 422, _change_password_error, signed_in=True),
         AppPage("not-found", 404, _not_found),
+        AppPage("security", 200, _security, signed_in=True),
+        AppPage("enrol-totp", 200, _enrol_totp, signed_in=True),
+        AppPage("enrol-totp-error", 422, _enrol_totp_error, signed_in=True),
+        AppPage("recovery-codes", 200, _recovery_codes, signed_in=True),
+        AppPage("security-with-totp", 200, _security_with_totp, signed_in=True),
+        AppPage("mfa-second-step", 200, _second_step),
+        AppPage("mfa-second-step-error", 422, _second_step_error),
     )
 }
 SCREENSHOT_PAGES = [
@@ -369,6 +458,11 @@ SCREENSHOT_PAGES = [
     "dashboard",
     "change-password",
     "not-found",
+    "security",
+    "enrol-totp",
+    "recovery-codes",
+    "security-with-totp",
+    "mfa-second-step",
 ]
 
 

@@ -579,6 +579,17 @@ def test_mfa_required_reaches_the_app_and_its_keys_stay_out_of_the_config_map():
         render("prod", app={"extraEnv": {"MFA_ENCRYPTION_KEY": "x" * 40}})
 
 
+def test_passkey_settings_reach_the_app():
+    data = one(render("prod"), "ConfigMap")["data"]
+    assert data["PASSKEYS_ENABLED"] == "true"
+    assert "WEBAUTHN_ORIGIN" not in data and "WEBAUTHN_RP_ID" not in data  # from APP_BASE_URL
+    passkeys = {"enabled": True, "origin": "https://auth.example.com", "rpId": "example.com"}
+    data = one(render("prod", app={"passkeys": passkeys}), "ConfigMap")["data"]
+    assert (data["WEBAUTHN_ORIGIN"], data["WEBAUTHN_RP_ID"]) == ("https://auth.example.com", "example.com")
+    with pytest.raises(helm_python.HelmValuesError):
+        render("prod", app={"passkeys": {"origin": "http://auth.example.com"}})
+
+
 def test_the_service_account_carries_the_irsa_role():
     account = one(render("prod"), "ServiceAccount")
     assert (
