@@ -298,7 +298,7 @@ class Config:
         self.WEBAUTHN_CHALLENGE_LIFETIME = timedelta(
             seconds=_int(env, "WEBAUTHN_CHALLENGE_SECONDS", 300, minimum=30)
         )
-        self.PASSKEYS_ENABLED = False
+        self.WEBAUTHN_ENABLED = False
         if not origin:
             if rp_id:
                 raise ConfigError("WEBAUTHN_RP_ID needs WEBAUTHN_ORIGIN (or APP_BASE_URL) to be set")
@@ -325,7 +325,7 @@ class Config:
                 f"WEBAUTHN_RP_ID must be the host of WEBAUTHN_ORIGIN or a parent domain of it, not {rp_id!r}"
             )
         self.WEBAUTHN_RP_ID = rp_id
-        self.PASSKEYS_ENABLED = read_bool(env, "PASSKEYS_ENABLED", True)
+        self.WEBAUTHN_ENABLED = read_bool(env, "WEBAUTHN_ENABLED", True)
 
     def _password_hash_settings(self, env: Mapping[str, str]) -> None:
         """argon2id (argon2-cffi), OWASP's parameters by default. Werkzeug scrypt

@@ -423,7 +423,7 @@ def test_nobody_removes_another_accounts_passkey(app, clock):
 def test_origin_and_rp_id_default_from_app_base_url():
     env = {"SECRET_KEY": "s" * 40, "APP_BASE_URL": "https://auth.example.com"}
     config = config_class("testing")(env)
-    assert (config.WEBAUTHN_ORIGIN, config.WEBAUTHN_RP_ID, config.PASSKEYS_ENABLED) == (
+    assert (config.WEBAUTHN_ORIGIN, config.WEBAUTHN_RP_ID, config.WEBAUTHN_ENABLED) == (
         "https://auth.example.com",
         "auth.example.com",
         True,
@@ -449,8 +449,8 @@ def test_an_rp_id_that_does_not_fit_the_origin_is_refused(env):
 def test_passkeys_are_off_without_a_usable_origin(make_app):
     """An IP address is no RP ID for any browser: the pages then offer no passkey."""
     config = config_class("development")({"SECRET_KEY": "s" * 40, "APP_BASE_URL": "http://127.0.0.1:5000"})
-    assert config.PASSKEYS_ENABLED is False
-    app = make_app(PASSKEYS_ENABLED=False)
+    assert config.WEBAUTHN_ENABLED is False
+    app = make_app(WEBAUTHN_ENABLED=False)
     client = app.test_client()
     assert "Sign in with a passkey" not in client.get("/auth/login").get_data(as_text=True)
     assert "passkeys.js" not in client.get("/auth/login").get_data(as_text=True)

@@ -36,7 +36,7 @@ def _mfa_status():
     """`mfa_enabled(user)` for the dashboard; `passkeys_enabled` for the sign-in pages."""
     return {
         "mfa_enabled": lambda user: factors.has_factor(user.id),
-        "passkeys_enabled": current_app.config["PASSKEYS_ENABLED"],
+        "passkeys_enabled": current_app.config["WEBAUTHN_ENABLED"],
     }
 
 

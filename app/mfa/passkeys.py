@@ -65,7 +65,7 @@ class PasskeyError(Exception):
 
 
 def enabled() -> bool:
-    return bool(current_app.config["PASSKEYS_ENABLED"])
+    return bool(current_app.config["WEBAUTHN_ENABLED"])
 
 
 def _digest(token: str) -> str:

@@ -581,7 +581,7 @@ def test_mfa_required_reaches_the_app_and_its_keys_stay_out_of_the_config_map():
 
 def test_passkey_settings_reach_the_app():
     data = one(render("prod"), "ConfigMap")["data"]
-    assert data["PASSKEYS_ENABLED"] == "true"
+    assert data["WEBAUTHN_ENABLED"] == "true"
     assert "WEBAUTHN_ORIGIN" not in data and "WEBAUTHN_RP_ID" not in data  # from APP_BASE_URL
     passkeys = {"enabled": True, "origin": "https://auth.example.com", "rpId": "example.com"}
     data = one(render("prod", app={"passkeys": passkeys}), "ConfigMap")["data"]

@@ -126,7 +126,7 @@ DATABASE_URL: {{ printf "sqlite:///%s/app.db" .Values.persistence.mountPath | qu
 APP_BASE_URL: {{ default (printf "https://%s" .Values.ingress.host) .Values.app.baseUrl | trimSuffix "/" | quote }}
 REQUIRE_EMAIL_VERIFICATION: {{ .Values.app.requireEmailVerification | quote }}
 MFA_REQUIRED: {{ .Values.app.mfaRequired | quote }}
-PASSKEYS_ENABLED: {{ .Values.app.passkeys.enabled | quote }}
+WEBAUTHN_ENABLED: {{ .Values.app.passkeys.enabled | quote }}
 {{- with .Values.app.passkeys.origin }}
 WEBAUTHN_ORIGIN: {{ . | trimSuffix "/" | quote }}
 {{- end }}
