@@ -9,7 +9,7 @@ is an ordinary page or redirect. Without JavaScript nothing here is offered.
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from .. import lockout, metrics
@@ -31,6 +31,7 @@ from .routes import (
     _reauthenticate,
     _show_codes,
     _user,
+    record_failed_step,
 )
 
 PASSKEY_FAILED = "That passkey did not work. Try again, or use a code."
@@ -209,22 +210,13 @@ def second_step_passkey():
 
 def _passkey_failed(row, scope: lockout.Scope, reason: str, now):
     """A passkey that proved nothing counts like a wrong code."""
-    g.mfa_wrong_code = True
-    user_id, pending_id = row.user_id, row.id
-    failures = pending.count_failure(pending_id)
-    outcome = lockout.record_failure(scope, now)
-    db.session.commit()
-    log_event("auth.mfa_failed", user_id=user_id, reason="bad_passkey", detail=reason, method="passkey")
-    metrics.MFA.labels(result="bad_passkey").inc()
-    if outcome == "locked_now":
-        until = now + current_app.config["LOCKOUT_DURATION"]
-        log_event("auth.locked", user_id=user_id, until=until.isoformat(), trusted_device=scope.trusted)
-        metrics.LOCKOUTS.inc()
-    if failures >= pending.MAX_FAILURES or outcome != "counted":
-        pending.finish(pending_id)
-        db.session.commit()
-        log_event("auth.mfa_failed", user_id=user_id, reason="too_many", failures=failures)
-        metrics.MFA.labels(result="too_many").inc()
+    user_id = row.user_id
+
+    def log(_failures: int) -> None:
+        log_event("auth.mfa_failed", user_id=user_id, reason="bad_passkey", detail=reason, method="passkey")
+        metrics.MFA.labels(result="bad_passkey").inc()
+
+    if record_failed_step(user_id, row.id, scope, now, log):
         flash("Too many failed attempts. Sign in again.", "error")
         return redirect(url_for("auth.login"))
     flash(PASSKEY_FAILED, "error")

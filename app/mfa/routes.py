@@ -105,14 +105,15 @@ def _complete(row, proof: factors.Proof, scope: lockout.Scope, now):
     return response
 
 
-def _wrong_code(form, user_id: int, pending_id: str, proof: factors.Proof, scope: lockout.Scope, now):
+def record_failed_step(user_id: int, pending_id: str, scope: lockout.Scope, now, log) -> bool:
+    """One failed second step (a wrong code or a passkey that proved nothing): counted on
+    the pending sign-in and toward the lockout; log(failures) writes the attempt's own
+    event. True when the pending sign-in ended (too many failures, or the scope locked)."""
     g.mfa_wrong_code = True
     failures = pending.count_failure(pending_id)
     outcome = lockout.record_failure(scope, now)
     db.session.commit()
-    reason = "replayed" if proof.reason == "replayed" else "bad_code"
-    log_event("auth.mfa_failed", user_id=user_id, reason=reason, method=proof.method, failures=failures)
-    metrics.MFA.labels(result=reason).inc()
+    log(failures)
     if outcome == "locked_now":
         until = now + current_app.config["LOCKOUT_DURATION"]
         log_event("auth.locked", user_id=user_id, until=until.isoformat(), trusted_device=scope.trusted)
@@ -122,6 +123,18 @@ def _wrong_code(form, user_id: int, pending_id: str, proof: factors.Proof, scope
         db.session.commit()
         log_event("auth.mfa_failed", user_id=user_id, reason="too_many", failures=failures)
         metrics.MFA.labels(result="too_many").inc()
+        return True
+    return False
+
+
+def _wrong_code(form, user_id: int, pending_id: str, proof: factors.Proof, scope: lockout.Scope, now):
+    reason = "replayed" if proof.reason == "replayed" else "bad_code"
+
+    def log(failures: int) -> None:
+        log_event("auth.mfa_failed", user_id=user_id, reason=reason, method=proof.method, failures=failures)
+        metrics.MFA.labels(result=reason).inc()
+
+    if record_failed_step(user_id, pending_id, scope, now, log):
         flash("Too many wrong codes. Sign in again.", "error")
         return redirect(url_for("auth.login"))
     form.code.errors.append(WRONG_CODE)
