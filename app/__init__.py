@@ -10,9 +10,9 @@ from pathlib import Path
 from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from .config import Config, config_class
+from .extensions import engines_of
 from .middleware import TrustedProxyFix
 
 __version__ = "0.1.0"
@@ -46,14 +46,15 @@ def create_app(config: Mapping[str, object] | str | None = None) -> Flask:
 
     register_extensions(app)
     register_blueprints(app)
+    register_template_filters(app)
     register_errorhandlers(app)
     register_commands(app)
     return app
 
 
 def register_extensions(app: Flask) -> None:
-    from . import dependencies, forms, mail, metrics, observability, outages, outbox, security
-    from .extensions import csrf, db, limiter, login_manager
+    from . import dependencies, forms, mail, metrics, observability, outages, outbox, security, sessions
+    from .extensions import csrf, db, limiter
 
     observability.init_app(app)  # first: its hooks must see every request
 
@@ -62,25 +63,20 @@ def register_extensions(app: Flask) -> None:
         app.wsgi_app = TrustedProxyFix(app.wsgi_app, hops)  # type: ignore[method-assign]
 
     db.init_app(app)
+    for engine in engines_of(app):
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_foreign_keys)
     app.extensions["migrate"] = _MigrateOnDemand(app)
     csrf.init_app(app)
     # Before the limiter: a 503's Retry-After is set after the limiter's headers.
     outages.init_app(app)
     limiter.init_app(app)
-    login_manager.init_app(app)
-    login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please sign in to see that page."
-    login_manager.login_message_category = "info"
-    # Our sessions are server-side records checked on every request; Flask-Login's
-    # "strong" protection would add nothing but a broken remember-me on IP change.
-    login_manager.session_protection = None
+    sessions.init_app(app)  # Flask-Login and its user loader
     security.init_app(app)
     forms.init_app(app)  # a POST body that is no HTML form is a 400 before any form reads it
     mail.init_app(app)
     outbox.init_app(app)
     metrics.init_app(app)
-    from . import sessions  # noqa: F401  (registers the user loader)
-
     dependencies.init_app(app)  # Redis watched: degraded, not down, when it goes away
 
 
@@ -127,13 +123,12 @@ class _AppGroup(AppGroup):
         return super().get_command(ctx, name)
 
 
-@event.listens_for(Engine, "connect")
 def _sqlite_foreign_keys(dbapi_connection, _record) -> None:
-    """SQLite ignores ON DELETE CASCADE unless asked on each connection."""
-    if type(dbapi_connection).__module__ == "sqlite3":
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
+    """SQLite ignores ON DELETE CASCADE unless asked on each connection
+    (listens to this app's SQLite engine only: see register_extensions)."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
 
 
 def register_blueprints(app: Flask) -> None:
@@ -146,6 +141,13 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(mfa_bp)
+
+
+def register_template_filters(app: Flask) -> None:
+    from .dashboard.labels import describe_user_agent, when
+
+    app.add_template_filter(when, "when")
+    app.add_template_filter(describe_user_agent, "browser")
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -7,13 +7,14 @@ importing the app, and tests can build as many apps as they like.
 import logging
 from contextlib import suppress
 
-from flask import request
+from flask import Flask, request
 from flask_limiter import Limiter as _Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy as _SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
 # Deterministic constraint names: Alembic needs them to alter or drop a
@@ -61,6 +62,16 @@ class SQLAlchemy(_SQLAlchemy):
 # failed). Each request's session is new, so nothing stale outlives a request.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 login_manager = LoginManager()
+
+
+def engines_of(app: Flask) -> list[Engine]:
+    """This app's engines, made by db.init_app(app): where the app's SQLAlchemy
+    event listeners go (never on the global Engine or Pool classes, which would
+    reach every engine in the process, a test's or a tool's included)."""
+    with app.app_context():
+        return list(db.engines.values())
+
+
 csrf = CSRFProtect()
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

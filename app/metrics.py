@@ -31,7 +31,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_flask_exporter import PrometheusMetrics
 from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
 from sqlalchemy import event
-from sqlalchemy.pool import Pool
+
+from .extensions import engines_of
 
 # Created unregistered; each app's registry adds them (tests build many apps).
 LOGINS = Counter("auth_logins_total", "Sign-in attempts by result", ["result"], registry=None)
@@ -126,17 +127,18 @@ def _restrict_to_allowed_networks(view):
     return guarded
 
 
-@event.listens_for(Pool, "checkout")
 def _on_checkout(*_args) -> None:
     DB_POOL_IN_USE.inc()
 
 
-@event.listens_for(Pool, "checkin")
 def _on_checkin(*_args) -> None:
     DB_POOL_IN_USE.dec()
 
 
 def init_app(app: Flask) -> PrometheusMetrics:
+    for engine in engines_of(app):  # this app's pools (a disposed pool's replacement keeps them)
+        event.listen(engine, "checkout", _on_checkout)
+        event.listen(engine, "checkin", _on_checkin)
     registry = CollectorRegistry()
     if multiprocess_mode():
         # Every metric (ours included) is read back from the workers' files.

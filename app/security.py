@@ -7,7 +7,6 @@ import importlib.util
 import logging
 import re
 import threading
-import unicodedata
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -292,34 +291,3 @@ def init_app(app: Flask) -> None:
     app.extensions["password_hasher"] = make_hasher(app.config)
     app.after_request(set_security_headers)
     app.jinja_env.globals["password_hint"] = password_hint
-
-
-@lru_cache(maxsize=512)
-def describe_user_agent(user_agent: str | None) -> str:
-    """A short "Browser on OS" label for the dashboard."""
-    ua = user_agent or ""
-    browser = "Unknown browser"
-    for name, pattern in (
-        ("Edge", r"Edg/"),
-        ("Opera", r"OPR/"),
-        ("Firefox", r"Firefox/"),
-        ("Chrome", r"(?:Chrome|Chromium|CriOS)/"),
-        ("Safari", r"Safari/"),
-        ("curl", r"^curl/"),
-    ):
-        if re.search(pattern, ua):
-            browser = name
-            break
-    system = ""
-    for name, pattern in (
-        ("Android", r"Android"),
-        ("iOS", r"iPhone|iPad"),
-        ("Windows", r"Windows"),
-        ("macOS", r"Mac OS X|Macintosh"),
-        ("Linux", r"Linux"),
-    ):
-        if re.search(pattern, ua):
-            system = name
-            break
-    label = f"{browser} on {system}" if system else browser
-    return unicodedata.normalize("NFC", label)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import after_this_request, current_app, request, session
+from flask import Flask, after_this_request, current_app, request, session
 from flask_login import login_user, logout_user
 from sqlalchemy import Integer, Row, and_, bindparam, delete, func, or_, select, update
 
@@ -22,6 +22,18 @@ class CurrentSession:
 
     id: str  # the UserSession id (digest of the cookie's token)
     remember: bool
+
+
+def init_app(app: Flask) -> None:
+    """Flask-Login for this app, with load_user as its user loader."""
+    login_manager.init_app(app)
+    login_manager.user_loader(load_user)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to see that page."
+    login_manager.login_message_category = "info"
+    # Our sessions are server-side records checked on every request; Flask-Login's
+    # "strong" protection would add nothing but a broken remember-me on IP change.
+    login_manager.session_protection = None
 
 
 def _expiry_reason(remember: bool, created_at: datetime, last_seen_at: datetime, now: datetime) -> str | None:
@@ -51,7 +63,6 @@ _LOAD_USER = (
 )
 
 
-@login_manager.user_loader
 def load_user(token: str) -> User | None:
     if not token or len(token) > 128:
         return None

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import event, func, select, text
 
 from app import metrics, outbox
-from app.auth import recovery
+from app.auth import account_mail
 from app.config import ConfigError, config_class
 from app.extensions import db
 from app.models import MailOutbox, User, utcnow
@@ -463,8 +463,8 @@ def test_the_mail_quota_fails_open_when_its_store_is_away(make_app, caplog):
     try:
         with away.test_request_context("/auth/reset", method="POST"):
             user = db.session.scalars(select(User)).one()
-            assert recovery.mail_allowed(user, "password_reset") is True
-            assert recovery.mail_allowed(user, "password_reset") is True
+            assert account_mail.mail_allowed(user, "password_reset") is True
+            assert account_mail.mail_allowed(user, "password_reset") is True
     finally:
         make_app()  # back on memory storage, which the fixture's teardown resets
     warnings = events(caplog, "mail.quota_unavailable")

@@ -23,8 +23,9 @@ from ..security import (
 )
 from ..sessions import client_user_agent, sign_in, sign_out
 from . import bp
+from .account_mail import SEND_FAILED
 from .forms import LoginForm, RegisterForm
-from .recovery import SEND_FAILED, send_verification
+from .verification import send_verification
 
 # One message for an unknown account, a wrong password and a locked account.
 INVALID_CREDENTIALS = "Invalid username/e-mail or password."

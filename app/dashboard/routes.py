@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from markupsafe import Markup
 from sqlalchemy import Row, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import aliased
 
@@ -11,7 +10,6 @@ from ..models import LoginEvent, User, UserSession
 from ..observability import log_event
 from ..security import (
     PASSWORD_MAX_LENGTH,
-    describe_user_agent,
     dummy_password_check,
     hash_password,
     verify_password,
@@ -26,6 +24,7 @@ from ..sessions import (
 )
 from . import bp
 from .forms import ChangePasswordForm, ConfirmPasswordForm, DeleteAccountForm
+from .labels import describe_user_agent
 
 RECENT_EVENTS = 10
 RECENT_SESSIONS = 5  # on the dashboard; /account/sessions pages through the rest
@@ -33,22 +32,6 @@ SESSIONS_PER_PAGE = 20
 # Far past any real last page (sessions are capped per user); a bigger number is
 # not a page, and would not fit the database's OFFSET.
 MAX_SESSIONS_PAGE = 10_000
-
-
-# %-formatting of Markup escapes each value as str.format does, at about half
-# the cost of Markup.format's formatter; the dashboard shows fifteen times.
-_TIME = Markup('<time datetime="%s">%s UTC</time>')
-
-
-@bp.app_template_filter("when")
-def when(moment) -> Markup:
-    """A UTC time for people, with the machine-readable value beside it."""
-    if moment is None:
-        return Markup("never")
-    return _TIME % (moment.isoformat(), moment.strftime("%Y-%m-%d %H:%M"))
-
-
-bp.add_app_template_filter(describe_user_agent, "browser")
 
 
 @bp.route("/")
