@@ -11,8 +11,12 @@ export APP_ENV ?= development
 
 PYTEST_ARGS ?=
 
+# The requirement files are complete, hashed sets (make lock): installed as they are,
+# every file checked against its hash, nothing resolved anew; `pip check` after.
+PIP_LOCKED := --quiet --disable-pip-version-check --no-deps --require-hashes
+
 .PHONY: help install install-dev install-infra install-e2e test-e2e run migrate test test-infra test-chart test-terraform lint lint-infra format \
-	deploy deploy-local deploy-local-down bench faults clean
+	deploy deploy-local deploy-local-down bench faults clean lock lock-check
 
 help: ## List every target with one line of help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -22,11 +26,13 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.runtime-installed: app/requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check -r app/requirements.txt
+	$(BIN)/pip install $(PIP_LOCKED) -r app/requirements.txt
+	$(BIN)/pip check
 	@touch $@
 
 $(VENV)/.dev-installed: requirements-dev.txt app/requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install $(PIP_LOCKED) -r requirements-dev.txt
+	$(BIN)/pip check
 	@touch $@ $(VENV)/.runtime-installed
 
 # Checkov pins versions that clash with the app's, so it lives in a venv of its own.
@@ -35,19 +41,50 @@ export CHECKOV_BIN := $(CHECKOV_VENV)/bin/checkov
 
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	$(CHECKOV_VENV)/bin/pip install $(PIP_LOCKED) -r requirements-checkov.txt
+	$(CHECKOV_VENV)/bin/pip check
 	@touch $@
 
 $(VENV)/.infra-installed: requirements-infra.txt requirements-dev.txt app/requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-infra.txt
+	$(BIN)/pip install $(PIP_LOCKED) -r requirements-infra.txt
+	$(BIN)/pip check
 	@touch $@ $(VENV)/.dev-installed $(VENV)/.runtime-installed
+
+# The pinned, hashed sets pip installs, compiled from pyproject.toml (and
+# requirements-checkov.in). Existing pins are kept: to upgrade one package,
+# `make lock LOCK_ARGS=--upgrade-package=NAME`. Each set is compiled with the
+# one below it as constraints, so a package has one version in every set.
+UV        := $(BIN)/uv
+LOCK_ARGS ?=
+LOCK_OPTS := --quiet --generate-hashes --universal --python-version 3.11 --custom-compile-command "make lock" $(LOCK_ARGS)
+define compile_locks
+	$(UV) pip compile pyproject.toml $(LOCK_OPTS) -o $(1)/app/requirements.txt
+	$(UV) pip compile pyproject.toml --extra dev -c app/requirements.txt $(LOCK_OPTS) -o $(1)/requirements-dev.txt
+	$(UV) pip compile pyproject.toml --extra dev --extra e2e -c requirements-dev.txt $(LOCK_OPTS) -o $(1)/requirements-e2e.txt
+	$(UV) pip compile pyproject.toml --extra dev --extra infra -c requirements-dev.txt $(LOCK_OPTS) -o $(1)/requirements-infra.txt
+	$(UV) pip compile requirements-checkov.in $(LOCK_OPTS) -o $(1)/requirements-checkov.txt
+endef
+LOCKED := app/requirements.txt requirements-dev.txt requirements-e2e.txt requirements-infra.txt requirements-checkov.txt
+
+lock: install-dev ## Compile the pinned, hashed requirement sets from pyproject.toml (uv pip compile)
+	$(call compile_locks,.)
+
+LOCK_TMP := $(VENV)/lock-check
+
+lock-check: install-dev ## Fail when a compiled requirement set is not what `make lock` writes
+	@rm -rf $(LOCK_TMP) && mkdir -p $(LOCK_TMP)/app && for f in $(LOCKED); do cp "$$f" "$(LOCK_TMP)/$$f"; done
+	$(call compile_locks,$(LOCK_TMP))
+	@for f in $(LOCKED); do diff -u "$$f" "$(LOCK_TMP)/$$f" \
+	  || { echo "$$f is not what make lock writes from pyproject.toml: run make lock" >&2; exit 1; }; done
+	@echo "lock-check: $(words $(LOCKED)) requirement sets match pyproject.toml"
 
 install: $(VENV)/.runtime-installed ## Create .venv and install the pinned runtime dependencies
 
 install-dev: $(VENV)/.dev-installed ## Install runtime, test and lint dependencies
 
 $(VENV)/.e2e-installed: requirements-e2e.txt requirements-dev.txt app/requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-e2e.txt
+	$(BIN)/pip install $(PIP_LOCKED) -r requirements-e2e.txt
+	$(BIN)/pip check
 	@touch $@ $(VENV)/.dev-installed $(VENV)/.runtime-installed
 
 install-e2e: $(VENV)/.e2e-installed ## Install the browser-test tools (Playwright, axe); Chromium comes from apt
@@ -104,7 +141,7 @@ lint-infra: install-infra ## Every delivery-file linter: hadolint, shellcheck, y
 		--skip-check-update --quiet .
 	$(BIN)/zizmor --offline --no-progress .github/
 
-lint: install-dev ## ruff check, ruff format --check, bandit
+lint: install-dev lock-check ## ruff check, ruff format --check, bandit; the compiled requirement sets are current
 	$(BIN)/ruff check $(PY_SOURCES)
 	$(BIN)/ruff format --check $(PY_SOURCES)
 	$(BIN)/bandit -q -c pyproject.toml -r app scripts gunicorn.conf.py

@@ -47,8 +47,9 @@ else
 fi
 
 step "dependencies"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-echo "installed (app/requirements.txt, requirements-dev.txt)"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements-dev.txt
+"$VENV/bin/python" -m pip check
+echo "installed (requirements-dev.txt: the runtime set and the test tools, hashed)"
 
 step ".env"
 if [ ! -f .env ]; then
