@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import glob
 import os
+from contextlib import suppress
 from ipaddress import ip_address
 
 from flask import Flask, abort, current_app, request
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_flask_exporter import PrometheusMetrics
@@ -71,6 +73,34 @@ for _result in LOGIN_RESULTS:
     LOGINS.labels(result=_result)
 
 
+class _ActiveSessionsCollector:
+    """auth_sessions_active: the sessions that can still be used (not past their
+    lifetime or idle timeout), counted in the database when /metrics is scraped:
+    one COUNT a scrape. Every pod reports the same number, so dashboards take
+    the max, not the sum. With the database away the scrape still answers,
+    without this sample (app_dependency_up and the probes say why)."""
+
+    def describe(self):
+        yield GaugeMetricFamily("auth_sessions_active", _ACTIVE_SESSIONS_HELP)
+
+    def collect(self):
+        from .extensions import db
+        from .sessions import count_live_sessions
+
+        try:
+            count = count_live_sessions()
+        except Exception:  # any database error: no sample rather than a failed scrape
+            with suppress(Exception):
+                db.session.rollback()
+            return
+        family = GaugeMetricFamily("auth_sessions_active", _ACTIVE_SESSIONS_HELP)
+        family.add_metric([], count)
+        yield family
+
+
+_ACTIVE_SESSIONS_HELP = "Sessions that can still be used, counted at scrape time"
+
+
 def route(req) -> str:
     """The label value for a request: the matched URL rule, or one bucket for 404s."""
     return req.url_rule.rule if req.url_rule is not None else "<unmatched>"
@@ -99,6 +129,7 @@ class _GunicornMetrics(GunicornInternalPrometheusMetrics):
     def generate_metrics(self, accept_header=None, names=None):
         registry = CollectorRegistry()
         _SettledFilesCollector(registry)
+        registry.register(_ActiveSessionsCollector())
         if names:
             registry = registry.restricted_registry(names)
         generate_latest, content_type = choose_encoder(accept_header)
@@ -148,6 +179,7 @@ def init_app(app: Flask) -> PrometheusMetrics:
         cls = PrometheusMetrics
         for collector in _CUSTOM:
             registry.register(collector)
+        registry.register(_ActiveSessionsCollector())
     metrics = cls(
         app=None,
         path=None,

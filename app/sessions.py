@@ -238,6 +238,11 @@ def _live(now: datetime):
     return _live_where(**_live_cutoffs(now))
 
 
+def count_live_sessions() -> int:
+    """How many sessions of all users can still be used (the auth_sessions_active gauge)."""
+    return db.session.scalar(select(func.count()).select_from(UserSession).where(_live(utcnow()))) or 0
+
+
 # A page of a user's live sessions with the columns the session list shows, and
 # how many live sessions there are in all (a window count over the same rows).
 # Built once, like _LOAD_USER: building a statement costs more than running it.

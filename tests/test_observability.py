@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from conftest import PASSWORD, AuthActions, csrf_token
-from sqlalchemy import select
+from sqlalchemy import select, text, update
 
 from app.extensions import db
-from app.models import User, UserSession
+from app.models import User, UserSession, utcnow
 
 SECRET = "Zebra-Quartz-Secret-77"
 
@@ -428,3 +428,39 @@ def test_the_request_log_names_the_user_without_going_back_to_the_database(app):
             g._login_user = user
             assert _signed_in_user_id() == user_id
         assert statements == []
+
+
+def test_active_sessions_are_counted_in_the_database_at_scrape_time(app, client, auth):
+    def active() -> float:
+        text = client.get("/metrics").get_data(as_text=True)
+        assert re.search(r"(?m)^auth_sessions_active ", text), "no auth_sessions_active sample"
+        return metric_value(text, "auth_sessions_active")
+
+    assert active() == 0.0
+    auth.register()
+    browsers = [app.test_client() for _ in range(2)]
+    for browser in browsers:
+        assert AuthActions(browser).login().status_code == 302
+    assert active() == 2.0
+    AuthActions(browsers[0]).logout()
+    assert active() == 1.0
+    with app.app_context():  # the other one idles past the timeout: it cannot be used any more
+        stale = utcnow() - app.config["SESSION_IDLE_TIMEOUT"] - timedelta(minutes=1)
+        db.session.execute(update(UserSession).values(last_seen_at=stale))
+        db.session.commit()
+    assert active() == 0.0
+
+
+def test_a_scrape_answers_without_the_active_sessions_when_the_database_fails(app, client):
+    with app.app_context():
+        db.session.execute(text("ALTER TABLE user_sessions RENAME TO user_sessions_away"))
+        db.session.commit()
+    try:
+        response = client.get("/metrics")
+        assert response.status_code == 200
+        body = response.get_data(as_text=True)
+        assert "auth_sessions_active " not in body and "flask_http_request_duration_seconds" in body
+    finally:
+        with app.app_context():
+            db.session.execute(text("ALTER TABLE user_sessions_away RENAME TO user_sessions"))
+            db.session.commit()
