@@ -20,26 +20,11 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from types import SimpleNamespace
 
 from flask import current_app, session
 from sqlalchemy import delete, select, update
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    options_to_json,
-    verify_authentication_response,
-    verify_registration_response,
-)
-from webauthn.helpers import base64url_to_bytes
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (
-    AttestationConveyancePreference,
-    AuthenticatorSelectionCriteria,
-    AuthenticatorTransport,
-    PublicKeyCredentialDescriptor,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
 
 from ..extensions import db
 from ..models import MfaFactor, PasskeyCredential, User, WebAuthnChallenge, utcnow
@@ -51,7 +36,29 @@ REGISTER, SECOND_FACTOR, SIGN_IN = "register", "second_factor", "sign_in"
 REAUTH = "reauth"
 # A credential response larger than this is not one a browser makes.
 MAX_RESPONSE_LENGTH = 16 * 1024
-_TRANSPORTS = {t.value for t in AuthenticatorTransport}
+
+
+@cache
+def _webauthn() -> SimpleNamespace:
+    """py_webauthn, imported by the first passkey operation of a worker, not with
+    the app: its attestation formats' ASN.1 schemas were a third of the app's
+    import time (about 0.12 s of every cold start) and ~7 MiB of each worker, and
+    most requests never need it."""
+    import webauthn
+    from webauthn.helpers import base64url_to_bytes, structs
+    from webauthn.helpers.exceptions import WebAuthnException
+
+    return SimpleNamespace(
+        generate_authentication_options=webauthn.generate_authentication_options,
+        generate_registration_options=webauthn.generate_registration_options,
+        options_to_json=webauthn.options_to_json,
+        verify_authentication_response=webauthn.verify_authentication_response,
+        verify_registration_response=webauthn.verify_registration_response,
+        base64url_to_bytes=base64url_to_bytes,
+        WebAuthnException=WebAuthnException,
+        structs=structs,
+        transports={t.value for t in structs.AuthenticatorTransport},
+    )
 
 
 class PasskeyError(Exception):
@@ -171,13 +178,18 @@ def passkeys(user_id: int) -> list[MfaFactor]:
     )
 
 
-def _descriptors(user_id: int) -> list[PublicKeyCredentialDescriptor]:
+def _descriptors(user_id: int) -> list:
+    w = _webauthn()
     found = []
     for credential in credentials(user_id):
         transports = [
-            AuthenticatorTransport(t) for t in (credential.transports or "").split(",") if t in _TRANSPORTS
+            w.structs.AuthenticatorTransport(t)
+            for t in (credential.transports or "").split(",")
+            if t in w.transports
         ]
-        found.append(PublicKeyCredentialDescriptor(id=bytes(credential.credential_id), transports=transports))
+        found.append(
+            w.structs.PublicKeyCredentialDescriptor(id=bytes(credential.credential_id), transports=transports)
+        )
     return found
 
 
@@ -209,7 +221,8 @@ def registration_options(user: User, name: str) -> str:
     handle = _user_handle(user.id)
     existing = _descriptors(user.id)
     challenge = _issue(REGISTER, user.id, name, handle)
-    options = generate_registration_options(
+    w = _webauthn()
+    options = w.generate_registration_options(
         rp_id=rp_id,
         rp_name=current_app.config["WEBAUTHN_RP_NAME"],
         user_id=handle,
@@ -217,15 +230,15 @@ def registration_options(user: User, name: str) -> str:
         user_display_name=user.username,
         challenge=challenge,
         timeout=_timeout_ms(),
-        attestation=AttestationConveyancePreference.NONE,
-        authenticator_selection=AuthenticatorSelectionCriteria(
-            resident_key=ResidentKeyRequirement.REQUIRED,
-            user_verification=UserVerificationRequirement.REQUIRED,
+        attestation=w.structs.AttestationConveyancePreference.NONE,
+        authenticator_selection=w.structs.AuthenticatorSelectionCriteria(
+            resident_key=w.structs.ResidentKeyRequirement.REQUIRED,
+            user_verification=w.structs.UserVerificationRequirement.REQUIRED,
         ),
         # The same authenticator twice would be one device under two names.
         exclude_credentials=existing,
     )
-    return options_to_json(options)
+    return w.options_to_json(options)
 
 
 def register(user: User, response: str) -> MfaFactor:
@@ -236,14 +249,14 @@ def register(user: User, response: str) -> MfaFactor:
         raise PasskeyError("expired", "the challenge was issued to another account")
     rp_id, origin = _settings()
     try:
-        verified = verify_registration_response(
+        verified = _webauthn().verify_registration_response(
             credential=_bounded(response),
             expected_challenge=issued.challenge,
             expected_rp_id=rp_id,
             expected_origin=origin,
             require_user_verification=True,
         )
-    except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
+    except (_webauthn().WebAuthnException, ValueError, KeyError, TypeError) as exc:
         raise PasskeyError("invalid", str(exc)) from None
     taken = db.session.scalar(
         select(PasskeyCredential.factor_id).where(PasskeyCredential.credential_id == verified.credential_id)
@@ -286,7 +299,7 @@ def _transports(response: str) -> str | None:
         listed = json.loads(response).get("response", {}).get("transports") or []
     except (ValueError, AttributeError):
         return None
-    kept = [t for t in listed if isinstance(t, str) and t in _TRANSPORTS]
+    kept = [t for t in listed if isinstance(t, str) and t in _webauthn().transports]
     return ",".join(kept)[:255] or None
 
 
@@ -300,18 +313,19 @@ def authentication_options(purpose: str, user_id: int | None = None) -> str:
     rp_id, _origin = _settings()
     allowed = _descriptors(user_id) if user_id is not None else []
     challenge = _issue(purpose, user_id)
-    options = generate_authentication_options(
+    w = _webauthn()
+    options = w.generate_authentication_options(
         rp_id=rp_id,
         challenge=challenge,
         timeout=_timeout_ms(),
         allow_credentials=allowed,
         user_verification=(
-            UserVerificationRequirement.REQUIRED
+            w.structs.UserVerificationRequirement.REQUIRED
             if purpose == SIGN_IN
-            else UserVerificationRequirement.PREFERRED
+            else w.structs.UserVerificationRequirement.PREFERRED
         ),
     )
-    return options_to_json(options)
+    return w.options_to_json(options)
 
 
 @dataclass(frozen=True)
@@ -323,7 +337,7 @@ class Assertion:
 def _credential_id(response: str) -> bytes:
     try:
         data = json.loads(response)
-        return base64url_to_bytes(data["rawId"])
+        return _webauthn().base64url_to_bytes(data["rawId"])
     except (ValueError, KeyError, TypeError, AttributeError):
         raise PasskeyError("invalid", "no credential id") from None
 
@@ -351,7 +365,7 @@ def verify_assertion(
     rp_id, origin = _settings()
     stored_count = int(credential.sign_count)
     try:
-        verified = verify_authentication_response(
+        verified = _webauthn().verify_authentication_response(
             credential=response,
             expected_challenge=issued.challenge,
             expected_rp_id=rp_id,
@@ -360,7 +374,7 @@ def verify_assertion(
             credential_current_sign_count=stored_count,
             require_user_verification=purpose == SIGN_IN,
         )
-    except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
+    except (_webauthn().WebAuthnException, ValueError, KeyError, TypeError) as exc:
         message = str(exc)
         reason = "counter" if "sign count" in message.lower() else "invalid"
         raise PasskeyError(reason, message) from None
@@ -388,7 +402,7 @@ def verify_assertion(
 def _returned_user_handle(response: str) -> bytes | None:
     try:
         raw = json.loads(response)["response"].get("userHandle")
-        return base64url_to_bytes(raw) if raw else None
+        return _webauthn().base64url_to_bytes(raw) if raw else None
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
