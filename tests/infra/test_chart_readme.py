@@ -20,6 +20,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "flask-app"
 README = CHART / "README.md"
+PORT_PARAM = "## @param service.port Service port."
+PORT_PARAM_CHANGED = "## @param service.port The port."
 
 
 def chart_readme_check(chart_dir: Path = CHART) -> subprocess.CompletedProcess:
@@ -90,9 +92,7 @@ def test_a_changed_comment_or_default_without_regenerating_makes_the_readme_stal
     values = chart_copy / "values.yaml"
     original = values.read_text()
 
-    values.write_text(
-        original.replace("## @param service.port Service port.", "## @param service.port The port.", 1)
-    )
+    values.write_text(original.replace(PORT_PARAM, PORT_PARAM_CHANGED, 1))
     result = chart_readme_check(chart_copy)
     assert result.returncode != 0
     assert "README.md is stale: run make chart-readme" in result.stdout
@@ -106,11 +106,7 @@ def test_a_changed_comment_or_default_without_regenerating_makes_the_readme_stal
 
 def test_make_chart_readme_regenerates_a_stale_readme(chart_copy):
     values = chart_copy / "values.yaml"
-    values.write_text(
-        values.read_text().replace(
-            "## @param service.port Service port.", "## @param service.port The port.", 1
-        )
-    )
+    values.write_text(values.read_text().replace(PORT_PARAM, PORT_PARAM_CHANGED, 1))
     subprocess.run(
         ["make", "--no-print-directory", "chart-readme", f"CHART_DIR={chart_copy}"],
         cwd=ROOT,
