@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # the test harness's server starter and browser
 import pytest  # noqa: E402 - tests.support.server reports a server that would not start with pytest.fail
 
+from tests.conftest import new_postgresql_database  # noqa: E402
 from tests.support.server import Browser, Server, free_port, get, gunicorn, signal_group  # noqa: E402
 
 T = TypeVar("T")
@@ -294,15 +295,11 @@ class Bench:
             # Each server its own metrics directory: on_starting empties it.
             env.update(GUNICORN_BIND=f"{HOST}:{port}", PROMETHEUS_MULTIPROC_DIR=str(run / "metrics"))
             argv, cwd = ["-c", "gunicorn.conf.py"], ROOT
+        command = [str(BIN / "gunicorn"), *argv, *app_spec]
         with open(log, "wb") as out:
             started = time.perf_counter()
             proc = subprocess.Popen(  # noqa: S603 - fixed argv  # nosec B603
-                [str(BIN / "gunicorn"), *argv, *app_spec],
-                cwd=cwd,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
         server = Server(proc, HOST, port, log, log, run / "metrics")
         try:
@@ -322,15 +319,16 @@ class Bench:
             stop(proc)
 
     def ensure_wrk(self) -> None:
-        apt_env, install = (
-            dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
-            ["apt-get", "install", "-y", "wrk"],
-        )
-        retry = "  the install failed: running `apt-get update`, then the install again"
-        for message, steps in (
-            ("wrk is not installed: running `apt-get install -y wrk`", [install]),
-            (retry, [["apt-get", "update"], install]),
-        ):
+        apt_env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        install = ["apt-get", "install", "-y", "wrk"]
+        attempts = {
+            "wrk is not installed: running `apt-get install -y wrk`": [install],
+            "  the install failed: running `apt-get update`, then the install again": [
+                ["apt-get", "update"],
+                install,
+            ],
+        }
+        for message, steps in attempts.items():
             if shutil.which("wrk"):
                 break
             say(message)
@@ -351,41 +349,22 @@ class Bench:
             say(f"database: SQLite file {path} (set BENCH_DATABASE_URL for PostgreSQL)")
             return f"sqlite:///{path}"
 
-        import psycopg2  # the venv's driver (app/requirements.txt)
-
-        parts = urllib.parse.urlsplit(admin_url)
-        scheme = "postgresql" if parts.scheme.startswith("postgres") else parts.scheme
-        libpq_url = urllib.parse.urlunsplit((scheme, parts.netloc, parts.path, parts.query, ""))
-        name = "bench_" + secrets.token_hex(6)
-
-        def execute(statement: str) -> int:
-            connection = psycopg2.connect(libpq_url, connect_timeout=5)
-            connection.autocommit = True
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute(statement)
-                return connection.server_version
-            finally:
-                connection.close()
-
-        version = execute(f'CREATE DATABASE "{name}"')
-
-        def drop() -> None:
-            execute(f'DROP DATABASE IF EXISTS "{name}"{" WITH (FORCE)" if version >= 130000 else ""}')
-            say(f"dropped database {name}")
-
-        self.on_cleanup(f"database {name}", drop)
+        # The test suite's fresh database (CREATE, and DROP ... WITH (FORCE) at the end) on this server.
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("TEST_DATABASE_URL", admin_url)
+            url, admin, name = self.cleanups.enter_context(new_postgresql_database("bench"))
+        self.on_cleanup(f"database {name}", lambda: say(f"dropped database {name}"))
         OWN_PROCESS_TITLES.append(f" {name} ")  # "postgres: USER DBNAME HOST(PORT) STATE"
+        version, host = admin.server_version, urllib.parse.urlsplit(admin_url)
         self.db_label = (
-            f"PostgreSQL {version // 10000}.{version % 10000} (database {name} on {parts.hostname})"
+            f"PostgreSQL {version // 10000}.{version % 10000} (database {name} on {host.hostname})"
         )
-        say(f"database: created {name} on {parts.hostname}:{parts.port or 5432} (dropped at the end)")
-        return urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
+        say(f"database: created {name} on {host.hostname}:{host.port or 5432} (dropped at the end)")
+        return url
 
     def build_env(self, database_url: str) -> None:
         env = dict(os.environ)
-        for key in ("BENCH_DATABASE_URL", "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-            env.pop(key, None)
+        env.pop("BENCH_DATABASE_URL", None)
         env.update(APP_ENV="production", SECRET_KEY=secrets.token_urlsafe(36)[:48], DATABASE_URL=database_url)
         env.update(SECURE_COOKIES="false", RATELIMIT_LOGIN=RAISED_LIMIT, RATELIMIT_REGISTER=RAISED_LIMIT)
         env.update(LOG_LEVEL="INFO")
@@ -446,18 +425,8 @@ class Bench:
     ) -> subprocess.Popen:
         if not url.startswith(f"http://{HOST}:"):
             raise BenchError(f"refusing to load anything but {HOST}: {url}")
-        argv = [
-            self.wrk,
-            f"-t{threads}",
-            f"-c{max(connections, threads)}",
-            f"-d{max(1, round(duration))}s",
-            "--timeout",
-            "10s",
-            "--latency",
-            "-s",
-            str(script),
-            url,
-        ]
+        options = f"-t{threads} -c{max(connections, threads)} -d{max(1, round(duration))}s --timeout 10s"
+        argv = [self.wrk, *options.split(), "--latency", "-s", str(script), url]
         proc = subprocess.Popen(  # noqa: S603 - fixed argv  # nosec B603
             argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
         )
@@ -474,6 +443,15 @@ class Bench:
             if line.startswith("BENCH_JSON "):
                 return WrkResult.parse(line[len("BENCH_JSON ") :])
         raise BenchError(f"wrk exited {proc.returncode} without a summary:\n{out}\n{err}")
+
+    def while_loading(
+        self, url: str, script: Path, threads: int, connections: int, action: Callable[[], T]
+    ) -> tuple[T, WrkResult]:
+        """Run action while wrk loads url (for --duration seconds, started 1 s before and ending
+        1 s after); action's result and wrk's."""
+        load = self.start_wrk(url, script, self.args.duration + 2, threads, connections)
+        time.sleep(1.0)
+        return action(), self.finish_wrk(load, self.args.duration + 2)
 
 
 def lua_string(value: str) -> str:
@@ -685,16 +663,11 @@ def cold_starts(bench: Bench, count: int = 3) -> list[float]:
 
 
 SERVERS = (
-    # key, how it is served (as printed), app, plain sync
-    ("wsgi", "bare WSGI    gunicorn -c gunicorn.conf.py baseline_wsgi:app", "baseline_wsgi:app", False),
-    ("flask", "bare Flask   gunicorn -c gunicorn.conf.py baseline_flask:app", "baseline_flask:app", False),
-    (
-        "flask_sync",
-        "Flask sync   gunicorn {plain} baseline_flask:app (no config file)",
-        "baseline_flask:app",
-        True,
-    ),
-    ("ref", "reference    gunicorn {plain} reference_app:app (no config file)", "reference_app:app", True),
+    # key, name as printed, app, plain sync
+    ("wsgi", "bare WSGI", "baseline_wsgi:app", False),
+    ("flask", "bare Flask", "baseline_flask:app", False),
+    ("flask_sync", "Flask sync", "baseline_flask:app", True),
+    ("ref", "reference", "reference_app:app", True),
 )
 
 
@@ -702,14 +675,19 @@ def start_servers(bench: Bench, stack: contextlib.ExitStack) -> dict[str, Server
     say("\nstarting the servers")
     servers = {"app": stack.enter_context(bench.serve_app())}
     say(f'  app          gunicorn -c gunicorn.conf.py "app:create_app()"  on {servers["app"].base_url}')
-    for key, title, spec, plain_sync in SERVERS:
+    for key, name, spec, plain_sync in SERVERS:
         if key == "ref":
             bench.init_reference_db()
         app_spec = [spec] if plain_sync else ["--pythonpath", "scripts/bench", spec]
         servers[key], _ = stack.enter_context(
             bench.serve(key.replace("_", "-"), app_spec, plain_sync=plain_sync)
         )
-        say(f"  {title.format(plain=' '.join(PLAIN_SYNC_ARGS))}  on {servers[key].base_url}")
+        how = (
+            f"{' '.join(PLAIN_SYNC_ARGS)} {spec} (no config file)"
+            if plain_sync
+            else f"-c gunicorn.conf.py {spec}"
+        )
+        say(f"  {name:12} gunicorn {how}  on {servers[key].base_url}")
     return servers
 
 
@@ -754,7 +732,7 @@ class Rounds:
             if result.bad:
                 raise BenchError(
                     f"warm-up of {key} saw non-2xx/3xx responses: {result.codes}; the server's log ends:\n"
-                    + log_tail(self.servers[server_key].stdout_path, 15)
+                    + log_tail(self.servers[server_key].stderr_path, 15)
                 )
             time.sleep(self.settle)
 
@@ -781,13 +759,14 @@ class Rounds:
 
     def flood_with_probe(self) -> tuple[WrkResult, WrkResult]:
         """A sign-in flood saturating the CPU, and a paced liveness probe beside it."""
-        app, duration = self.servers["app"], self.args.duration
-        flood = self.bench.start_wrk(
-            url(app, "/auth/login"), self.scripts["login_post"], duration + 2, 1, self.args.flood_connections
+        app, args = self.servers["app"], self.args
+        return self.bench.while_loading(
+            url(app, "/auth/login"),
+            self.scripts["login_post"],
+            1,
+            args.flood_connections,
+            lambda: self.bench.run_wrk(url(app, "/health/live"), self.scripts["probe"], args.duration, 1, 2),
         )
-        time.sleep(1.0)
-        health = self.bench.run_wrk(url(app, "/health/live"), self.scripts["probe"], duration, 1, 2)
-        return health, self.bench.finish_wrk(flood, duration + 2)
 
     def run(self, round_no: int) -> None:
         args, m = self.args, self.m
@@ -892,24 +871,15 @@ def profile_endpoint(bench: Bench, app: Server, spy: str, key: str, label: str, 
     if not workers:
         raise BenchError("the app has no worker to profile")
     out = bench.tmp / f"profile-{key}.txt"
-    load = bench.start_wrk(url(app, path), script, args.duration + 2, args.threads, args.connections)
-    time.sleep(1.0)
-    argv = [
-        spy,
-        "record",
-        "--pid",
-        str(workers[0]),
-        "--duration",
-        str(max(1, round(args.duration))),
-        "--rate",
-        str(PROFILE_RATE_HZ),
-        "--format",
-        "raw",
-        "--output",
-        str(out),
-    ]
-    recorded = run_command(argv, timeout=args.duration + 60)
-    wrk = bench.finish_wrk(load, args.duration + 2)
+    options = f"--duration {max(1, round(args.duration))} --rate {PROFILE_RATE_HZ} --format raw --output"
+    argv = [spy, "record", "--pid", str(workers[0]), *options.split(), str(out)]
+    recorded, wrk = bench.while_loading(
+        url(app, path),
+        script,
+        args.threads,
+        args.connections,
+        lambda: run_command(argv, timeout=args.duration + 60),
+    )
     result = breakdown(out.read_text() if out.exists() else "")
     if recorded.returncode != 0 or result.samples == 0:
         raise BenchError(
@@ -1223,6 +1193,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def prepare(bench: Bench) -> None:
     """wrk, the database, the environment, gunicorn.conf.py as resolved, the schema and accounts."""
     bench.ensure_wrk()
+    for key in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        os.environ.pop(
+            key, None
+        )  # (apt-get may need them) the harness's requests and servers: 127.0.0.1 only
     bench.build_env(bench.prepare_database())
     settings = bench.read_gunicorn_settings()
     if not bench.args.flood_connections:
@@ -1242,8 +1216,6 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_sigterm)
-    for key in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-        os.environ.pop(key, None)  # the harness's own requests go to 127.0.0.1 only
     started = time.monotonic()
     bench = Bench(args)
     try:
