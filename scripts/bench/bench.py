@@ -39,6 +39,7 @@ import time
 import traceback
 import urllib.parse
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -237,6 +238,8 @@ def sign_in(server: Server, fields: dict[str, str], to: str = "") -> tuple[Brows
 
 
 class Bench:
+    """One run: its arguments, temporary directory, environment, resolved settings and cleanups."""
+
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.tmp = Path(tempfile.mkdtemp(prefix="flask-auth-bench-"))
@@ -518,52 +521,29 @@ def _hasher():
     return PasswordHasher(ARGON2_TIME_COST, ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, type=Type.ID)
 
 
-def _check(hasher, stored_hash: str, password: str) -> bool:
-    from argon2.exceptions import VerificationError
-
-    try:
-        return hasher.verify(stored_hash, password)
-    except VerificationError:
-        return False
+def _start_together(barrier) -> None:
+    global _barrier  # the barrier of this hash-ceiling process, given by the pool
+    _barrier = barrier
 
 
-def _hash_worker(stored_hash: str, password: str, seconds: float, barrier, queue) -> None:
+def _hash_rate(stored_hash: str, seconds: float) -> float:
+    """Checks per second of one process (argon2 raises if it refuses the right password)."""
     hasher = _hasher()
-    _check(hasher, stored_hash, password)  # warm up
-    barrier.wait(timeout=60)
-    started = time.perf_counter()
-    count = 0
+    hasher.verify(stored_hash, PASSWORD)  # warm up
+    _barrier.wait(timeout=60)
+    started, count = time.perf_counter(), 0
     while time.perf_counter() < started + seconds and count < MAX_HASH_CHECKS:
-        if not _check(hasher, stored_hash, password):
-            queue.put(("error", "argon2 verify refused the right password"))
-            return
+        hasher.verify(stored_hash, PASSWORD)
         count += 1
-    queue.put((count, time.perf_counter() - started))
+    return count / (time.perf_counter() - started)
 
 
 def hash_ceiling(seconds: float, processes: int) -> float:
-    """Total password checks per second of `processes` processes."""
-    stored = _hasher().hash(PASSWORD)
+    """Total password checks per second of `processes` processes, started together."""
     ctx = multiprocessing.get_context("spawn")
-    barrier, queue = ctx.Barrier(processes), ctx.Queue()
-    args = (stored, PASSWORD, seconds, barrier, queue)
-    workers = [ctx.Process(target=_hash_worker, args=args, daemon=True) for _ in range(processes)]
-    try:
-        for worker in workers:
-            worker.start()
-        rate = 0.0
-        for _ in workers:
-            count, elapsed = queue.get(timeout=seconds + 90)
-            if count == "error":
-                raise BenchError(f"hash worker: {elapsed}")
-            rate += count / elapsed
-        return rate
-    finally:
-        for worker in workers:
-            worker.join(timeout=10)
-            if worker.is_alive():
-                worker.kill()
-                worker.join(timeout=10)
+    with ProcessPoolExecutor(processes, ctx, _start_together, (ctx.Barrier(processes),)) as pool:
+        stored = [_hasher().hash(PASSWORD)] * processes
+        return sum(pool.map(_hash_rate, stored, [seconds] * processes, timeout=seconds + 90))
 
 
 class RssSampler(threading.Thread):
