@@ -125,11 +125,6 @@ def hwm_kib(proc: psutil.Process) -> int:
     return 0
 
 
-def cpu_busy(seconds: float = 2.0) -> float:
-    """Fraction of all CPUs busy over `seconds`, whoever uses them."""
-    return psutil.cpu_percent(interval=seconds) / 100
-
-
 # Processes outside the harness's tree that belong to the system under test: the PostgreSQL
 # backends serving the bench database (their process title names it).
 OWN_PROCESS_TITLES: list[str] = []
@@ -795,7 +790,8 @@ def log_volume(m: Measurements, app: Server) -> None:
 
 
 def cpu_used_by_others(when: str) -> float:
-    busy = cpu_busy(2.0)
+    """Share of all CPUs busy over 2 s, whoever uses them (the harness is idle meanwhile)."""
+    busy = psutil.cpu_percent(interval=2.0) / 100
     say(f"\nCPU busy {when} the run (other processes): {busy:.0%} of {os.cpu_count() or 1} CPUs")
     return busy
 
