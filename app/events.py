@@ -23,9 +23,9 @@ rewrites it, and tests/test_events.py fails when the two differ.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Union
 
 from flask import current_app, has_app_context, has_request_context
 from prometheus_client import Counter
@@ -56,7 +56,7 @@ class _Arg:
 
 
 ARG = _Arg()
-LabelSource = Union[str, Field, _Arg]
+LabelSource = str | Field | _Arg
 
 
 @dataclass(frozen=True)
@@ -314,6 +314,22 @@ def emit(name: str, *, level: int | None = None, **values: object) -> None:
     log_event(name, level if level is not None else event.level if event else INFO, **fields)
     if event is not None and event.count is not None:
         _count(event.count, values)
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """An event to emit later, e.g. after a commit: `occurrence(...)` calls are
+    checked against the declarations as `emit(...)` calls are."""
+
+    name: str
+    values: Mapping[str, object]
+
+    def emit(self) -> None:
+        emit(self.name, **self.values)
+
+
+def occurrence(name: str, **values: object) -> Occurrence:
+    return Occurrence(name, values)
 
 
 def _count(count: Count, values: Mapping[str, object]) -> None:
