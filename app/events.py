@@ -227,9 +227,10 @@ DECLARED: tuple[Event, ...] = (
     # Mail (never the address)
     Event(
         "mail.queued",
-        ("kind",),
+        ("kind", "user_id"),
         level=DEBUG,
         count=Count(metrics.MAILS, {"kind": Field("kind"), "result": "queued"}),
+        doc="in the caller's transaction, before its commit",
     ),
     Event(
         "mail.sent",

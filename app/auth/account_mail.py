@@ -52,7 +52,7 @@ def mail_allowed(user: User, kind: str) -> bool:
         # says whether this outage was seen already, by us or another observer.
         state = redis_state()
         if state is None or state.up:
-            emit("mail.quota_unavailable", level=logging.WARNING, kind=kind, error=type(exc).__name__)
+            emit("mail.quota_unavailable", kind=kind, error=type(exc).__name__)
         if state is not None:
             state.mark(False, observer="mail quota")
         return True
