@@ -119,6 +119,18 @@ class Event:
 
 
 _user = ("user_id",)
+
+
+def _mfa_change(name: str, *changes: str, factor: bool = True) -> Event:
+    """A change of second factors: the outbox's kind is "mfa_" + `change`."""
+    return Event(
+        name,
+        (*_user, "kind_of_factor") if factor else _user,
+        count=Count(metrics.MFA_CHANGES, {"change": ARG}),
+        doc="`change`: " + ", ".join(f"`{change}`" for change in changes),
+    )
+
+
 _TRUSTED = "trusted_device"
 
 DECLARED: tuple[Event, ...] = (
@@ -189,30 +201,10 @@ DECLARED: tuple[Event, ...] = (
         count=Count(metrics.MFA, {"result": "recovery_code"}),
     ),
     Event("auth.passkey_rejected", (*_user, "purpose", "reason")),
-    Event(
-        "auth.mfa_enabled",
-        (*_user, "kind_of_factor"),
-        count=Count(metrics.MFA_CHANGES, {"change": ARG}),
-        doc="`change`: `totp_enabled`, `passkey_added`",
-    ),
-    Event(
-        "auth.mfa_replaced",
-        (*_user, "kind_of_factor"),
-        count=Count(metrics.MFA_CHANGES, {"change": ARG}),
-        doc="`change`: `totp_replaced`",
-    ),
-    Event(
-        "auth.mfa_disabled",
-        (*_user, "kind_of_factor"),
-        count=Count(metrics.MFA_CHANGES, {"change": ARG}),
-        doc="`change`: `totp_disabled`, `passkey_removed`",
-    ),
-    Event(
-        "auth.recovery_codes_regenerated",
-        _user,
-        count=Count(metrics.MFA_CHANGES, {"change": ARG}),
-        doc="`change`: `recovery_codes`",
-    ),
+    _mfa_change("auth.mfa_enabled", "totp_enabled", "passkey_added"),
+    _mfa_change("auth.mfa_replaced", "totp_replaced"),
+    _mfa_change("auth.mfa_disabled", "totp_disabled", "passkey_removed"),
+    _mfa_change("auth.recovery_codes_regenerated", "recovery_codes", factor=False),
     Event(
         "auth.mfa_reset",
         (*_user, "via", "factors", "sessions_ended"),
