@@ -21,7 +21,7 @@ WRONG_PASSWORD = "Wrong-Horse-42"
 # in a minute; the rate limit is not what they are about.
 MANY_ATTEMPTS = {"RATELIMIT_LOGIN": "1000 per minute"}
 
-_CSRF_VALUE = re.compile(r'(name="csrf_token"[^>]*value=")[^"]*(")')
+_CSRF_VALUE = re.compile(r'(name="(?:passkey-)?csrf_token"[^>]*value=")[^"]*(")')
 _FORM_ERRORS = re.compile(r'<div class="form-errors" role="alert">(.*?)</div>', re.S)
 
 
