@@ -46,6 +46,8 @@ OPTIONS = SerializationOptions(strip_string_quotes=True, with_comments=False)
 
 # Resource types that take no `tags` argument (everything else must set it).
 UNTAGGABLE = {
+    "aws_backup_selection",
+    "aws_backup_vault_notifications",
     "aws_cloudwatch_log_resource_policy",
     "aws_default_network_acl_rule",
     "aws_ecr_lifecycle_policy",
@@ -59,6 +61,7 @@ UNTAGGABLE = {
     "aws_route",
     "aws_route_table_association",
     "aws_secretsmanager_secret_version",
+    "aws_sns_topic_policy",
     "aws_sns_topic_subscription",
     "aws_vpc_endpoint_route_table_association",
     "aws_wafv2_web_acl_logging_configuration",
