@@ -664,6 +664,16 @@ ALERTING_TARGETS = {
 OWN_OIDC = "-var=create_github_oidc_provider=true"
 
 
+def state_key_and_tree(server: Moto, base: Path) -> Path:
+    """setup-backend.sh's state key (the environments look its alias up) in moto, and a copy
+    of terraform/ under base to run in; returns the copy."""
+    kms = client(server, "kms")
+    kms.create_alias(AliasName=STATE_KEY_ALIAS, TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
+    copy = base / "terraform"
+    shutil.copytree(TF, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan"))
+    return copy
+
+
 def controller_alb(server: Moto, cluster: str, group: str) -> str:
     """An ALB as the AWS Load Balancer Controller leaves it (its tags); returns its ARN suffix."""
     ec2 = client(server, "ec2")
@@ -697,10 +707,7 @@ def alerting(tmp_path_factory):
     base = tmp_path_factory.mktemp("alerting")
     server = Moto.start(base / "moto.log")
     try:
-        kms = client(server, "kms")
-        kms.create_alias(AliasName=STATE_KEY_ALIAS, TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
-        copy = base / "terraform"
-        shutil.copytree(TF, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan"))
+        copy = state_key_and_tree(server, base)
         plans = {}
         suffix = controller_alb(server, "flask-auth-prod", "flask-auth-prod")
         for env in ("dev", "staging", "prod"):
@@ -893,10 +900,8 @@ def test_dev_applies_to_the_emulator_and_destroys(tmp_path):
     description of a security-group rule, so a second plan shows changes AWS would not."""
     server = Moto.start(tmp_path / "moto.log")
     try:
+        copy = state_key_and_tree(server, tmp_path)
         kms = client(server, "kms")
-        kms.create_alias(AliasName=STATE_KEY_ALIAS, TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
-        copy = tmp_path / "terraform"
-        shutil.copytree(TF, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan"))
         (copy / "modules" / "eks" / "moto_override.tf").write_text(EKS_GAPS_OVERRIDE)
         (copy / "modules" / "monitoring" / "moto_override.tf").write_text(BUDGETS_GAPS_OVERRIDE)
         directory = copy / "environments" / "dev"
