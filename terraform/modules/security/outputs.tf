@@ -4,7 +4,7 @@ output "eks_kms_key_arn" {
 }
 
 output "rds_kms_key_arn" {
-  description = "ARN of the KMS key for RDS storage, Performance Insights, the master-user secret and the RDS alarm SNS topic."
+  description = "ARN of the KMS key for RDS storage, Performance Insights, the master-user secret (and SNS topics of RDS events)."
   value       = aws_kms_key.this["rds"].arn
 }
 
@@ -26,6 +26,11 @@ output "elasticache_kms_key_arn" {
 output "waf_web_acl_arn" {
   description = "ARN of the WAFv2 web ACL for the ALB (Ingress annotation alb.ingress.kubernetes.io/wafv2-acl-arn); null when enable_waf is false."
   value       = one(aws_wafv2_web_acl.this[*].arn)
+}
+
+output "waf_web_acl_metric_name" {
+  description = "CloudWatch metric name of the web ACL (the WebACL dimension of AWS/WAFV2 metrics); null when enable_waf is false."
+  value       = one(aws_wafv2_web_acl.this[*].visibility_config[0].metric_name)
 }
 
 output "alb_security_group_id" {
