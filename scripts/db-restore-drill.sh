@@ -166,10 +166,14 @@ require timeout "bound the wait for the restored instance"
 
 # -- the throwaway instance goes, whatever happens after it was asked for -----------------------
 CREATED=false
+WAITER=""
 RESULT="failed"
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
+  if [[ -n "$WAITER" ]]; then
+    kill "$WAITER" 2>/dev/null || true
+  fi
   if $CREATED; then
     log "deleting the throwaway instance $DRILL_ID"
     if ! run aws rds delete-db-instance --region "$REGION" --db-instance-identifier "$DRILL_ID" \
@@ -290,9 +294,14 @@ wait_available() {
   while true; do
     left=$((deadline - SECONDS))
     ((left > 0)) || return 1
-    if timeout "$left" aws rds wait db-instance-available --region "$REGION" --db-instance-identifier "$DRILL_ID"; then
+    # In the background, so that a signal reaches the trap at once instead of after the waiter.
+    timeout "$left" aws rds wait db-instance-available --region "$REGION" --db-instance-identifier "$DRILL_ID" &
+    WAITER=$!
+    if wait "$WAITER"; then
+      WAITER=""
       return 0
     fi
+    WAITER=""
     status="$(aws rds describe-db-instances --region "$REGION" --db-instance-identifier "$DRILL_ID" \
       --query 'DBInstances[0].DBInstanceStatus' --output text)" || return 1
     case "$status" in
@@ -342,7 +351,8 @@ if $DRY_RUN; then
   run env "${APP_ENV_VARS[@]/SECRET_KEY=*/SECRET_KEY=<throwaway>}" flask --app app db current
 elif REVISION_OUT="$(env "${APP_ENV_VARS[@]}" flask --app app db current 2>&1)"; then
   # Alembic prints "<revision> (head)" when the database is at the newest migration.
-  REVISION="$(grep -Eo '^[0-9a-f]{6,}( \(head\))?' <<<"$REVISION_OUT" | tail -1 || true)"
+  # (Alembic refuses a revision it does not know: such a backup fails here.)
+  REVISION="$(grep -E '^[A-Za-z0-9_]+( \([a-z ]+\))*$' <<<"$REVISION_OUT" | tail -1 || true)"
   if [[ -z "$REVISION" ]]; then
     FAILED_CHECKS+=("migrations: no revision recorded (alembic_version is empty or missing)")
   fi
@@ -359,7 +369,7 @@ elif USERS="$(psql "$DATABASE_URL" -X -v ON_ERROR_STOP=1 -At -c 'SELECT count(*)
   && [[ "$USERS" =~ ^[0-9]+$ ]]; then
   :
 else
-  FAILED_CHECKS+=("users: SELECT count(*) FROM users failed${USERS:+ (answered '$USERS')}")
+  FAILED_CHECKS+=("users: SELECT count(*) FROM users failed${USERS:+ (answered: $USERS)}")
   USERS=""
 fi
 
