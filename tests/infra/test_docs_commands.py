@@ -161,7 +161,10 @@ def test_every_command_named_in_the_docs_exists(doc):
         ("Run `make deploy-everything ENV=prod`.", "make target 'deploy-everything' does not exist"),
         ("```sh\nENV=dev make  lint-al  # all of it\n```", "make target 'lint-al' does not exist"),
         ("`flask --app app unlock-everyone NAME`", "flask command 'unlock-everyone' does not exist"),
-        ("```sh\nkubectl exec deploy/flask-app -- flask --app app db frobnicate\n```", "flask db has no subcommand 'frobnicate'"),
+        (
+            "```sh\nkubectl exec deploy/flask-app -- flask --app app db frobnicate\n```",
+            "flask db has no subcommand 'frobnicate'",
+        ),
         ("`flask db`", "flask db has no subcommand 'None'"),
         ("`flask --app app mail-outbox --resend-all`", "flask mail-outbox has no option --resend-all"),
         ("`flask --app app db upgrade --everywhere`", "flask db upgrade has no option --everywhere"),
@@ -178,7 +181,7 @@ def test_real_commands_with_arguments_and_options_pass():
     text = (
         "```sh\nflask --app app db upgrade   # apply\n"
         "kubectl -n flask-auth exec deploy/flask-app -- flask --app app mail-outbox --retry-failed\n"
-        "make faults ARGS=\"--only db-stopped\" && scripts/deploy.sh staging --dry-run\n```\n"
+        'make faults ARGS="--only db-stopped" && scripts/deploy.sh staging --dry-run\n```\n'
         "`flask --app app reset-mfa NAME --yes`, `make lock LOCK_ARGS=--upgrade-package=NAME`, scripts/*.sh."
     )
     assert problems_in(text, "real.md") == []
