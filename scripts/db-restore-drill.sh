@@ -341,7 +341,8 @@ fi
 # TLS as the app connects (the parameter group sets rds.force_ssl).
 DATABASE_URL="postgresql://$MASTER_USER@$ADDRESS:$PORT/$DB_NAME?sslmode=require"
 # The app, as staging/production build it, with a throwaway key: nothing is signed, no mail is sent.
-APP_ENV_VARS=(APP_ENV=staging "DATABASE_URL=$DATABASE_URL" "SECRET_KEY=drill-$DRILL_ID-$RANDOM$RANDOM$RANDOM$RANDOM"
+THROWAWAY_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+APP_ENV_VARS=(APP_ENV=staging "DATABASE_URL=$DATABASE_URL" "SECRET_KEY=$THROWAWAY_KEY"
   MAIL_SENDER=off WEB_CONCURRENCY=1 LOG_LEVEL=WARNING)
 
 FAILED_CHECKS=()
@@ -383,6 +384,9 @@ printf '  source instance    %s\n' "$SOURCE_ID"
 printf '  snapshot           %s (%s, taken %s)\n' "$SNAPSHOT" "$SNAPSHOT_KIND" "$SNAPSHOT_TIME"
 printf '  restored as        %s (%s:%s)\n' "$DRILL_ID" "$ADDRESS" "$PORT"
 printf '  migration revision %s\n' "${REVISION:-unknown}"
+if [[ -n "$REVISION" && "$REVISION" != *"(head)"* ]]; then
+  printf '                     (behind this checkout'"'"'s newest migration: a deploy of it would migrate the restored database)\n'
+fi
 printf '  users              %s\n' "${USERS:-unknown}"
 if ((${#FAILED_CHECKS[@]} > 0)); then
   for problem in "${FAILED_CHECKS[@]}"; do

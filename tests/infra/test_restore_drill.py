@@ -254,6 +254,13 @@ def test_the_newest_automated_snapshot_wins_over_an_older_backup(drill):
     assert option(calls[4], "--db-snapshot-identifier") == "rds:flask-auth-staging-postgres-2026-12-03-20-00"
 
 
+def test_a_backup_behind_the_newest_migration_passes_and_says_so(drill):
+    result, _ = drill("staging", FAKE_REVISION="0005")
+    assert result.returncode == 0, result.stderr
+    assert "migration revision 0005\n" in result.stdout
+    assert "behind this checkout's newest migration" in result.stdout
+
+
 def test_an_instance_class_can_be_chosen(drill):
     result, calls = drill("prod", DRILL_INSTANCE_CLASS="db.t4g.medium")
     assert result.returncode == 0, result.stderr
