@@ -408,7 +408,7 @@ SETTINGS: tuple[Setting, ...] = (
     S("LOG_FORMAT", Choice(choices=("json", "text")), "json",
       "one JSON object per line on stdout, or one readable line", by_env={"development": "text"}),
     S("METRICS_ALLOWED_NETWORKS", Networks(), PRIVATE_NETWORKS,
-      "comma-separated CIDRs that may read `/metrics`; others get 404; empty: everyone",
+      "comma-separated CIDRs that may read `/metrics` (none: everyone); others get 404",
       by_env=dict.fromkeys(LOCAL, ())),
     # --- e-mail (Flask-Mailman); links are built from APP_BASE_URL, never from the Host header
     S("APP_BASE_URL", BaseUrl(), "", "the site's address, for links in e-mails (required with `MAIL_SERVER`)",
