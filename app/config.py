@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
@@ -39,13 +38,20 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-@dataclass(frozen=True)
+# Plain classes, not dataclasses: a dataclass costs about a millisecond to create, and
+# this module is imported at every start of every worker.
+
+
 class Int:
-    minimum: int = 0
-    maximum: int | None = None
-    # The message past the maximum, when "at most" says too little ({name}, {value}).
-    too_big: str = "{name} must be at most {maximum}, not {value}"
-    blank_is_unset = True
+    blank_is_unset = True  # an empty value is the default
+
+    def __init__(
+        self,
+        minimum: int = 0,
+        maximum: int | None = None,
+        too_big: str = "{name} must be at most {maximum}, not {value}",  # the message past maximum
+    ):
+        self.minimum, self.maximum, self.too_big = minimum, maximum, too_big
 
     def parse(self, name: str, raw: str) -> int:
         try:
@@ -65,17 +71,17 @@ class Int:
         return str(value)
 
 
-@dataclass(frozen=True)
 class Seconds(Int):
     """A whole number of seconds (or days), kept in app.config as a timedelta."""
 
-    unit: str = "seconds"
+    def __init__(self, minimum: int = 0, unit: str = "seconds"):
+        super().__init__(minimum)
+        self.unit = unit
 
     def convert(self, value: Any) -> Any:
         return None if value is None else timedelta(**{self.unit: value})
 
 
-@dataclass(frozen=True)
 class Bool:
     # An empty value is false (as it always was), not the default.
     blank_is_unset = False
@@ -95,12 +101,11 @@ class Bool:
         return "true" if value else "false"
 
 
-@dataclass(frozen=True)
 class Text:
-    strip: bool = True
-    lower: bool = False
-    rstrip: str = ""
     blank_is_unset = True
+
+    def __init__(self, strip: bool = True, lower: bool = False, rstrip: str = ""):
+        self.strip, self.lower, self.rstrip = strip, lower, rstrip
 
     def parse(self, name: str, raw: str) -> str:
         value = raw.strip() if self.strip else raw
@@ -114,10 +119,10 @@ class Text:
         return str(value)
 
 
-@dataclass(frozen=True)
 class Choice(Text):
-    choices: tuple[str, ...] = ()
-    upper: bool = False
+    def __init__(self, choices: tuple[str, ...], upper: bool = False):
+        super().__init__()
+        self.choices, self.upper = choices, upper
 
     def parse(self, name: str, raw: str) -> str:
         value = raw.strip().upper() if self.upper else raw.strip().lower()
@@ -126,7 +131,6 @@ class Choice(Text):
         return value
 
 
-@dataclass(frozen=True)
 class RateLimit(Text):
     # An empty limit is refused, not replaced by the default.
     blank_is_unset = False
@@ -145,7 +149,6 @@ class RateLimit(Text):
 Network = IPv4Network | IPv6Network
 
 
-@dataclass(frozen=True)
 class Networks:
     """Comma-separated CIDRs; an empty value means everyone (not the default)."""
 
@@ -170,12 +173,12 @@ class Networks:
         return ",".join(str(network) for network in value)
 
 
-@dataclass(frozen=True)
 class Keys(Text):
     """Encryption keys of at least min_length characters: one, or a comma-separated list."""
 
-    min_length: int = 32
-    many: bool = False
+    def __init__(self, many: bool = False, min_length: int = 32):
+        super().__init__()
+        self.many, self.min_length = many, min_length
 
     def parse(self, name: str, raw: str) -> Any:
         keys = tuple(part.strip() for part in raw.split(",") if part.strip()) if self.many else (raw.strip(),)
@@ -184,11 +187,11 @@ class Keys(Text):
         return keys if self.many else keys[0]
 
 
-@dataclass(frozen=True)
 class BaseUrl(Text):
     """An absolute http(s) URL without query or fragment (a trailing slash is dropped)."""
 
-    rstrip: str = "/"
+    def __init__(self):
+        super().__init__(rstrip="/")
 
     def parse(self, name: str, raw: str) -> str:
         value = super().parse(name, raw)
@@ -198,7 +201,6 @@ class BaseUrl(Text):
         return value
 
 
-@dataclass(frozen=True)
 class DatabaseUrl(Text):
     def parse(self, name: str, raw: str) -> str:
         return normalize_database_url(raw)
@@ -231,23 +233,43 @@ STRICT = ("staging", "production")  # where a missing SECRET_KEY / DATABASE_URL 
 LOCAL = ("development", "testing")
 
 
-@dataclass(frozen=True)
 class Computed:
     """A default worked out from the settings declared before it (a mapping by name)."""
 
-    compute: Callable[[Mapping[str, Any]], Any]
+    def __init__(self, compute: Callable[[Mapping[str, Any]], Any]):
+        self.compute = compute
 
 
-@dataclass(frozen=True)
 class Setting:
-    name: str  # the environment variable
-    kind: Kind
-    default: Any  # in the kind's own terms (seconds, not a timedelta); None: none
-    doc: str  # what it does, for the README
-    key: str | None = ""  # the app.config key; "" is the name, None: only feeds derived values
-    by_env: Mapping[str, Any] = field(default_factory=dict)  # APP_ENV -> another default
-    required_in: tuple[str, ...] = ()  # the APP_ENVs that refuse to start without it
-    default_doc: str = ""  # the default in words, where it is computed or made elsewhere
+    """One environment variable: everything about it but the rules that tie it to others."""
+
+    __slots__ = ("by_env", "default", "default_doc", "doc", "key", "kind", "name", "required_in")
+
+    def __init__(
+        self,
+        name: str,  # the environment variable
+        kind: Kind,
+        default: Any,  # in the kind's own terms (seconds, not a timedelta); None: none
+        doc: str,  # what it does, for the README
+        key: str | None = "",  # the app.config key; "" is the name, None: only feeds derived values
+        by_env: Mapping[str, Any] | None = None,  # APP_ENV -> another default
+        required_in: tuple[str, ...] = (),  # the APP_ENVs that refuse to start without it
+        default_doc: str = "",  # the default in words, where it is computed or made elsewhere
+    ):
+        self.name, self.kind, self.default, self.doc = name, kind, default, doc
+        self.key, self.by_env, self.required_in, self.default_doc = (
+            key,
+            by_env or {},
+            required_in,
+            default_doc,
+        )
+
+    def __repr__(self) -> str:
+        return f"Setting({self.name!r})"
+
+    def replace(self, **changes: Any) -> Setting:
+        """A copy with some attributes changed."""
+        return Setting(**{name: changes.get(name, getattr(self, name)) for name in self.__slots__})
 
     @property
     def config_key(self) -> str | None:
