@@ -155,11 +155,21 @@ def _refuse_per_worker_rate_limits(server) -> None:
         )
 
 
+def _import_app_modules(server) -> None:
+    """Import the app package (Flask, SQLAlchemy, its extensions) in the arbiter, without
+    building an app: every worker forked from it, and every one that replaces a recycled
+    worker, starts with them imported (about 0.3 s of CPU each) and shares their memory.
+    Not under --reload, where a worker must import the code as it is now."""
+    if not server.cfg.reload:
+        import app  # noqa: F401
+
+
 def on_starting(server) -> None:
     """Refuse per-worker rate limits where they matter; give this server a
     clean multiprocess metrics directory before any worker starts (stale
-    files from an earlier run would be summed in)."""
+    files from an earlier run would be summed in); import the app's modules."""
     _refuse_per_worker_rate_limits(server)
+    _import_app_modules(server)
     path = _values["PROMETHEUS_MULTIPROC_DIR"]
     if not path:
         path = tempfile.mkdtemp(prefix="flask-auth-metrics-")

@@ -200,3 +200,33 @@ def test_gunicorn_conf_refuses_a_bad_value_by_name(name, value, message):
     assert result.returncode != 0
     assert message in result.stderr
     assert ConfigError.__name__ in result.stderr
+
+
+START_ARBITER = """
+import importlib.util, sys, types
+spec = importlib.util.spec_from_file_location("__config__", "gunicorn.conf.py")
+conf = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(conf)
+server = types.SimpleNamespace(cfg=types.SimpleNamespace(workers=1, reload=sys.argv[1] == "reload"),
+                               log=types.SimpleNamespace(info=lambda *args: None))
+conf.on_starting(server)
+print(sorted(m for m in ("flask", "app", "app.extensions") if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize(
+    ("mode", "imported"), [("serve", ["app", "app.extensions", "flask"]), ("reload", [])]
+)
+def test_the_arbiter_imports_the_app_modules_for_its_workers_except_under_reload(tmp_path, mode, imported):
+    env = {k: v for k, v in os.environ.items() if k not in GUNICORN_VARS}
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-c", START_ARBITER, mode],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.replace("'", '"')) == imported
