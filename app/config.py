@@ -38,7 +38,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-# Plain classes, not dataclasses: a dataclass costs about a millisecond to create, and
+# Plain classes, not dataclasses: each dataclass costs about a millisecond to create, and
 # this module is imported at every start of every worker.
 
 
@@ -257,12 +257,8 @@ class Setting:
         default_doc: str = "",  # the default in words, where it is computed or made elsewhere
     ):
         self.name, self.kind, self.default, self.doc = name, kind, default, doc
-        self.key, self.by_env, self.required_in, self.default_doc = (
-            key,
-            by_env or {},
-            required_in,
-            default_doc,
-        )
+        self.key, self.by_env = key, by_env or {}
+        self.required_in, self.default_doc = required_in, default_doc
 
     def __repr__(self) -> str:
         return f"Setting({self.name!r})"
@@ -549,12 +545,6 @@ del S
 # fmt: on
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in (APP_ENV, *SETTINGS, *GUNICORN_SETTINGS)}
-
-
-def read_bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
-    """A yes/no variable: true/false, yes/no, on/off, 1/0 (empty is false)."""
-    raw = environ.get(name)
-    return default if raw is None else Bool().parse(name, raw)
 
 
 def _dev_secret_key(instance_path: Path) -> str:
