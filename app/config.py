@@ -314,6 +314,7 @@ APP_ENV = Setting(
 
 # Variables that no longer do anything, refused so that nobody believes they do.
 RETIRED = {
+    # nosec B105: a message, not a password
     "PASSWORD_HASH_METHOD": "PASSWORD_HASH_METHOD is no longer used: passwords are hashed with argon2id. "
     "Remove it; tune PASSWORD_ARGON2_MEMORY_KIB, PASSWORD_ARGON2_TIME_COST and "
     "PASSWORD_ARGON2_PARALLELISM instead",
