@@ -1,7 +1,8 @@
 """Gunicorn settings for every way the app is served: `make run`, the container
 and the Helm chart all run `gunicorn -c gunicorn.conf.py "app:create_app()"`.
 
-Every value can be changed from the environment. The worker model was chosen by
+Every value can be changed from the environment: each variable is declared, with its
+default and validation, in app/config.py (GUNICORN_SETTINGS). The worker model was chosen by
 measurement (scripts/bench/RESULTS.md): sign-in is a deliberately slow argon2id
 hash (OWASP's m=19 MiB, t=2, p=1: about 20 ms of CPU and 19 MiB of memory
 each). With one thread per process (sync workers) a burst of sign-ins occupies
