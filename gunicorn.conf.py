@@ -1,7 +1,8 @@
 """Gunicorn settings for every way the app is served: `make run`, the container
 and the Helm chart all run `gunicorn -c gunicorn.conf.py "app:create_app()"`.
 
-Every value can be changed from the environment. The worker model was chosen by
+Every value can be changed from the environment: each variable is declared, with its
+default and validation, in app/config.py (GUNICORN_SETTINGS). The worker model was chosen by
 measurement (scripts/bench/RESULTS.md): sign-in is a deliberately slow argon2id
 hash (OWASP's m=19 MiB, t=2, p=1: about 20 ms of CPU and 19 MiB of memory
 each). With one thread per process (sync workers) a burst of sign-ins occupies
@@ -15,12 +16,41 @@ so the hashes never take more than one core per worker.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
 import tempfile
+from pathlib import Path
 
-_cpus = os.cpu_count() or 1
+
+def _load_settings():
+    """app/config.py, where every setting is declared with its default, loaded by path: the
+    arbiter reads the settings without importing the app package (Flask, SQLAlchemy, ...),
+    which the workers import themselves (fresh, under --reload too)."""
+    name = "_flask_auth_settings"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(
+        name, Path(__file__).resolve().with_name("app") / "config.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_settings = _load_settings()
+_app_env = _settings.APP_ENV.read(os.environ, "development")
+_values = _settings.read_settings(
+    _settings.GUNICORN_SETTINGS
+    + tuple(
+        _settings.BY_NAME[name]
+        for name in ("LOG_LEVEL", "LOG_FORMAT", "RATELIMIT_STORAGE_URI", "RATELIMIT_ENABLED")
+    ),
+    os.environ,
+    _app_env,
+)
 
 
 def _one_malloc_arena() -> None:
@@ -31,7 +61,7 @@ def _one_malloc_arena() -> None:
     buffer, so a worker holds at most one hash's memory (PASSWORD_HASH_CONCURRENCY=1).
     Set in the master before the fork; the workers inherit it. MALLOC_ARENA_MAX in the
     environment wins (glibc reads it itself); other C libraries are left alone."""
-    if os.environ.get("MALLOC_ARENA_MAX"):
+    if _values["MALLOC_ARENA_MAX"]:
         return
     import ctypes
 
@@ -45,37 +75,38 @@ def _one_malloc_arena() -> None:
 
 _one_malloc_arena()
 
-bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
+# Every default below is the declaration's (app/config.py GUNICORN_SETTINGS, in the README).
+bind = _values["GUNICORN_BIND"]
 # One process per core: the CPU-bound work (password hashing) cannot use more.
-workers = int(os.environ.get("WEB_CONCURRENCY", str(_cpus)))
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+workers = _values["WEB_CONCURRENCY"]
+worker_class = _values["GUNICORN_WORKER_CLASS"]
 if worker_class == "gthread":
     # gthread that closes its listeners when a SIGTERM drain starts (app/gunicorn_worker.py).
     worker_class = "app.gunicorn_worker.DrainingThreadWorker"
 # Four threads: one can hash (argon2-cffi releases the GIL) while the others serve pages; more
 # only contend for the interpreter lock, fewer lose throughput (scripts/bench/RESULTS.md, worker
 # settings). Liveness is answered on the main loop whatever the threads do (app/gunicorn_worker.py).
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+threads = _values["GUNICORN_THREADS"]
+timeout = _values["GUNICORN_TIMEOUT"]
 # Kubernetes waits terminationGracePeriodSeconds (the chart sets it longer than this).
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "25"))
-keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))  # below the ALB's 60 s idle timeout
+graceful_timeout = _values["GUNICORN_GRACEFUL_TIMEOUT"]
+keepalive = _values["GUNICORN_KEEPALIVE"]  # below the ALB's 60 s idle timeout
 # A new worker imports and builds the app (about a second of CPU): at 2000 requests a busy
 # worker recycled every second or two and spent a large share of its CPU starting.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
-max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "2000"))
-backlog = int(os.environ.get("GUNICORN_BACKLOG", "512"))
+max_requests = _values["GUNICORN_MAX_REQUESTS"]
+max_requests_jitter = _values["GUNICORN_MAX_REQUESTS_JITTER"]
+backlog = _values["GUNICORN_BACKLOG"]
 # The heartbeat file lives in memory where there is /dev/shm: a slow or
 # read-only disk must not make the arbiter think workers hang.
 if os.path.isdir("/dev/shm"):  # noqa: S108 - gunicorn makes a unique mkstemp file there  # nosec B108
     worker_tmp_dir = "/dev/shm"  # noqa: S108  # nosec B108
 # gunicorn's runtime control socket would live under $HOME, which is read-only
 # in the container; nothing here uses it. GUNICORN_CONTROL_SOCKET=PATH enables it.
-if os.environ.get("GUNICORN_CONTROL_SOCKET"):
-    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
+if _values["GUNICORN_CONTROL_SOCKET"]:
+    control_socket = _values["GUNICORN_CONTROL_SOCKET"]
 else:
     control_socket_disable = True
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+forwarded_allow_ips = _values["FORWARDED_ALLOW_IPS"]
 # No header becomes a WSGI environ key (gunicorn's default maps SCRIPT_NAME and
 # PATH_INFO headers from the peers above): a client, or a proxy passing its
 # headers on, must never choose the path prefix of the URLs the app builds.
@@ -85,10 +116,8 @@ forwarder_headers = ""
 # The app logs every request itself (JSON, with request ids): no access log.
 accesslog = None
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
-_log_format = os.environ.get(
-    "LOG_FORMAT", "text" if os.environ.get("APP_ENV", "development") == "development" else "json"
-)
+loglevel = _values["LOG_LEVEL"].lower()
+_log_format = _values["LOG_FORMAT"]
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -117,11 +146,7 @@ def _refuse_per_worker_rate_limits(server) -> None:
     """memory:// rate limits live in each worker: with N workers every limit
     is N times looser, and which worker answers decides. Staging and
     production need a shared store (redis://) or a single worker."""
-    from app.config import read_bool  # the app's own reading of the setting
-
-    env_name = os.environ.get("APP_ENV", "development").strip().lower()
-    storage = os.environ.get("RATELIMIT_STORAGE_URI", "memory://").strip() or "memory://"
-    enabled = read_bool(os.environ, "RATELIMIT_ENABLED", True)
+    env_name, storage, enabled = _app_env, _values["RATELIMIT_STORAGE_URI"], _values["RATELIMIT_ENABLED"]
     shared = not storage.startswith("memory://")
     if env_name in ("staging", "production") and enabled and not shared and server.cfg.workers > 1:
         raise RuntimeError(
@@ -131,12 +156,22 @@ def _refuse_per_worker_rate_limits(server) -> None:
         )
 
 
+def _import_app_modules(server) -> None:
+    """Import the app package (Flask, SQLAlchemy, its extensions) in the arbiter, without
+    building an app: every worker forked from it, and every one that replaces a recycled
+    worker, starts with them imported (about 0.3 s of CPU each) and shares their memory.
+    Not under --reload, where a worker must import the code as it is now."""
+    if not server.cfg.reload:
+        import app  # noqa: F401
+
+
 def on_starting(server) -> None:
     """Refuse per-worker rate limits where they matter; give this server a
     clean multiprocess metrics directory before any worker starts (stale
-    files from an earlier run would be summed in)."""
+    files from an earlier run would be summed in); import the app's modules."""
     _refuse_per_worker_rate_limits(server)
-    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    _import_app_modules(server)
+    path = _values["PROMETHEUS_MULTIPROC_DIR"]
     if not path:
         path = tempfile.mkdtemp(prefix="flask-auth-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = path

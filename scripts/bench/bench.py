@@ -51,6 +51,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # the test harness's server starter and browser
 import pytest  # noqa: E402 - tests.support.server reports a server that would not start with pytest.fail
 
+from app.config import BY_NAME  # noqa: E402
 from tests.conftest import new_postgresql_database  # noqa: E402
 from tests.support.server import Browser, Server, free_port, get, gunicorn, signal_group  # noqa: E402
 
@@ -74,11 +75,12 @@ SEED_SIGN_INS = 10
 PROBE_PAUSE_MS = 50
 RAISED_LIMIT = "1000000 per minute"
 BENCH_REDIS_URL = "redis://127.0.0.1:6379/14"
-# argon2id with the production defaults of app/config.py (OWASP: m=19 MiB, t=2, p=1), or the
-# PASSWORD_ARGON2_* values of this environment, which the servers under test inherit too.
-ARGON2_MEMORY_KIB = int(os.environ.get("PASSWORD_ARGON2_MEMORY_KIB", "19456"))
-ARGON2_TIME_COST = int(os.environ.get("PASSWORD_ARGON2_TIME_COST", "2"))
-ARGON2_PARALLELISM = int(os.environ.get("PASSWORD_ARGON2_PARALLELISM", "1"))
+# argon2id with the production defaults declared in app/config.py (OWASP: m=19 MiB, t=2, p=1), or
+# the PASSWORD_ARGON2_* values of this environment, which the servers under test inherit too.
+ARGON2_MEMORY_KIB, ARGON2_TIME_COST, ARGON2_PARALLELISM = (
+    BY_NAME[f"PASSWORD_ARGON2_{name}"].read(os.environ, "production")
+    for name in ("MEMORY_KIB", "TIME_COST", "PARALLELISM")
+)
 HASH_LABEL = f"argon2id m={ARGON2_MEMORY_KIB} KiB, t={ARGON2_TIME_COST}, p={ARGON2_PARALLELISM}"
 ENV_OVERRIDES = ("GUNICORN_WORKER_CLASS", "WEB_CONCURRENCY", "GUNICORN_THREADS", "PASSWORD_HASH_CONCURRENCY")
 
