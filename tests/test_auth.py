@@ -7,21 +7,21 @@ from datetime import timedelta
 
 import pytest
 from argon2 import PasswordHasher
-from conftest import PASSWORD, AuthActions
 from sqlalchemy import func, select, update
 from werkzeug.security import generate_password_hash
 
 from app.extensions import db
 from app.models import LoginEvent, TrustedDevice, User, UserSession, utcnow
 from app.security import hash_password, verify_password
+from tests.support.auth import AuthActions
+from tests.support.passwords import PASSWORD, WRONG_PASSWORD
 
 INVALID = "Invalid username/e-mail or password."
-WRONG_PASSWORD = "Wrong-Horse-42"
 # Lockout tests make more sign-in attempts than the default rate limit allows
 # in a minute; the rate limit is not what they are about.
 MANY_ATTEMPTS = {"RATELIMIT_LOGIN": "1000 per minute"}
 
-_CSRF_VALUE = re.compile(r'(name="csrf_token"[^>]*value=")[^"]*(")')
+_CSRF_VALUE = re.compile(r'(name="(?:passkey-)?csrf_token"[^>]*value=")[^"]*(")')
 _FORM_ERRORS = re.compile(r'<div class="form-errors" role="alert">(.*?)</div>', re.S)
 
 

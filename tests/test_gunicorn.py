@@ -17,13 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.passwords import PASSWORD, PRODUCTION_SECRET_KEY
 from tests.support.server import HTTP_TIMEOUT, Browser, Reply, Server, get, gunicorn
-
-PRODUCTION_SECRET_KEY = "production-like-secret-" + "k" * 40
 
 # --- HTTP ---------------------------------------------------------------------------------------
 

@@ -4,15 +4,14 @@ never a stored row, never unescaped HTML in the page."""
 from __future__ import annotations
 
 import pytest
-from conftest import PASSWORD, TABLES, TEST_SECRET_KEY
 from markupsafe import escape
 from sqlalchemy import text
 
 from app import create_app
 from app.extensions import db, limiter
 from app.security import verify_password
-
-NEW_PASSWORD = "Brave-Otter-77"
+from tests.support.database import TABLES
+from tests.support.passwords import NEW_PASSWORD, PASSWORD, TEST_SECRET_KEY
 
 HOSTILE = {
     "nul": "a\x00b",

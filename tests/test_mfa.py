@@ -9,13 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import pyotp
 import pytest
-from conftest import PASSWORD, AuthActions, csrf_token
 from sqlalchemy import select, text, update
 
 from app import outbox
 from app.extensions import db
 from app.mfa import crypto, factors
 from app.models import MailOutbox, MfaFactor, MfaPendingSignIn, MfaRecoveryCode, User, UserSession
+from tests.support.auth import AuthActions, csrf_token
+from tests.support.passwords import NEW_PASSWORD, PASSWORD, WRONG_PASSWORD
 
 T0 = datetime(2026, 12, 4, 12, 0, 5, tzinfo=UTC)  # 5 s into a 30 s time step
 
@@ -118,7 +119,7 @@ def test_enrolment_needs_a_valid_code_and_the_password(app, clock):
         submit_enrolment(auth, "000000" if code_at(secret, clock.now) != "000000" else "111111").status_code
         == 422
     )
-    assert submit_enrolment(auth, code_at(secret, clock.now), password="Wrong-Horse-99").status_code == 422
+    assert submit_enrolment(auth, code_at(secret, clock.now), password=WRONG_PASSWORD).status_code == 422
     with app.app_context():
         assert not factors.has_factor(1)
     assert submit_enrolment(auth, code_at(secret, clock.now)).status_code == 200
@@ -379,7 +380,7 @@ def test_turning_off_needs_the_password_and_a_code_and_ends_other_sessions(app, 
         data = {"csrf_token": auth.token("/account/security"), "disable-current_code": code}
         return auth.client.post("/account/security/totp/disable", data={**data, "disable-password": password})
 
-    assert turn_off(code_at(secret, clock.now), password="Wrong-Horse-99").status_code == 422
+    assert turn_off(code_at(secret, clock.now), password=WRONG_PASSWORD).status_code == 422
     assert turn_off("").status_code == 422
     assert turn_off("000000" if code_at(secret, clock.now) != "000000" else "111111").status_code == 422
     with app.app_context():
@@ -433,11 +434,10 @@ def test_a_password_reset_does_not_bypass_the_second_factor(app, clock):
         link = f"/auth/reset/{tokens.make_token(tokens.RESET_LINK, user)}"
     browser = AuthActions(app.test_client())
     page = browser.client.get(link).get_data(as_text=True)
-    new = "Brand-New-Pass-77"
-    data = {"csrf_token": csrf_token(page), "new_password": new, "confirm_password": new}
+    data = {"csrf_token": csrf_token(page), "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
     assert browser.client.post(link, data=data).headers["Location"] == "/auth/login"
     assert not is_signed_in(browser)
-    response = browser.login(password=new)
+    response = browser.login(password=NEW_PASSWORD)
     assert response.headers["Location"] == "/auth/mfa"
     assert not is_signed_in(browser)
     assert second_step(browser, code_at(secret, clock.now)).status_code == 302

@@ -8,13 +8,14 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from conftest import TEST_SECRET_KEY, new_postgresql_database
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import Column, MetaData, String, inspect, text
 
 import app as app_package
 from app import create_app
 from app.extensions import db
+from tests.support.database import new_postgresql_database
+from tests.support.passwords import TEST_SECRET_KEY
 
 APP_TABLES = {"users", "user_sessions", "login_events", "trusted_devices", "mail_outbox"}
 APP_TABLES |= {"mfa_factors", "mfa_recovery_codes", "mfa_pending_sign_ins"}

@@ -8,11 +8,12 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import PASSWORD, AuthActions, csrf_token
 from sqlalchemy import select, text, update
 
 from app.extensions import db
 from app.models import User, UserSession, utcnow
+from tests.support.auth import AuthActions, csrf_token
+from tests.support.passwords import PASSWORD
 
 SECRET = "Zebra-Quartz-Secret-77"
 

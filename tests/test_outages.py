@@ -16,13 +16,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, TEST_SECRET_KEY, AuthActions, csrf_token, new_postgresql_database
 from sqlalchemy import select, text
 from test_observability import metric_value
 
 from app import create_app
 from app.extensions import db, limiter
 from app.models import User
+from tests.support.auth import AuthActions, csrf_token
+from tests.support.database import new_postgresql_database
+from tests.support.passwords import NEW_PASSWORD, PASSWORD, TEST_SECRET_KEY
 from tests.support.races import wait_for_lock_waiters
 from tests.support.services import private_postgres, private_redis
 
@@ -535,7 +537,6 @@ def test_redis_stopped_under_gunicorn_keeps_sign_in_working(redis_server, tmp_pa
 
 # --- nothing after the last commit can turn a success into a failure ------------------------------
 
-NEW_PASSWORD = "N3w-Quartz-passw0rd-7"
 AFTER_COMMIT = {
     "registration": (
         "/auth/register",

@@ -10,7 +10,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import PASSWORD, AuthActions
 from sqlalchemy import func, select
 from test_mfa import T0, Clock, code_at, enable_totp, is_signed_in, password_step, register
 
@@ -18,6 +17,8 @@ from app.config import ConfigError, config_class
 from app.extensions import db
 from app.mfa import factors, passkey_routes, passkeys
 from app.models import LoginEvent, MailOutbox, MfaFactor, PasskeyCredential, User, WebAuthnChallenge
+from tests.support.auth import AuthActions
+from tests.support.passwords import PASSWORD, WRONG_PASSWORD
 from tests.support.soft_authenticator import SoftAuthenticator
 
 
@@ -136,7 +137,7 @@ def test_the_registration_options_ask_for_a_discoverable_verified_passkey(app, c
 def test_adding_a_passkey_needs_the_password(app, clock):
     auth = register(app)
     assert auth.login().status_code == 302
-    response = ask_registration(auth, password="Wrong-Horse-99")
+    response = ask_registration(auth, password=WRONG_PASSWORD)
     assert response.status_code == 200  # an answer for the script to show, not a failed request
     assert "password is not correct" in response.get_json()["error"]
     assert count(app, WebAuthnChallenge) == 0
@@ -364,7 +365,7 @@ def test_a_locked_account_is_not_opened_by_a_passkey(make_app):
     _auth, authenticator, _codes = passkey_user(app, None)
     stranger = AuthActions(app.test_client())
     for _ in range(2):
-        stranger.login(password="Wrong-Horse-99")
+        stranger.login(password=WRONG_PASSWORD)
     client = app.test_client()
     assert passwordless(client, authenticator).headers["Location"] == "/auth/login"
     assert client.get("/dashboard").status_code == 302
@@ -387,7 +388,7 @@ def test_removing_a_passkey_needs_the_password_and_a_factor_and_it_stops_working
     with app.app_context():
         factor_id = db.session.scalar(select(MfaFactor.id))
     assert auth.client.get(f"/account/security/passkeys/{factor_id}/remove").status_code == 200
-    assert remove(auth, factor_id, code=codes[0], password="Wrong-Horse-99").status_code == 422
+    assert remove(auth, factor_id, code=codes[0], password=WRONG_PASSWORD).status_code == 422
     assert remove(auth, factor_id, code="").status_code == 422
     assert count(app, PasskeyCredential) == 1
     response = remove(auth, factor_id, code=codes[1])

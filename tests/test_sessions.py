@@ -8,16 +8,13 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import PASSWORD, AuthActions, csrf_token
 from sqlalchemy import func, select, update
 
 from app.extensions import db
 from app.models import LoginEvent, User, UserSession, utcnow
 from app.security import hash_password
-
-NEW_PASSWORD = "Battery-Staple-77"
-WRONG_PASSWORD = "Wrong-Horse-42"
-
+from tests.support.auth import AuthActions, csrf_token
+from tests.support.passwords import NEW_PASSWORD, PASSWORD, WRONG_PASSWORD
 
 # --- helpers ---------------------------------------------------------------
 

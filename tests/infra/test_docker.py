@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.server import free_port
+from tests.support.ports import free_port
 from tests.support.standins import docker_build
 
 ROOT = Path(__file__).resolve().parents[2]
