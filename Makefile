@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 PIP_LOCKED := --quiet --disable-pip-version-check --no-deps --require-hashes
 
 .PHONY: help install install-dev install-infra install-e2e test-e2e run migrate test test-infra test-chart test-terraform lint lint-infra format \
-	deploy deploy-local deploy-local-down bench faults clean lock lock-check
+	chart-readme chart-readme-check deploy deploy-local deploy-local-down bench faults clean lock lock-check
 
 help: ## List every target with one line of help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -78,6 +78,16 @@ lock-check: install-dev ## Fail when a compiled requirement set is not what `mak
 	  || { echo "$$f is not what make lock writes from pyproject.toml: run make lock" >&2; exit 1; }; done
 	@echo "lock-check: $(words $(LOCKED)) requirement sets match pyproject.toml"
 
+# Node tools, pinned by package-lock.json (npm ci installs exactly that, or fails):
+# the chart README generator. Node.js and npm come from the machine (Debian: nodejs npm).
+NPM      ?= npm
+NODE_BIN := node_modules/.bin
+
+node_modules/.installed: package.json package-lock.json
+	@command -v $(NPM) >/dev/null || { echo "install-infra needs Node.js and npm: apt-get install -y --no-install-recommends nodejs npm"; exit 1; }
+	$(NPM) ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
 install: $(VENV)/.runtime-installed ## Create .venv and install the pinned runtime dependencies
 
 install-dev: $(VENV)/.dev-installed ## Install runtime, test and lint dependencies
@@ -89,7 +99,7 @@ $(VENV)/.e2e-installed: requirements-e2e.txt requirements-dev.txt app/requiremen
 
 install-e2e: $(VENV)/.e2e-installed ## Install the browser-test tools (Playwright, axe); Chromium comes from apt
 
-install-infra: $(VENV)/.infra-installed $(CHECKOV_VENV)/.installed ## Install the offline validators (helm SDK, trivy, checkov, ...)
+install-infra: $(VENV)/.infra-installed $(CHECKOV_VENV)/.installed node_modules/.installed ## Install the offline validators (helm SDK, trivy, checkov, readme-generator-for-helm, ...)
 
 migrate: install ## Apply the database migrations (SQLite under instance/ unless DATABASE_URL is set)
 	$(BIN)/flask --app app db upgrade
@@ -120,13 +130,31 @@ test-infra: install-infra lint-infra ## lint-infra, then the chart, alert rules 
 test-terraform: install-infra ## fmt, init+validate, setup-backend and plans against moto, Checkov, Trivy (offline)
 	$(BIN)/python -m pytest tests/infra/test_terraform.py $(PYTEST_ARGS)
 
-test-chart: install-infra ## Lint, render and validate helm/flask-app for every values file (no Docker)
-	$(BIN)/python -m pytest tests/infra/test_helm_chart.py $(PYTEST_ARGS)
+test-chart: install-infra ## Lint, render and validate helm/flask-app for every values file, and its README (no Docker)
+	$(BIN)/python -m pytest tests/infra/test_helm_chart.py tests/infra/test_chart_readme.py $(PYTEST_ARGS)
+
+# The chart's README.md: its Parameters tables are generated from values.yaml's
+# `## @param` / `## @section` comments (readme-generator-for-helm). CHART_DIR lets
+# tests/infra/test_chart_readme.py run the same check on a copy of the chart.
+CHART_DIR ?= helm/flask-app
+CHART_README_GEN = $(NODE_BIN)/readme-generator --values $(CHART_DIR)/values.yaml --readme
+
+chart-readme: node_modules/.installed ## Regenerate helm/flask-app/README.md's Parameters tables from values.yaml's @param comments
+	$(CHART_README_GEN) $(CHART_DIR)/README.md
+
+chart-readme-check: node_modules/.installed ## Fail if a chart value lacks its @param comment or helm/flask-app/README.md is stale
+	@tmp="$$(mktemp)"; trap 'rm -f "$$tmp"' EXIT; cp $(CHART_DIR)/README.md "$$tmp"; \
+	if ! out="$$($(CHART_README_GEN) "$$tmp" 2>&1)"; then \
+		printf '%s\n' "$$out" | grep '^ERROR' || printf '%s\n' "$$out"; \
+		echo "$(CHART_DIR)/values.yaml: every value needs a '## @param' comment (readme-generator-for-helm)"; exit 1; \
+	fi; \
+	diff -u --label $(CHART_DIR)/README.md --label generated $(CHART_DIR)/README.md "$$tmp" \
+		|| { echo "$(CHART_DIR)/README.md is stale: run make chart-readme"; exit 1; }
 
 SHELL_SCRIPTS := .ci/run scripts/*.sh scripts/ci/*.sh docker/entrypoint.sh terraform/setup-backend.sh
 PY_SOURCES    := app tests scripts gunicorn.conf.py
 
-lint-infra: install-infra ## Every delivery-file linter: hadolint, shellcheck, yamllint, actionlint, zizmor, schemas, Trivy
+lint-infra: install-infra chart-readme-check ## Every delivery-file linter: hadolint, shellcheck, yamllint, actionlint, zizmor, schemas, Trivy, chart README
 	$(BIN)/hadolint --failure-threshold warning docker/Dockerfile
 	$(BIN)/shellcheck -S warning $(SHELL_SCRIPTS)
 	$(BIN)/yamllint --strict -c .yamllint .
@@ -178,5 +206,5 @@ faults: install-dev ## Fault suite: private PostgreSQL/Redis/SMTP, app under loa
 	$(BIN)/python -m scripts.faults $(ARGS)
 
 clean: ## Remove the virtualenv, caches and test outputs (keeps instance/)
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .ruff_cache htmlcov .coverage .coverage.* coverage.xml junit.xml
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .pytest_cache .ruff_cache htmlcov .coverage .coverage.* coverage.xml junit.xml
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

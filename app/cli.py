@@ -9,11 +9,11 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import lockout, outbox, sessions
+from .events import emit
 from .extensions import db
 from .mfa import passkeys as mfa_passkeys
 from .mfa import pending as mfa_pending
 from .models import LoginEvent, MailOutbox, TrustedDevice, User, UserSession, utcnow
-from .observability import log_event
 from .security import hash_password
 
 
@@ -55,7 +55,7 @@ def create_user(username: str, email: str, password: str) -> None:
     except IntegrityError:
         db.session.rollback()
         raise click.ClickException("An account with that username or e-mail already exists.") from None
-    log_event("user.registered", user_id=user.id, via="cli")
+    emit("user.registered", user_id=user.id, via="cli")
     click.echo(f"Created user {username} (id {user.id}).")
 
 
@@ -69,7 +69,7 @@ def unlock_user(name: str) -> None:
         raise click.ClickException(f"No account named {name!r}.")
     lockout.unlock(user.id)
     db.session.commit()
-    log_event("auth.unlocked", user_id=user.id, via="cli")
+    emit("auth.unlocked", user_id=user.id, via="cli")
     click.echo(f"Unlocked {user.username}.")
 
 
@@ -83,7 +83,7 @@ def end_sessions(name: str) -> None:
         raise click.ClickException(f"No account named {name!r}.")
     ended = db.session.execute(delete(UserSession).where(UserSession.user_id == user.id)).rowcount or 0
     db.session.commit()
-    log_event("session.ended", user_id=user.id, reason="ended_by_operator", count=ended, via="cli")
+    emit("session.ended", user_id=user.id, reason="ended_by_operator", count=ended, via="cli")
     click.echo(f"Ended {ended} session{'s' if ended != 1 else ''} of {user.username}.")
 
 
@@ -110,7 +110,15 @@ def purge() -> None:
         "webauthn_challenges": mfa_passkeys.purge_expired(now),
     }
     db.session.commit()
-    log_event("maintenance.purged", via="cli", **counts)
+    emit(
+        "maintenance.purged",
+        via="cli",
+        sessions=counts["sessions"],
+        login_events=counts["login_events"],
+        devices=counts["devices"],
+        mfa_pending_sign_ins=counts["mfa_pending_sign_ins"],
+        webauthn_challenges=counts["webauthn_challenges"],
+    )
     click.echo(
         "Purged " + ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in counts.items()) + "."
     )
@@ -124,7 +132,7 @@ def purge() -> None:
         or 0
     )
     db.session.commit()
-    log_event("maintenance.purged", via="cli", mail_outbox=sent)
+    emit("maintenance.purged", via="cli", mail_outbox=sent)
     click.echo(f"Purged {sent} sent e-mail{'s' if sent != 1 else ''} from the outbox.")
 
 
@@ -158,11 +166,11 @@ def mail_outbox(retry_id: int | None, retry_failed: bool, deliver: bool) -> None
         if row.status == "sent":
             raise click.ClickException(f"Message {retry_id} was already sent.")
         _requeue(MailOutbox.id == retry_id)
-        log_event("mail.requeued", via="cli", message_id=retry_id)
+        emit("mail.requeued", via="cli", message_id=retry_id)
         click.echo(f"Message {retry_id} will be sent again.")
     if retry_failed:
         count = _requeue(MailOutbox.status == "failed")
-        log_event("mail.requeued", via="cli", count=count)
+        emit("mail.requeued", via="cli", count=count)
         click.echo(f"{count} message{'s' if count != 1 else ''} will be sent again.")
     if deliver:
         counts = outbox.deliver_due(current_app._get_current_object())

@@ -20,8 +20,8 @@ import threading
 from flask import Flask, Response, current_app
 
 from . import metrics
+from .events import emit
 from .extensions import limiter
-from .observability import log_event
 
 REDIS = "redis"
 _REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://")
@@ -44,11 +44,10 @@ class DependencyState:
             self.up = up
         metrics.DEPENDENCY_UP.labels(dependency=self.name).set(1 if up else 0)
         if up:
-            log_event("dependency.recovered", dependency=self.name, observer=observer)
+            emit("dependency.recovered", dependency=self.name, observer=observer)
         else:
-            log_event(
+            emit(
                 "dependency.degraded",
-                logging.WARNING,
                 dependency=self.name,
                 observer=observer,
                 fallback="rate limits counted in each worker's memory",

@@ -7,9 +7,8 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from . import metrics
+from .events import emit
 from .extensions import db
-from .observability import log_event
 
 PAGES = {
     400: ("Bad request", "The request could not be understood. Please go back and try again."),
@@ -41,15 +40,14 @@ def handle_http_exception(exc: HTTPException):
 
 
 def handle_csrf_error(exc: CSRFError):
-    log_event("security.csrf_failed", reason=exc.description, path=request.path)
+    emit("security.csrf_failed", reason=exc.description, path=request.path)
     return render_error(
         400, "This form has expired or was not sent from this site. Reload the page and try again."
     )
 
 
 def handle_rate_limited(exc: RateLimitExceeded):
-    log_event("security.rate_limited", path=request.path, limit=str(exc.limit.limit))
-    metrics.RATE_LIMITED.inc()
+    emit("security.rate_limited", path=request.path, limit=str(exc.limit.limit))
     return render_error(429)
 
 

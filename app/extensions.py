@@ -4,7 +4,6 @@ Keeping them here (and nowhere else) means blueprints can import them without
 importing the app, and tests can build as many apps as they like.
 """
 
-import logging
 from contextlib import suppress
 
 from flask import Flask, request
@@ -47,9 +46,9 @@ class SQLAlchemy(_SQLAlchemy):
         try:
             super()._teardown_session(exc)
         except Exception as error:  # nothing may escape a teardown
-            from .observability import log_event
+            from .events import emit
 
-            log_event("db.teardown_failed", logging.WARNING, error=type(error).__name__)
+            emit("db.teardown_failed", error=type(error).__name__)
             with suppress(Exception):  # invalidating a dead connection may fail too
                 self.session.registry().invalidate()
             self.session.registry.clear()

@@ -186,9 +186,9 @@ def refuse_non_form_bodies():
     elif not request.mimetype and not request.content_length:
         return None
     from .errors import render_error
-    from .observability import log_event
+    from .events import emit
 
-    log_event("security.bad_form_body", path=request.path, mimetype=request.mimetype[:100])
+    emit("security.bad_form_body", path=request.path, mimetype=request.mimetype[:100])
     return render_error(400, NOT_A_FORM)
 
 

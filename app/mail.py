@@ -18,7 +18,7 @@ from flask import current_app, render_template
 from flask_mailman import EmailMultiAlternatives, Mail
 from flask_mailman.backends.base import BaseEmailBackend
 
-from .observability import log_event
+from .events import emit
 
 mail = Mail()
 
@@ -28,7 +28,7 @@ class LogEmailBackend(BaseEmailBackend):
 
     def send_messages(self, email_messages):
         for message in email_messages:
-            log_event(
+            emit(
                 "mail.logged",
                 to=list(message.to),
                 subject=message.subject,

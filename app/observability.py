@@ -107,7 +107,9 @@ def configure_logging(level: str, log_format: str) -> None:
 
 
 def log_event(name: str, level: int = logging.INFO, **fields: object) -> None:
-    """A named event: who (user_id), from where (ip), why (reason), when (time, UTC)."""
+    """Write a named event's line: who (user_id), from where (ip), why (reason),
+    when (time, UTC). Called by app/events.py's emit, which checks the name and
+    fields against their declaration and counts the event's metric."""
     if has_request_context():
         fields.setdefault("ip", request.remote_addr)
     events_logger.log(level, name, extra={"event": name, **fields})

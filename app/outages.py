@@ -11,7 +11,6 @@ must be able to tell the two apart.
 
 from __future__ import annotations
 
-import logging
 from contextlib import suppress
 
 import redis.exceptions
@@ -20,8 +19,8 @@ from limits.errors import StorageError
 from sqlalchemy import exc as sa_exc
 
 from . import metrics
+from .events import emit
 from .extensions import db
-from .observability import log_event
 
 DATABASE = "database"
 REDIS = "redis"
@@ -98,14 +97,12 @@ def handle_dependency_error(exc: Exception):
         raise exc  # a bug: Flask answers 500 and logs the traceback
     with suppress(Exception):  # the connection is likely gone: what we report is exc
         db.session.rollback()
-    log_event(
+    emit(
         "dependency.unavailable",
-        logging.WARNING,
         dependency=dependency,
         error=type(exc).__name__,
         path=request.path,
     )
-    metrics.DEPENDENCY_ERRORS.labels(dependency=dependency).inc()
     g.dependency_unavailable = dependency
     return unavailable_response(dependency, current_app.config["DEPENDENCY_RETRY_AFTER_SECONDS"])
 

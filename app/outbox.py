@@ -33,7 +33,6 @@ drains it (drain()). MAIL_SENDER=off leaves delivery to `flask mail-outbox
 
 from __future__ import annotations
 
-import logging
 import random
 import threading
 import time
@@ -44,10 +43,10 @@ from datetime import datetime, timedelta
 from flask import Flask, current_app
 from sqlalchemy import and_, or_, select, update
 
-from . import mail, metrics, tokens
+from . import mail, tokens
+from .events import emit
 from .extensions import db
 from .models import MailOutbox, User, utcnow
-from .observability import log_event
 
 EXTENSION = "mail_outbox"
 
@@ -108,7 +107,7 @@ def enqueue(kind: str, user: User) -> None:
             created_at=now,
         )
     )
-    metrics.MAILS.labels(kind=kind, result="queued").inc()
+    emit("mail.queued", kind=kind, user_id=user.id)
 
 
 def retry_delay(attempt: int, base: float, cap: float, jitter: float) -> float:
@@ -202,7 +201,7 @@ def _deliver_one(row_id: int, now: datetime) -> str | None:
         message = _render(row, user)
     except Exception as exc:  # a bug in a template must not stop the other messages
         error = type(exc).__name__
-        log_event("mail.render_failed", level=logging.ERROR, kind=kind, message_id=row_id, error=error)
+        emit("mail.render_failed", kind=kind, message_id=row_id, error=error)
     db.session.rollback()  # nothing is held open across the SMTP exchange
     if error is None:
         try:
@@ -211,31 +210,26 @@ def _deliver_one(row_id: int, now: datetime) -> str | None:
             error = type(exc).__name__
     if error is None:
         _finish(row_id, lease_end, status="sent", sent_at=utcnow(), last_error=None)
-        log_event("mail.sent", kind=kind, message_id=row_id, attempts=attempts)
-        metrics.MAILS.labels(kind=kind, result="sent").inc()
+        emit("mail.sent", kind=kind, message_id=row_id, attempts=attempts)
         return "sent"
     if attempts >= config["MAIL_MAX_ATTEMPTS"]:
         _finish(row_id, lease_end, status="failed", last_error=error)
-        log_event(
-            "mail.failed", level=logging.ERROR, kind=kind, message_id=row_id, attempts=attempts, error=error
-        )
-        metrics.MAILS.labels(kind=kind, result="failed").inc()
+        emit("mail.failed", kind=kind, message_id=row_id, attempts=attempts, error=error)
         return "failed"
     # Jitter spreads retries; it guards nothing, so a non-cryptographic random is right.
     jitter = random.random()  # noqa: S311  # nosec B311
     delay = retry_delay(attempts, config["MAIL_RETRY_BASE_SECONDS"], config["MAIL_RETRY_MAX_SECONDS"], jitter)
     retry_at = now + timedelta(seconds=delay)
     _finish(row_id, lease_end, status="pending", next_attempt_at=retry_at, last_error=error)
-    log_event(
+    emit(
         "mail.send_failed",
-        level=logging.WARNING,
         kind=kind,
         message_id=row_id,
         attempts=attempts,
         error=error,
         retry_in=round(delay, 1),
+        result="retried",
     )
-    metrics.MAILS.labels(kind=kind, result="retried").inc()
     return "retried"
 
 
@@ -321,7 +315,7 @@ class Sender:
                 failing = False
             except Exception as exc:  # the database is away: try again at the next poll
                 if not failing:
-                    log_event("mail.sender_error", level=logging.WARNING, error=type(exc).__name__)
+                    emit("mail.sender_error", error=type(exc).__name__)
                 failing = True
             self.wake.wait(poll)
             self.wake.clear()

@@ -4,7 +4,6 @@ response headers."""
 from __future__ import annotations
 
 import importlib.util
-import logging
 import re
 import threading
 from collections.abc import Mapping
@@ -156,10 +155,10 @@ def _hash_slot() -> HashSlots:
 
 
 def _hash_busy(exc: PasswordHashBusy):
-    from .observability import log_event  # both import much of the app: not at import time
+    from .events import emit  # both import much of the app: not at import time
     from .outages import unavailable_response
 
-    log_event("password_hash.busy", logging.WARNING, path=request.path)
+    emit("password_hash.busy", path=request.path)
     # outages' after_request keeps this Retry-After instead of the limiter's window reset.
     g.dependency_unavailable = "password_hash"
     return unavailable_response("password_hash", current_app.config["DEPENDENCY_RETRY_AFTER_SECONDS"])

@@ -11,9 +11,9 @@ from flask import Flask, after_this_request, current_app, request, session
 from flask_login import login_user, logout_user
 from sqlalchemy import Integer, Row, and_, bindparam, delete, func, or_, select, update
 
+from .events import emit
 from .extensions import db, login_manager
 from .models import User, UserSession, UTCDateTime, hash_session_token, utcnow
-from .observability import log_event
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +80,7 @@ def load_user(token: str) -> User | None:
     if reason:
         db.session.execute(delete(UserSession).where(UserSession.id == session_id))
         db.session.commit()
-        log_event("session.ended", user_id=user.id, reason=reason)
+        emit("session.ended", user_id=user.id, reason=reason)
         return None
     # One conditional write per session per interval: of the requests that
     # find the interval over at the same moment, only the first one writes.
@@ -154,7 +154,7 @@ def sign_out(user: User, reason: str = "logout") -> None:
     if current is not None:
         db.session.execute(delete(UserSession).where(UserSession.id == current))
         db.session.commit()
-        log_event("session.ended", user_id=user.id, reason=reason)
+        emit("session.ended", user_id=user.id, reason=reason)
     logout_user()
     session.clear()
     _expire_remember_cookie()
@@ -174,7 +174,7 @@ def restart_after_credential_change(user: User, credential_version: int, reason:
         db.session.execute(delete(UserSession).where(UserSession.id == current.id))
     sign_in(user, credential_version=credential_version, remember=remember)
     if ended:
-        log_event("session.ended", user_id=user.id, reason=reason, count=ended)
+        emit("session.ended", user_id=user.id, reason=reason, count=ended)
     return ended
 
 
@@ -191,9 +191,9 @@ def count_reauth_failure(user: User) -> bool:
         .returning(UserSession.reauth_failures)
     ).scalar()
     db.session.commit()
-    log_event("auth.reauth_failed", user_id=user.id, failures=failures)
+    emit("auth.reauth_failed", user_id=user.id, failures=failures)
     if failures is None or failures >= current_app.config["LOCKOUT_THRESHOLD"]:
-        log_event("auth.reauth_locked", user_id=user.id)
+        emit("auth.reauth_locked", user_id=user.id)
         sign_out(user, reason="reauth_failed")
         return True
     return False
@@ -208,7 +208,7 @@ def end_other_sessions(user: User, reason: str) -> int:
     count = db.session.execute(statement).rowcount or 0
     db.session.commit()
     if count:
-        log_event("session.ended", user_id=user.id, reason=reason, count=count)
+        emit("session.ended", user_id=user.id, reason=reason, count=count)
     return count
 
 
@@ -300,7 +300,7 @@ def enforce_session_cap(user_id: int) -> int:
         or 0
     )
     if ended:
-        log_event("session.ended", user_id=user_id, reason="session_limit", count=ended)
+        emit("session.ended", user_id=user_id, reason="session_limit", count=ended)
     return ended
 
 

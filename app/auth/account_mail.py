@@ -9,11 +9,11 @@ import logging
 from flask import current_app, render_template, request
 from limits import parse_many
 
-from .. import mail, metrics, outbox
+from .. import mail, outbox
 from ..dependencies import redis_state
+from ..events import emit
 from ..extensions import limiter
 from ..models import User
-from ..observability import log_event
 
 SEND_FAILED = "We could not send the e-mail just now. Please try again in a few minutes."
 
@@ -52,13 +52,12 @@ def mail_allowed(user: User, kind: str) -> bool:
         # says whether this outage was seen already, by us or another observer.
         state = redis_state()
         if state is None or state.up:
-            log_event("mail.quota_unavailable", level=logging.WARNING, kind=kind, error=type(exc).__name__)
+            emit("mail.quota_unavailable", kind=kind, error=type(exc).__name__)
         if state is not None:
             state.mark(False, observer="mail quota")
         return True
     if not allowed:
-        log_event("mail.throttled", user_id=user.id, kind=kind)
-        metrics.MAILS.labels(kind=kind, result="throttled").inc()
+        emit("mail.throttled", user_id=user.id, kind=kind)
     return allowed
 
 
@@ -71,8 +70,7 @@ def queue_mail(user: User, kind: str) -> str:
     without MAIL_SERVER); the caller words the answer.
     """
     if not mail.sending_possible():
-        log_event("mail.send_failed", level=logging.ERROR, kind=kind, error="MailNotConfigured")
-        metrics.MAILS.labels(kind=kind, result="failed").inc()
+        emit("mail.send_failed", level=logging.ERROR, kind=kind, error="MailNotConfigured", result="failed")
         return "failed"
     if not mail_allowed(user, kind):
         return "throttled"
@@ -81,5 +79,5 @@ def queue_mail(user: User, kind: str) -> str:
 
 
 def invalid_link(kind: str, reason: str):
-    log_event("auth.link_refused", kind=kind, reason=reason)
+    emit("auth.link_refused", kind=kind, reason=reason)
     return render_template("link_invalid.html", kind=kind, reason=reason), 400

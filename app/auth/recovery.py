@@ -18,10 +18,10 @@ from flask import current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import delete, func, select, update
 
-from .. import lockout, metrics, outbox, tokens
+from .. import lockout, outbox, tokens
+from ..events import emit
 from ..extensions import db, limiter
 from ..models import User, UserSession, utcnow
-from ..observability import log_event
 from ..security import hash_password
 from ..sessions import sign_out
 from . import bp
@@ -45,9 +45,9 @@ def reset_request():
     if form.validate_on_submit():
         user = db.session.scalars(select(User).where(User.email == form.email.data)).first()
         if user is None:
-            log_event("auth.password_reset_requested", known=False)
+            emit("auth.password_reset_requested", known=False)
         else:
-            log_event("auth.password_reset_requested", known=True, user_id=user.id)
+            emit("auth.password_reset_requested", known=True, user_id=user.id)
             # Whatever the result, the answer stays the same, or it would tell
             # who has an account; the relay is never waited for here.
             queue_mail(user, "password_reset")
@@ -92,8 +92,7 @@ def reset_password(token: str):
         lockout.unlock(user_id)
         ended = db.session.execute(delete(UserSession).where(UserSession.user_id == user_id)).rowcount or 0
         db.session.commit()
-        log_event("auth.password_reset", user_id=user_id, sessions_ended=ended)
-        metrics.PASSWORD_RESETS.inc()
+        emit("auth.password_reset", user_id=user_id, sessions_ended=ended)
         if current_user.is_authenticated:
             # Whoever is signed in in this browser signs in again, with the new password.
             sign_out(current_user._get_current_object(), reason="password_reset")

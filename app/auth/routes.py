@@ -7,12 +7,12 @@ from flask_login import current_user, login_required
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
-from .. import lockout, metrics
+from .. import lockout
+from ..events import emit
 from ..extensions import db, limiter
 from ..mfa import factors as mfa_factors
 from ..mfa import pending as mfa_pending
 from ..models import LoginEvent, User, utcnow
-from ..observability import log_event
 from ..security import (
     PASSWORD_MAX_LENGTH,
     dummy_password_check,
@@ -62,8 +62,7 @@ def register():
             else:
                 # The account and the confirmation mail it is owed: one commit.
                 mail_result = send_verification(user)
-                log_event("user.registered", user_id=user.id)
-                metrics.REGISTRATIONS.inc()
+                emit("user.registered", user_id=user.id)
                 flash("Your account is ready. Sign in to continue.", "success")
                 if mail_result == "queued":
                     flash(f"We have sent a link to {email} to confirm the address.", "info")
@@ -110,7 +109,7 @@ def login():
             form.form_errors.append(INVALID_CREDENTIALS)
         elif current_app.config["REQUIRE_EMAIL_VERIFICATION"] and not user.email_verified:
             # The password was right, so saying why is safe; a fresh link goes out.
-            log_event("auth.login_unverified", user_id=user.id)
+            emit("auth.login_unverified", user_id=user.id)
             result = send_verification(user)
             if result == "queued":
                 form.form_errors.append(UNVERIFIED + f" We have sent a new link to {user.email}.")
@@ -174,8 +173,7 @@ def _authenticate(login: str, password: str) -> Attempt | None:
     if account is None:
         db.session.rollback()
         dummy_password_check(password)
-        log_event("auth.login_failed", reason="unknown_account")
-        metrics.LOGINS.labels(result="unknown_account").inc()
+        emit("auth.login_failed", reason="unknown_account")
         return None
     device_id = lockout.trusted_device(account.id)
     # Give the connection back while the hash runs. The account leaves the
@@ -203,8 +201,7 @@ def _authenticate(login: str, password: str) -> Attempt | None:
             _record_event(account.id, success=True)
             db.session.commit()
             db.session.add(account)  # back in the session, as loaded: no query
-            log_event("auth.login_succeeded", user_id=account.id, trusted_device=scope.trusted)
-            metrics.LOGINS.labels(result="success").inc()
+            emit("auth.login_succeeded", user_id=account.id, trusted_device=scope.trusted)
             return Attempt(account, account.credential_version, device_id, two_step)
         outcome = "locked"
     else:
@@ -212,15 +209,12 @@ def _authenticate(login: str, password: str) -> Attempt | None:
     _record_event(account.id, success=False)
     db.session.commit()
     if outcome == "locked":
-        log_event("auth.login_failed", user_id=account.id, reason="locked", trusted_device=scope.trusted)
-        metrics.LOGINS.labels(result="locked").inc()
+        emit("auth.login_failed", user_id=account.id, reason="locked", trusted_device=scope.trusted)
         return None
-    log_event("auth.login_failed", user_id=account.id, reason="bad_password", trusted_device=scope.trusted)
-    metrics.LOGINS.labels(result="bad_password").inc()
+    emit("auth.login_failed", user_id=account.id, reason="bad_password", trusted_device=scope.trusted)
     if outcome == "locked_now":
         until = now + current_app.config["LOCKOUT_DURATION"]
-        log_event("auth.locked", user_id=account.id, until=until.isoformat(), trusted_device=scope.trusted)
-        metrics.LOCKOUTS.inc()
+        emit("auth.locked", user_id=account.id, until=until.isoformat(), trusted_device=scope.trusted)
     return None
 
 
@@ -229,6 +223,6 @@ def _authenticate(login: str, password: str) -> Attempt | None:
 def logout():
     user_id = current_user.id
     sign_out(current_user._get_current_object())
-    log_event("auth.logout", user_id=user_id)
+    emit("auth.logout", user_id=user_id)
     flash("You have been signed out.", "info")
     return redirect(url_for("auth.login"))

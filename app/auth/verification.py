@@ -14,9 +14,9 @@ from flask import current_app, flash, redirect, url_for
 from flask_login import current_user, login_required
 
 from .. import outbox, tokens
+from ..events import emit
 from ..extensions import db, limiter
 from ..models import User, utcnow
-from ..observability import log_event
 from . import bp
 from .account_mail import SEND_FAILED, invalid_link, link_mail_limit, queue_mail
 
@@ -41,7 +41,7 @@ def verify_email(token: str):
     else:
         user.email_verified_at = utcnow()
         db.session.commit()
-        log_event("auth.email_verified", user_id=user.id)
+        emit("auth.email_verified", user_id=user.id)
         flash("Your e-mail address is confirmed. Thank you.", "success")
     return redirect(url_for("dashboard.dashboard" if current_user.is_authenticated else "auth.login"))
 

@@ -5,9 +5,9 @@ from flask_login import current_user, login_required
 from sqlalchemy import Row, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import aliased
 
+from ..events import emit
 from ..extensions import db, limiter
 from ..models import LoginEvent, User, UserSession
-from ..observability import log_event
 from ..security import (
     PASSWORD_MAX_LENGTH,
     dummy_password_check,
@@ -204,11 +204,11 @@ def change_password():
             ).first()
             if changed is None:
                 db.session.rollback()
-                log_event("auth.password_change_conflict", user_id=user_id)
+                emit("auth.password_change_conflict", user_id=user_id)
                 sign_out(user, reason="credentials_changed")
                 flash("Your password was changed in another session. Sign in with the new password.", "error")
                 return redirect(url_for("auth.login"))
-            log_event("auth.password_changed", user_id=user_id)
+            emit("auth.password_changed", user_id=user_id)
             restart_after_credential_change(user, version + 1, reason="password_changed")
             flash("Your password has been changed. Other devices have been signed out.", "success")
             return redirect(url_for("dashboard.dashboard"))
@@ -235,8 +235,8 @@ def delete_account():
             db.session.commit()
             user.current_session = None
             sign_out(user, reason="account_deleted")
-            log_event("account.deleted", user_id=user_id)
-            log_event("session.ended", user_id=user_id, reason="account_deleted")
+            emit("account.deleted", user_id=user_id)
+            emit("session.ended", user_id=user_id, reason="account_deleted")
             flash("Your account and its history have been deleted.", "info")
             return redirect(url_for("auth.login"))
         form.password.errors.append("That password is not correct; nothing was deleted.")
@@ -270,7 +270,7 @@ def end_session(session_id: str):
     user: User = current_user._get_current_object()
     if session_id == current_session_id(user):
         sign_out(user, reason="logout")
-        log_event("auth.logout", user_id=user.id)
+        emit("auth.logout", user_id=user.id)
         flash("You have been signed out.", "info")
         return redirect(url_for("auth.login"))
     target = db.session.scalar(
@@ -290,7 +290,7 @@ def end_session(session_id: str):
     db.session.commit()
     if not result.rowcount:
         abort(404)
-    log_event("session.ended", user_id=user.id, reason="ended_by_user")
+    emit("session.ended", user_id=user.id, reason="ended_by_user")
     flash("That session has been signed out.", "success")
     return redirect(url_for("dashboard.dashboard"))
 

@@ -6,10 +6,10 @@ import click
 from flask import current_app
 from sqlalchemy import delete, or_, select
 
-from .. import mail, metrics, outbox
+from .. import mail, outbox
+from ..events import emit
 from ..extensions import db
 from ..models import MfaFactor, User, UserSession
-from ..observability import log_event
 from . import bp, crypto, factors
 
 
@@ -34,9 +34,8 @@ def reset_mfa(name: str, yes: bool) -> None:
     ended = db.session.execute(delete(UserSession).where(UserSession.user_id == user.id)).rowcount or 0
     if mail.sending_possible():
         outbox.enqueue("mfa_reset", user)
-    metrics.MFA_CHANGES.labels(change="reset").inc()
     db.session.commit()
-    log_event("auth.mfa_reset", user_id=user.id, via="cli", factors=removed, sessions_ended=ended)
+    emit("auth.mfa_reset", user_id=user.id, via="cli", factors=removed, sessions_ended=ended)
     click.echo(
         f"Removed {removed} factor{'s' if removed != 1 else ''} of {user.username}; ended {ended} sessions."
     )
@@ -65,7 +64,7 @@ def rotate_mfa_key() -> None:
         )
         changed += 1
     db.session.commit()
-    log_event("maintenance.mfa_key_rotated", via="cli", reencrypted=changed, unreadable=unreadable)
+    emit("maintenance.mfa_key_rotated", via="cli", reencrypted=changed, unreadable=unreadable)
     click.echo(f"Re-encrypted {changed} secret{'s' if changed != 1 else ''}; {unreadable} unreadable.")
     if unreadable:
         current_app.logger.warning("some MFA secrets are readable by no configured key")

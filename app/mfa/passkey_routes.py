@@ -12,10 +12,10 @@ from __future__ import annotations
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from .. import lockout, metrics
+from .. import lockout
+from ..events import emit, occurrence
 from ..extensions import db, limiter
 from ..models import LoginEvent, User, utcnow
-from ..observability import log_event
 from ..security import safe_redirect_target
 from ..sessions import client_user_agent, sign_in
 from . import bp, factors, passkeys, pending
@@ -118,12 +118,20 @@ def add_passkey():
         factor = passkeys.register(user, form.credential.data)
     except passkeys.PasskeyError as error:
         db.session.commit()  # the challenge stays spent
-        log_event("auth.passkey_rejected", user_id=user.id, purpose="register", reason=error.reason)
+        emit("auth.passkey_rejected", user_id=user.id, purpose="register", reason=error.reason)
         flash("The passkey was not added. Start again from this page.", "error")
         return redirect(url_for("mfa.security"))
     name = factor.name
     codes = None if had_factor else factors.new_recovery_codes(user.id)
-    _announce(user, "mfa_passkey_added", "auth.mfa_enabled", kind_of_factor=passkeys.PASSKEY)
+    _announce(
+        user,
+        occurrence(
+            "auth.mfa_enabled",
+            user_id=user.id,
+            kind_of_factor=passkeys.PASSKEY,
+            change="passkey_added",
+        ),
+    )
     if codes:
         return _show_codes(codes, first=True)
     flash(f"The passkey “{name}” is ready: use it to sign in.", "success")
@@ -153,7 +161,15 @@ def remove_passkey(factor_id: int):
                 db.session.flush()
                 if not factors.has_factor(user.id):
                     factors.remove_all(user.id)  # the recovery codes go with the last factor
-                _announce(user, "mfa_passkey_removed", "auth.mfa_disabled", kind_of_factor=passkeys.PASSKEY)
+                _announce(
+                    user,
+                    occurrence(
+                        "auth.mfa_disabled",
+                        user_id=user.id,
+                        kind_of_factor=passkeys.PASSKEY,
+                        change="passkey_removed",
+                    ),
+                )
                 flash(f"The passkey “{name}” was removed; it no longer signs you in.", "success")
                 return redirect(url_for("mfa.security"))
     status = 422 if (form.errors or form.form_errors) else 200
@@ -213,8 +229,7 @@ def _passkey_failed(row, scope: lockout.Scope, reason: str, now):
     user_id = row.user_id
 
     def log(_failures: int) -> None:
-        log_event("auth.mfa_failed", user_id=user_id, reason="bad_passkey", detail=reason, method="passkey")
-        metrics.MFA.labels(result="bad_passkey").inc()
+        emit("auth.mfa_failed", user_id=user_id, reason="bad_passkey", detail=reason, method="passkey")
 
     if record_failed_step(user_id, row.id, scope, now, log):
         flash("Too many failed attempts. Sign in again.", "error")
@@ -253,8 +268,7 @@ def passkey_sign_in():
         else:
             return _passwordless(proof, next_url, now)
     db.session.commit()  # the challenge stays spent
-    log_event("auth.login_failed", reason="bad_passkey", detail=reason, method="passkey")
-    metrics.LOGINS.labels(result="bad_passkey").inc()
+    emit("auth.login_failed", reason="bad_passkey", detail=reason, method="passkey")
     flash(SIGN_IN_FAILED, "error")
     return redirect(url_for("auth.login"))
 
@@ -265,7 +279,7 @@ def _passwordless(proof: passkeys.Assertion, next_url: str, now):
     user = db.session.get(User, proof.user_id)
     if current_app.config["REQUIRE_EMAIL_VERIFICATION"] and not user.email_verified:
         db.session.commit()
-        log_event("auth.login_unverified", user_id=user.id, method="passkey")
+        emit("auth.login_unverified", user_id=user.id, method="passkey")
         flash("Confirm your e-mail address first: sign in with your password to get a new link.", "error")
         return redirect(url_for("auth.login"))
     device_id = lockout.trusted_device(user.id)
@@ -282,14 +296,12 @@ def _passwordless(proof: passkeys.Assertion, next_url: str, now):
     )
     if not allowed:
         db.session.commit()
-        log_event("auth.login_failed", user_id=user.id, reason="locked", method="passkey")
-        metrics.LOGINS.labels(result="locked").inc()
+        emit("auth.login_failed", user_id=user.id, reason="locked", method="passkey")
         flash(SIGN_IN_FAILED, "error")
         return redirect(url_for("auth.login"))
     pending.forget()
     response = redirect(next_url)
     lockout.trust_device(response, user.id, device_id, now)
     sign_in(user, credential_version=user.credential_version, remember=False)  # commits
-    log_event("auth.login_succeeded", user_id=user.id, method="passkey", trusted_device=scope.trusted)
-    metrics.LOGINS.labels(result="success").inc()
+    emit("auth.login_succeeded", user_id=user.id, method="passkey", trusted_device=scope.trusted)
     return response

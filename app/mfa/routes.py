@@ -6,10 +6,10 @@ from __future__ import annotations
 from flask import current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from .. import lockout, mail, metrics, outbox
+from .. import lockout, mail, outbox
+from ..events import Occurrence, emit, occurrence
 from ..extensions import db, limiter
 from ..models import MfaFactor, User, utcnow
-from ..observability import log_event
 from ..security import PASSWORD_MAX_LENGTH, dummy_password_check, verify_password
 from ..sessions import count_reauth_failure, end_other_sessions, sign_in
 from . import bp, factors, passkeys, pending
@@ -44,8 +44,7 @@ def second_step():
     if row is None:
         if pending.has_token():
             pending.forget()
-            log_event("auth.mfa_failed", reason="expired")
-            metrics.MFA.labels(result="expired").inc()
+            emit("auth.mfa_failed", reason="expired")
             flash("Your sign-in took too long. Sign in again.", "error")
         return redirect(url_for("auth.login"))
     form = SecondStepForm()
@@ -83,20 +82,17 @@ def _complete(row, proof: factors.Proof, scope: lockout.Scope, now):
     allowed = lockout.record_success(scope, user_id, version, now)
     if not pending.finish(row.id) or not allowed:
         db.session.commit()  # the code stays used
-        log_event("auth.mfa_failed", user_id=user_id, reason="locked", method=proof.method)
-        metrics.MFA.labels(result="locked").inc()
+        emit("auth.mfa_failed", user_id=user_id, reason="locked", method=proof.method)
         flash("This sign-in can no longer be completed. Sign in again.", "error")
         return redirect(url_for("auth.login"))
     user = db.session.get(User, user_id)
     response = redirect(next_url)
     lockout.trust_device(response, user_id, device_id, now)
     sign_in(user, credential_version=version, remember=remember)  # commits, fresh session token
-    log_event("auth.mfa_succeeded", user_id=user_id, method=proof.method)
-    metrics.MFA.labels(result="success").inc()
+    emit("auth.mfa_succeeded", user_id=user_id, method=proof.method)
     if proof.method == "recovery_code":
         left = factors.recovery_codes_left(user_id)
-        log_event("auth.recovery_code_used", user_id=user_id, remaining=left)
-        metrics.MFA.labels(result="recovery_code").inc()
+        emit("auth.recovery_code_used", user_id=user_id, remaining=left)
         flash(
             f"You signed in with a recovery code; {left} left. Each works once: "
             "make new ones on the Security page if you are running low.",
@@ -116,13 +112,11 @@ def record_failed_step(user_id: int, pending_id: str, scope: lockout.Scope, now,
     log(failures)
     if outcome == "locked_now":
         until = now + current_app.config["LOCKOUT_DURATION"]
-        log_event("auth.locked", user_id=user_id, until=until.isoformat(), trusted_device=scope.trusted)
-        metrics.LOCKOUTS.inc()
+        emit("auth.locked", user_id=user_id, until=until.isoformat(), trusted_device=scope.trusted)
     if failures >= pending.MAX_FAILURES or outcome != "counted":
         pending.finish(pending_id)
         db.session.commit()
-        log_event("auth.mfa_failed", user_id=user_id, reason="too_many", failures=failures)
-        metrics.MFA.labels(result="too_many").inc()
+        emit("auth.mfa_failed", user_id=user_id, reason="too_many", failures=failures)
         return True
     return False
 
@@ -131,8 +125,7 @@ def _wrong_code(form, user_id: int, pending_id: str, proof: factors.Proof, scope
     reason = "replayed" if proof.reason == "replayed" else "bad_code"
 
     def log(failures: int) -> None:
-        log_event("auth.mfa_failed", user_id=user_id, reason=reason, method=proof.method, failures=failures)
-        metrics.MFA.labels(result=reason).inc()
+        emit("auth.mfa_failed", user_id=user_id, reason=reason, method=proof.method, failures=failures)
 
     if record_failed_step(user_id, pending_id, scope, now, log):
         flash("Too many wrong codes. Sign in again.", "error")
@@ -237,7 +230,7 @@ def _passkey_proof(user: User, answer: str) -> factors.Proof:
     try:
         passkeys.verify_assertion(passkeys.REAUTH, answer, user_id=user.id)
     except passkeys.PasskeyError as error:
-        log_event("auth.passkey_rejected", user_id=user.id, purpose="reauth", reason=error.reason)
+        emit("auth.passkey_rejected", user_id=user.id, purpose="reauth", reason=error.reason)
         return factors.Proof(False, passkeys.PASSKEY, "wrong")
     return factors.Proof(True, passkeys.PASSKEY)
 
@@ -247,15 +240,14 @@ def _signed_out():
     return redirect(url_for("auth.login"))
 
 
-def _announce(user: User, kind: str, event: str, **fields) -> None:
-    """Log and count the change, owe the owner an e-mail about it, commit, and
-    end the user's other sessions."""
+def _announce(user: User, change: Occurrence) -> None:
+    """Owe the owner an e-mail about the change (outbox kind "mfa_" + its
+    `change`), commit, log and count it, and end the user's other sessions."""
     if mail.sending_possible():
-        outbox.enqueue(kind, user)
-    metrics.MFA_CHANGES.labels(change=kind.removeprefix("mfa_")).inc()
+        outbox.enqueue("mfa_" + str(change.values["change"]), user)
     db.session.commit()
     outbox.wake()
-    log_event(event, user_id=user.id, **fields)
+    change.emit()
     end_other_sessions(user, reason="mfa_changed")
 
 
@@ -308,8 +300,21 @@ def _enable(user: User, factor: MfaFactor, had_factor: bool):
         db.session.delete(previous)
     factor.enabled_at = now
     codes = None if had_factor else factors.new_recovery_codes(user.id)
-    kind = "mfa_totp_replaced" if old else "mfa_totp_enabled"
-    _announce(user, kind, "auth.mfa_replaced" if old else "auth.mfa_enabled", kind_of_factor=factors.TOTP)
+    if old:
+        change = occurrence(
+            "auth.mfa_replaced",
+            user_id=user.id,
+            kind_of_factor=factors.TOTP,
+            change="totp_replaced",
+        )
+    else:
+        change = occurrence(
+            "auth.mfa_enabled",
+            user_id=user.id,
+            kind_of_factor=factors.TOTP,
+            change="totp_enabled",
+        )
+    _announce(user, change)
     if codes:
         return _show_codes(codes, first=True)
     flash("Your new authenticator app is in use; the old one no longer works.", "success")
@@ -342,7 +347,15 @@ def disable_totp():
             db.session.flush()
             if not factors.has_factor(user.id):
                 factors.remove_all(user.id)  # the recovery codes go with the last factor
-            _announce(user, "mfa_totp_disabled", "auth.mfa_disabled", kind_of_factor=factors.TOTP)
+            _announce(
+                user,
+                occurrence(
+                    "auth.mfa_disabled",
+                    user_id=user.id,
+                    kind_of_factor=factors.TOTP,
+                    change="totp_disabled",
+                ),
+            )
             flash("Two-step sign-in is off. Your password alone signs you in now.", "success")
             return redirect(url_for("mfa.security"))
     return _render_security(422, disable_form=form)
@@ -362,6 +375,13 @@ def regenerate_codes():
             return _signed_out()
         if right:
             codes = factors.new_recovery_codes(user.id)
-            _announce(user, "mfa_recovery_codes", "auth.recovery_codes_regenerated")
+            _announce(
+                user,
+                occurrence(
+                    "auth.recovery_codes_regenerated",
+                    user_id=user.id,
+                    change="recovery_codes",
+                ),
+            )
             return _show_codes(codes, first=False)
     return _render_security(422, codes_form=form)

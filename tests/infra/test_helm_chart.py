@@ -12,6 +12,7 @@ import base64
 import copy
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -171,6 +172,103 @@ def test_schema_rejects_wrong_values(overrides, message):
 def test_chart_refuses_contradictory_values(value_set, overrides, message):
     with pytest.raises(helm_python.HelmError, match=re.escape(message)):
         render(value_set, **overrides)
+
+
+def test_the_chart_names_every_contradiction_in_one_failure():
+    with pytest.raises(helm_python.HelmError) as failure:
+        render("prod", terminationGracePeriodSeconds=30, podDisruptionBudget={"maxUnavailable": 1})
+    text = str(failure.value)
+    assert "VALUES VALIDATION (2 problems):" in text
+    assert (
+        "- terminationGracePeriodSeconds (30) must exceed preStopSleepSeconds + gunicorn.gracefulTimeout"
+        in text
+    )
+    assert "- podDisruptionBudget: set minAvailable or maxUnavailable, not both" in text
+    assert text.count("execution error") == 1
+
+    with pytest.raises(helm_python.HelmError) as failure:
+        render(
+            "dev", replicaCount=3, secret={"secretKey": "too-short"}, app={"requireEmailVerification": True}
+        )
+    text = str(failure.value)
+    assert "VALUES VALIDATION (3 problems):" in text
+    for message in ("exactly one replica", "at least 32 characters", "needs app.mail.server"):
+        assert message in text
+
+
+def test_a_latest_app_version_is_refused_without_a_digest(tmp_path):
+    """The schema refuses image.tag latest; the chart's own appVersion is the tag when none is given."""
+    chart = tmp_path / "flask-app"
+    shutil.copytree(CHART, chart)
+    meta = chart / "Chart.yaml"
+    meta.write_text(re.sub(r"(?m)^appVersion: .*$", 'appVersion: "latest"', meta.read_text()))
+    with helm_python.Chart.load(chart) as loaded:
+        with pytest.raises(helm_python.HelmError, match=re.escape("image.tag must not be latest")):
+            loaded.render({}, name=RELEASE, namespace=NAMESPACE, is_install=True)
+        docs = loaded.render(
+            {"image": {"digest": DIGEST}}, name=RELEASE, namespace=NAMESPACE, is_install=True
+        )
+    assert f"flask-auth@{DIGEST}" in docs[f"{RELEASE}/templates/deployment.yaml"]
+
+
+HELPERS = CHART / "templates" / "_helpers.tpl"
+
+
+def test_every_values_check_is_collected_and_nothing_else_fails():
+    """Each check is a template flask-app.validateValues.<name> returning its message,
+    and flask-app.validateValues runs every one of them: a check left out of its list
+    would never run. No other template calls fail or required, so one render reports
+    every problem."""
+    text = HELPERS.read_text()
+    defined = set(re.findall(r'define "flask-app\.validateValues\.(\w+)"', text))
+    (listed,) = re.findall(r"range \$check := list ((?:\"\w+\" ?)+)", text)
+    assert len(defined) >= 10
+    assert set(re.findall(r'"(\w+)"', listed)) == defined
+    failing = []
+    for path in sorted((CHART / "templates").rglob("*")):
+        if not path.is_file():
+            continue
+        for define in re.split(r"\{\{-? define ", path.read_text()):
+            if re.search(r"\b(fail|required)\b\s", define) and not define.startswith(
+                '"flask-app.validateValues"'
+            ):
+                failing.append(f"{path.name}: {define.split(maxsplit=1)[0]}")
+    assert failing == []
+
+
+COMPONENT = "app.kubernetes.io/component"
+
+
+def test_the_component_label_comes_from_its_helper_only():
+    literal = [
+        str(path.relative_to(CHART))
+        for path in (CHART / "templates").rglob("*.yaml")
+        if f"{COMPONENT}:" in path.read_text()
+    ]
+    assert literal == []
+
+
+@pytest.mark.parametrize("value_set", VALUE_SETS)
+def test_each_part_carries_its_component_and_the_web_selectors_match_the_web_pods(value_set):
+    docs = render(value_set, serviceMonitor={"enabled": True})
+    deployment = one(docs, "Deployment")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert deployment["metadata"]["labels"][COMPONENT] == pod_labels[COMPONENT] == "web"
+    selectors = [
+        one(docs, "Service")["spec"]["selector"],
+        deployment["spec"]["selector"]["matchLabels"],
+        one(docs, "ServiceMonitor")["spec"]["selector"]["matchLabels"],
+    ] + [pdb["spec"]["selector"]["matchLabels"] for pdb in kinds(docs, "PodDisruptionBudget")]
+    for selector in selectors:
+        assert selector[COMPONENT] == "web"
+        assert selector.items() <= pod_labels.items()
+    components = {
+        doc["metadata"]["labels"][COMPONENT]: doc["kind"]
+        for doc in docs
+        if COMPONENT in doc["metadata"]["labels"]
+    }
+    assert set(components) <= {"web", "migration", "purge", "test"}
+    assert components["test"] == "Pod"
 
 
 # -- the real validators on the rendered manifests ----------------------------------------------

@@ -48,16 +48,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- default .Chart.AppVersion .Values.image.tag | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
-{{/* repository@digest when a digest is given, repository:tag otherwise; never latest. */}}
+{{/* repository@digest when a digest is given, repository:tag otherwise (never latest: flask-app.validateValues.imageTag). */}}
 {{- define "flask-app.image" -}}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
 {{- else }}
-{{- $tag := default .Chart.AppVersion .Values.image.tag }}
-{{- if eq $tag "latest" }}
-{{- fail "image.tag must not be latest: give a release tag or image.digest" }}
-{{- end }}
-{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 {{- end }}
 
@@ -171,41 +167,98 @@ seccompProfile:
   type: RuntimeDefault
 {{- end }}
 
-{{/* Checks on combinations the schema cannot express. */}}
-{{- define "flask-app.validate" -}}
+{{/*
+Checks on combinations the schema cannot express, in the pattern of Bitnami's
+charts: each check is a template named flask-app.validateValues.<what> that
+returns its message, or nothing when the values are fine, and
+flask-app.validateValues (included by configmap.yaml, which every render has)
+collects them and fails once, naming every problem. A new check is a new
+template here and one more name in the list below.
+*/}}
+{{- define "flask-app.validateValues" -}}
+{{- $messages := list }}
+{{- range $check := list "imageTag" "secretSource" "secretKey" "secretKeyLength" "secretRequired" "database" "persistenceReplicas" "emailVerification" "terminationGracePeriod" "podDisruptionBudget" }}
+{{- $messages = append $messages (include (printf "flask-app.validateValues.%s" $check) $ | trim) }}
+{{- end }}
+{{- $messages = without $messages "" }}
+{{- if $messages }}
+{{- fail (printf "\nVALUES VALIDATION (%d problems):\n- %s" (len $messages) (join "\n- " $messages)) }}
+{{- end }}
+{{- end }}
+
+{{- define "flask-app.validateValues.imageTag" -}}
+{{- if and (not .Values.image.digest) (eq (default .Chart.AppVersion .Values.image.tag) "latest") }}
+image.tag must not be latest: give a release tag or image.digest
+{{- end }}
+{{- end }}
+
+{{- define "flask-app.validateValues.secretSource" -}}
 {{- if and .Values.secret.existingSecret .Values.secret.create }}
-{{- fail "secret: set existingSecret or create, not both" }}
+secret: set existingSecret or create, not both
 {{- end }}
+{{- end }}
+
+{{- define "flask-app.validateValues.secretKey" -}}
 {{- if and .Values.secret.create (not .Values.secret.secretKey) (not .Values.secret.generateSecretKey) }}
-{{- fail "secret.create needs secret.secretKey (pass it with --set) or secret.generateSecretKey=true" }}
+secret.create needs secret.secretKey (pass it with --set) or secret.generateSecretKey=true
 {{- end }}
+{{- end }}
+
+{{- define "flask-app.validateValues.secretKeyLength" -}}
 {{- if and .Values.secret.secretKey (lt (len .Values.secret.secretKey) 32) }}
-{{- fail "secret.secretKey must be at least 32 characters" }}
+secret.secretKey must be at least 32 characters
 {{- end }}
+{{- end }}
+
+{{- define "flask-app.validateValues.secretRequired" -}}
 {{- if and (ne .Values.app.env "development") (not (include "flask-app.hasSecret" .)) }}
-{{- fail (printf "app.env %s needs SECRET_KEY: set secret.existingSecret (or secret.create for dev)" .Values.app.env) }}
+{{- printf "app.env %s needs SECRET_KEY: set secret.existingSecret (or secret.create for dev)" .Values.app.env }}
 {{- end }}
+{{- end }}
+
+{{- define "flask-app.validateValues.database" -}}
 {{- if and (not .Values.persistence.enabled) (not .Values.secret.existingSecret) (not .Values.secret.databaseUrl) (ne .Values.app.env "development") }}
-{{- fail "no database: set secret.existingSecret (with DATABASE_URL), secret.databaseUrl, or persistence.enabled for SQLite" }}
-{{- end }}
-{{- if .Values.persistence.enabled }}
-{{- if or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1) }}
-{{- fail "persistence (SQLite on a ReadWriteOnce volume) allows exactly one replica: set replicaCount=1 and autoscaling.enabled=false" }}
+no database: set secret.existingSecret (with DATABASE_URL), secret.databaseUrl, or persistence.enabled for SQLite
 {{- end }}
 {{- end }}
+
+{{- define "flask-app.validateValues.persistenceReplicas" -}}
+{{- if and .Values.persistence.enabled (or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1)) }}
+persistence (SQLite on a ReadWriteOnce volume) allows exactly one replica: set replicaCount=1 and autoscaling.enabled=false
+{{- end }}
+{{- end }}
+
+{{- define "flask-app.validateValues.emailVerification" -}}
 {{- if and .Values.app.requireEmailVerification (not .Values.app.mail.server) }}
-{{- fail "app.requireEmailVerification needs app.mail.server: nobody could confirm an address" }}
+app.requireEmailVerification needs app.mail.server: nobody could confirm an address
 {{- end }}
-{{- if le (int .Values.terminationGracePeriodSeconds) (add .Values.preStopSleepSeconds .Values.gunicorn.gracefulTimeout | int) }}
-{{- fail (printf "terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds + gunicorn.gracefulTimeout (%d)" (int .Values.terminationGracePeriodSeconds) (add .Values.preStopSleepSeconds .Values.gunicorn.gracefulTimeout | int)) }}
 {{- end }}
+
+{{- define "flask-app.validateValues.terminationGracePeriod" -}}
+{{- $drain := add .Values.preStopSleepSeconds .Values.gunicorn.gracefulTimeout | int }}
+{{- if le (int .Values.terminationGracePeriodSeconds) $drain }}
+{{- printf "terminationGracePeriodSeconds (%d) must exceed preStopSleepSeconds + gunicorn.gracefulTimeout (%d)" (int .Values.terminationGracePeriodSeconds) $drain }}
+{{- end }}
+{{- end }}
+
+{{- define "flask-app.validateValues.podDisruptionBudget" -}}
 {{- $pdb := .Values.podDisruptionBudget }}
-{{- if and $pdb.enabled (ne (toString $pdb.minAvailable) "") (ne (toString $pdb.maxUnavailable) "") }}
-{{- fail "podDisruptionBudget: set minAvailable or maxUnavailable, not both (set the other to \"\")" }}
+{{- $min := ne (toString $pdb.minAvailable) "" }}
+{{- $max := ne (toString $pdb.maxUnavailable) "" }}
+{{- if and $pdb.enabled $min $max }}
+podDisruptionBudget: set minAvailable or maxUnavailable, not both (set the other to "")
+{{- else if and $pdb.enabled (not $min) (not $max) }}
+podDisruptionBudget: set minAvailable or maxUnavailable
 {{- end }}
-{{- if and $pdb.enabled (eq (toString $pdb.minAvailable) "") (eq (toString $pdb.maxUnavailable) "") }}
-{{- fail "podDisruptionBudget: set minAvailable or maxUnavailable" }}
 {{- end }}
+
+{{/*
+The app.kubernetes.io/component label of one part of the release: web (the app's
+pods and what selects them), migration, purge or test. Every template that sets
+or selects the label calls this, e.g. {{ include "flask-app.componentLabel" "web" }}.
+*/}}
+{{- define "flask-app.componentLabel" -}}
+app.kubernetes.io/component: {{ . }}
 {{- end }}
 
 {{/*
