@@ -51,8 +51,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # the test harness's server starter and browser
 import pytest  # noqa: E402 - tests.support.server reports a server that would not start with pytest.fail
 
-from tests.conftest import new_postgresql_database  # noqa: E402
-from tests.support.server import Browser, Server, free_port, get, gunicorn, signal_group  # noqa: E402
+from tests.support.database import new_postgresql_database  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
+from tests.support.server import Browser, Server, get, gunicorn, signal_group  # noqa: E402
 
 T = TypeVar("T")
 
