@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
-from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.metrics import scrape, value
 from tests.support.passwords import PASSWORD, PRODUCTION_SECRET_KEY
 from tests.support.server import HTTP_TIMEOUT, Browser, Reply, Server, get, gunicorn
 
@@ -27,20 +27,6 @@ from tests.support.server import HTTP_TIMEOUT, Browser, Reply, Server, get, guni
 
 
 # --- metrics ------------------------------------------------------------------------------------
-
-
-def scrape(server: Server) -> dict[tuple[str, frozenset], float]:
-    reply = get(server, "/metrics")
-    assert reply.status == 200, f"{reply}\n{server.output()}"
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(reply.body)
-        for sample in family.samples
-    }
-
-
-def value(samples: dict, name: str, **labels: str) -> float | None:
-    return samples.get((name, frozenset(labels.items())))
 
 
 LOGIN_PAGE = {"method": "GET", "route": "/auth/login", "status": "200"}

@@ -7,11 +7,10 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import text
 
-from app import create_app
 from app.extensions import db, limiter
 from app.security import verify_password
-from tests.support.database import TABLES
-from tests.support.passwords import NEW_PASSWORD, PASSWORD, TEST_SECRET_KEY
+from tests.support.database import TABLES, app_for
+from tests.support.passwords import NEW_PASSWORD, PASSWORD
 
 HOSTILE = {
     "nul": "a\x00b",
@@ -74,14 +73,8 @@ REFLECTED = {("register", "username"), ("register", "email"), ("login", "login")
 def shared_app(database_url):
     """One testing app per backend for these ~120 cases: building an app (and
     compiling its templates) costs more than a case itself."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("APP_ENV", "testing")
-        mp.setenv("DATABASE_URL", database_url)
-        mp.setenv("SECRET_KEY", TEST_SECRET_KEY)
-        app = create_app()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with app_for(database_url) as app:
+        yield app
 
 
 @pytest.fixture

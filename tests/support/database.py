@@ -141,3 +141,13 @@ def new_database(backend: str, directory: Path, prefix: str, *, migrated: bool =
         if migrated:
             migrate(url)
         yield url
+
+
+def count_rows(app, model, *where) -> int:
+    """How many rows of model's table (meeting the where clauses) app's database holds."""
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model).where(*where))
