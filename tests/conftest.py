@@ -9,35 +9,18 @@ pytest run gets its own freshly created database, dropped at the end). In CI
 from __future__ import annotations
 
 import os
-import re
-import secrets
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
 
 from app import create_app, outbox
 from app.config import normalize_database_url
 from app.extensions import db, limiter
-
-TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
-PASSWORD = "Correct-Horse-42"
-TABLES = (
-    "webauthn_challenges",
-    "passkey_credentials",
-    "mfa_pending_sign_ins",
-    "mfa_recovery_codes",
-    "mfa_factors",
-    "mail_outbox",
-    "login_events",
-    "user_sessions",
-    "trusted_devices",
-    "users",
-)
+from tests.support.auth import AuthActions
+from tests.support.database import empty_tables_on, migrate, new_database, new_postgresql_database
+from tests.support.passwords import TEST_SECRET_KEY
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -68,81 +51,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("backend", backends(), scope="session")
 
 
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
-
-
 @pytest.fixture(scope="session")
 def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated, empty database for this pytest run and backend."""
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-        _migrate(url)
+    with new_database(backend, tmp_path_factory.mktemp("db"), "test_flask_auth") as url:
         yield url
-        return
-
-    with new_postgresql_database("test_flask_auth") as (url, _admin, _name):
-        _migrate(url)
-        yield url
-
-
-@contextmanager
-def new_postgresql_database(prefix: str) -> Iterator[tuple[str, object, str]]:
-    """A new, empty database on TEST_DATABASE_URL's server, dropped on exit.
-
-    Yields (url, admin connection in autocommit, database name).
-    """
-    import psycopg2
-
-    server = normalize_database_url(os.environ["TEST_DATABASE_URL"]).replace(
-        "postgresql+psycopg2://", "postgresql://"
-    )
-    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
-    admin = psycopg2.connect(server)
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-        yield _with_database(server, name), admin, name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 @pytest.fixture
 def postgresql_database() -> Iterator[tuple[str, str]]:
     """A fresh, migrated PostgreSQL database of this test's own (dropped at the end)."""
     with new_postgresql_database("test_flask_auth_gunicorn") as (url, _admin, name):
-        _migrate(url)
+        migrate(url)
         yield url, name
-
-
-def _migrate(url: str) -> None:
-    from flask_migrate import upgrade
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("APP_ENV", "testing")
-        mp.setenv("DATABASE_URL", url)
-        mp.setenv("SECRET_KEY", TEST_SECRET_KEY)
-        app = create_app()
-        with app.app_context():
-            upgrade()
-            db.engine.dispose()
-
-
-def _empty_tables() -> None:
-    _empty_tables_on(db.session, db.engine.dialect.name)
-    db.session.commit()
-
-
-def _empty_tables_on(connection, dialect: str) -> None:
-    if dialect == "postgresql":
-        connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-    else:
-        for table in TABLES:
-            connection.execute(text(f"DELETE FROM {table}"))
 
 
 @pytest.fixture(autouse=True)
@@ -157,7 +78,7 @@ def _shared_database_left_empty(request: pytest.FixtureRequest) -> Iterator[None
     engine = create_engine(normalize_database_url(request.getfixturevalue("database_url")))
     try:
         with engine.begin() as connection:
-            _empty_tables_on(connection, engine.dialect.name)
+            empty_tables_on(connection, engine.dialect.name)
     finally:
         engine.dispose()
 
@@ -188,7 +109,8 @@ def make_app(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cal
             limiter.reset()
     if apps:
         with apps[0].app_context():
-            _empty_tables()
+            empty_tables_on(db.session, db.engine.dialect.name)
+            db.session.commit()
             db.session.remove()
     for app in apps:
         with app.app_context():
@@ -208,59 +130,6 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner(app: Flask):
     return app.test_cli_runner()
-
-
-_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
-
-
-def csrf_token(html: str) -> str:
-    match = _CSRF.search(html)
-    assert match, "no CSRF token in the page"
-    return match.group(1) or match.group(2)
-
-
-class AuthActions:
-    """Drives the real forms, CSRF token included (flaskr's AuthActions)."""
-
-    def __init__(self, client: FlaskClient):
-        self.client = client
-
-    def token(self, path: str = "/auth/login") -> str:
-        return csrf_token(self.client.get(path).get_data(as_text=True))
-
-    def register(
-        self,
-        username: str = "alice",
-        email: str = "alice@example.com",
-        password: str = PASSWORD,
-        confirm: str | None = None,
-        **kwargs,
-    ):
-        data = {
-            "csrf_token": self.token("/auth/register"),
-            "username": username,
-            "email": email,
-            "password": password,
-            "confirm_password": password if confirm is None else confirm,
-        }
-        return self.client.post("/auth/register", data=data, **kwargs)
-
-    def login(
-        self,
-        login: str = "alice",
-        password: str = PASSWORD,
-        remember: bool = False,
-        next: str | None = None,
-        **kwargs,
-    ):
-        data = {"csrf_token": self.token(), "login": login, "password": password}
-        if remember:
-            data["remember_me"] = "y"
-        url = "/auth/login" + (f"?next={next}" if next is not None else "")
-        return self.client.post(url, data=data, **kwargs)
-
-    def logout(self, **kwargs):
-        return self.client.post("/auth/logout", data={"csrf_token": self.token("/dashboard")}, **kwargs)
 
 
 @pytest.fixture

@@ -7,16 +7,17 @@ from datetime import timedelta
 
 import pytest
 from argon2 import PasswordHasher
-from conftest import PASSWORD, AuthActions
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from werkzeug.security import generate_password_hash
 
 from app.extensions import db
 from app.models import LoginEvent, TrustedDevice, User, UserSession, utcnow
 from app.security import hash_password, verify_password
+from tests.support.auth import AuthActions
+from tests.support.database import count_rows
+from tests.support.passwords import PASSWORD, WRONG_PASSWORD
 
 INVALID = "Invalid username/e-mail or password."
-WRONG_PASSWORD = "Wrong-Horse-42"
 # Lockout tests make more sign-in attempts than the default rate limit allows
 # in a minute; the rate limit is not what they are about.
 MANY_ATTEMPTS = {"RATELIMIT_LOGIN": "1000 per minute"}
@@ -55,11 +56,6 @@ def set_user(app, username="alice", **values):
     with app.app_context():
         db.session.execute(update(User).where(User.username == username).values(**values))
         db.session.commit()
-
-
-def count(app, model, *where):
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model).where(*where))
 
 
 def signed_in(client) -> bool:
@@ -119,7 +115,7 @@ def test_register_success_flashes_and_stores_lower_case(app, client, auth):
     assert user.email == "alice@example.com"
     assert user.password_hash.startswith("$argon2id$")
     assert checks(app, user.password_hash, PASSWORD)
-    assert count(app, User) == 1
+    assert count_rows(app, User) == 1
 
 
 @pytest.mark.parametrize(
@@ -136,7 +132,7 @@ def test_register_duplicate_is_a_form_error(app, auth, username, email, message)
     response = auth.register(username=username, email=email)
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
-    assert count(app, User) == 1
+    assert count_rows(app, User) == 1
 
 
 @pytest.mark.parametrize(
@@ -168,7 +164,7 @@ def test_register_validation(app, auth, username, email, password, confirm, mess
     response = auth.register(username=username, email=email, password=password, confirm=confirm)
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
-    assert count(app, User) == 0
+    assert count_rows(app, User) == 0
 
 
 # --- sign-in -----------------------------------------------------------------
@@ -261,7 +257,7 @@ def test_lockout_after_threshold_is_stored_in_database(make_app):
     response = other.login(password=PASSWORD)
     assert response.status_code == 422
     assert INVALID in response.get_data(as_text=True)
-    assert count(app, UserSession) == 0
+    assert count_rows(app, UserSession) == 0
 
     set_user(app, locked_until=utcnow() - timedelta(seconds=1))
     response = auth.login(password=PASSWORD)
@@ -336,8 +332,8 @@ def test_locked_attempts_are_recorded_as_failures(make_app):
     auth = AuthActions(app.test_client())
     auth.login(password=WRONG_PASSWORD)
     auth.login(password=PASSWORD)
-    assert count(app, LoginEvent, LoginEvent.user_id == user_id, LoginEvent.success.is_(False)) == 2
-    assert count(app, LoginEvent, LoginEvent.success.is_(True)) == 0
+    assert count_rows(app, LoginEvent, LoginEvent.user_id == user_id, LoginEvent.success.is_(False)) == 2
+    assert count_rows(app, LoginEvent, LoginEvent.success.is_(True)) == 0
 
 
 # --- CLI ---------------------------------------------------------------------
@@ -402,7 +398,7 @@ def test_cli_create_user_refusals(app, runner, args, message):
     result = runner.invoke(args=["create-user", *args])
     assert result.exit_code != 0
     assert message in result.output
-    assert count(app, User) == 1
+    assert count_rows(app, User) == 1
 
 
 # --- rehash ------------------------------------------------------------------
@@ -590,7 +586,7 @@ def test_logout_without_csrf_token_refused(app, client, auth):
     response = client.post("/auth/logout")
     assert response.status_code == 400
     assert signed_in(client)
-    assert count(app, UserSession) == 1
+    assert count_rows(app, UserSession) == 1
 
 
 def test_logout_with_csrf_token(app, client, auth):
@@ -602,4 +598,4 @@ def test_logout_with_csrf_token(app, client, auth):
     assert response.headers["Location"] == "/auth/login"
     assert "You have been signed out." in client.get("/auth/login").get_data(as_text=True)
     assert not signed_in(client)
-    assert count(app, UserSession) == 0
+    assert count_rows(app, UserSession) == 0

@@ -7,11 +7,12 @@ import http.client
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.support.server import ROOT, free_port, signal_group
+from tests.support.auth import csrf_token
+from tests.support.ports import free_port
+from tests.support.server import GUNICORN, ROOT, signal_group
 
 BENCH = ROOT / "scripts" / "bench"
 
@@ -26,8 +27,7 @@ def test_gunicorn_conf_serves_a_wsgi_app_that_is_not_the_flask_app(tmp_path):
         "WEB_CONCURRENCY": "1",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    argv = [str(gunicorn), "-c", "gunicorn.conf.py", "--pythonpath", str(BENCH), "baseline_wsgi:app"]
+    argv = [*GUNICORN, "-c", "gunicorn.conf.py", "--pythonpath", str(BENCH), "baseline_wsgi:app"]
     log = tmp_path / "log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True)
@@ -75,7 +75,7 @@ def test_the_reference_app_lists_twenty_posts_and_signs_in_through_its_form(refe
 
     page = client.get("/auth/login")
     assert page.status_code == 200 and "session=" in page.headers["Set-Cookie"]
-    token = page.get_data(as_text=True).split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    token = csrf_token(page.get_data(as_text=True))
     form = {"username": reference.USERNAME, "password": reference.PASSWORD}
     assert client.post("/auth/login", data={**form, "csrf_token": "forged"}).status_code == 400
     wrong = client.post("/auth/login", data={**form, "password": "nope", "csrf_token": token})

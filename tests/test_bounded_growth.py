@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from conftest import AuthActions
 from sqlalchemy import event, func, select, text
 
 from app.extensions import db
 from app.models import LoginEvent, TrustedDevice, User, UserSession, hash_session_token, utcnow
+from tests.support.auth import AuthActions
 
 
 def create_user(app):

@@ -10,19 +10,16 @@ import threading
 from datetime import timedelta
 
 import pytest
-from conftest import PASSWORD, AuthActions, csrf_token
 from sqlalchemy import select, text
 
 from app import sessions as sessions_module
 from app import tokens
 from app.extensions import db
 from app.models import User, UserSession
+from tests.support.auth import AuthActions, csrf_token
+from tests.support.passwords import NEW_PASSWORD, OTHER_PASSWORD, PASSWORD, WRONG_PASSWORD
 from tests.support.races import row_held, start_parallel, wait_for_lock_waiters
 from tests.support.server import Browser, gunicorn, server_app_context
-
-NEW_PASSWORD = "Brand-New-Pass-77"
-OTHER_PASSWORD = "Other-New-Pass-88"
-WRONG = "Wrong-Horse-99"
 
 
 def create_user(app):
@@ -122,10 +119,14 @@ def test_wrong_current_passwords_end_the_session(make_app, page, caplog):
     def attempt():
         token = auth.token("/dashboard")
         if page == "password":
-            data = {"current_password": WRONG, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
+            data = {
+                "current_password": WRONG_PASSWORD,
+                "new_password": NEW_PASSWORD,
+                "confirm_password": NEW_PASSWORD,
+            }
             return auth.client.post("/account/password", data={"csrf_token": token, **data})
         path = "/account/delete" if page == "delete" else "/account/sessions/end-others"
-        return auth.client.post(path, data={"csrf_token": token, "password": WRONG})
+        return auth.client.post(path, data={"csrf_token": token, "password": WRONG_PASSWORD})
 
     assert [attempt().status_code for _ in range(2)] == [422, 422]
     assert is_signed_in(auth)
@@ -146,7 +147,7 @@ def test_reauthentication_is_rate_limited_per_user(make_app):
     first, second = signed_in(app), signed_in(app)
 
     def wrong_change(auth):
-        return change_password(auth, current=WRONG).status_code
+        return change_password(auth, current=WRONG_PASSWORD).status_code
 
     assert [wrong_change(first), wrong_change(second)] == [422, 422]
     assert wrong_change(first) == 429
@@ -177,7 +178,7 @@ def test_ending_other_sessions_asks_for_the_password(app, which):
     assert 'autocomplete="current-password"' in page.get_data(as_text=True)
     assert is_signed_in(other)
 
-    wrong = auth.client.post(path, data={"csrf_token": token, "password": WRONG})
+    wrong = auth.client.post(path, data={"csrf_token": token, "password": WRONG_PASSWORD})
     assert wrong.status_code == 422
     assert is_signed_in(other)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import csrf_token
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import widgets
@@ -20,6 +19,7 @@ from app import forms
 from app.auth.forms import LoginForm, RegisterForm, ResetRequestForm
 from app.dashboard.forms import ChangePasswordForm, ConfirmPasswordForm, DeleteAccountForm
 from app.forms import NewPasswordForm
+from tests.support.auth import csrf_token
 
 HOSTILE = [
     "",

@@ -17,32 +17,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD
 from prometheus_client.multiprocess import MultiProcessCollector
-from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.metrics import scrape, value
+from tests.support.passwords import PASSWORD, PRODUCTION_SECRET_KEY
 from tests.support.server import HTTP_TIMEOUT, Browser, Reply, Server, get, gunicorn
-
-PRODUCTION_SECRET_KEY = "production-like-secret-" + "k" * 40
 
 # --- HTTP ---------------------------------------------------------------------------------------
 
 
 # --- metrics ------------------------------------------------------------------------------------
-
-
-def scrape(server: Server) -> dict[tuple[str, frozenset], float]:
-    reply = get(server, "/metrics")
-    assert reply.status == 200, f"{reply}\n{server.output()}"
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(reply.body)
-        for sample in family.samples
-    }
-
-
-def value(samples: dict, name: str, **labels: str) -> float | None:
-    return samples.get((name, frozenset(labels.items())))
 
 
 LOGIN_PAGE = {"method": "GET", "route": "/auth/login", "status": "200"}

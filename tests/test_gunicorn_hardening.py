@@ -14,14 +14,15 @@ from http.cookies import SimpleCookie
 from urllib.parse import urlencode
 
 import pytest
-from conftest import PASSWORD, csrf_token
 
 from app.extensions import db
 from app.models import User
 from app.security import hash_password, security_headers
-from tests.support.server import GUNICORN, HTTP_TIMEOUT, ROOT, Reply, Server, free_port, gunicorn
+from tests.support.auth import csrf_token
+from tests.support.passwords import PASSWORD, PRODUCTION_SECRET_KEY
+from tests.support.ports import free_port
+from tests.support.server import GUNICORN, HTTP_TIMEOUT, ROOT, Reply, Server, gunicorn
 
-PRODUCTION_SECRET_KEY = "production-like-secret-" + "k" * 40
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
@@ -109,7 +110,7 @@ def start_and_wait(tmp_path, database_url: str, **env: str) -> subprocess.Comple
         **env,
     }
     return subprocess.run(
-        [str(GUNICORN), "-c", "gunicorn.conf.py", "app:create_app()"],
+        [*GUNICORN, "-c", "gunicorn.conf.py", "app:create_app()"],
         cwd=ROOT,
         env=environment,
         capture_output=True,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import TEST_SECRET_KEY, new_postgresql_database
 from sqlalchemy import event
 from sqlalchemy.pool import Pool
 
 from app import create_app
 from app.extensions import db
+from tests.support.database import new_postgresql_database
+from tests.support.passwords import TEST_SECRET_KEY
 
 # Nothing listens on port 1: connecting fails at once with "connection refused".
 UNREACHABLE_URL = "postgresql://postgres@127.0.0.1:1/none"

@@ -4,15 +4,13 @@ never a stored row, never unescaped HTML in the page."""
 from __future__ import annotations
 
 import pytest
-from conftest import PASSWORD, TABLES, TEST_SECRET_KEY
 from markupsafe import escape
 from sqlalchemy import text
 
-from app import create_app
 from app.extensions import db, limiter
 from app.security import verify_password
-
-NEW_PASSWORD = "Brave-Otter-77"
+from tests.support.database import TABLES, app_for
+from tests.support.passwords import NEW_PASSWORD, PASSWORD
 
 HOSTILE = {
     "nul": "a\x00b",
@@ -75,14 +73,8 @@ REFLECTED = {("register", "username"), ("register", "email"), ("login", "login")
 def shared_app(database_url):
     """One testing app per backend for these ~120 cases: building an app (and
     compiling its templates) costs more than a case itself."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("APP_ENV", "testing")
-        mp.setenv("DATABASE_URL", database_url)
-        mp.setenv("SECRET_KEY", TEST_SECRET_KEY)
-        app = create_app()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with app_for(database_url) as app:
+        yield app
 
 
 @pytest.fixture

@@ -10,15 +10,15 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from conftest import PASSWORD, AuthActions, csrf_token
 from sqlalchemy import text
 
 from app.extensions import db
 from app.models import utcnow
+from tests.support.auth import AuthActions, csrf_token
+from tests.support.passwords import PASSWORD, WRONG_PASSWORD
 from tests.support.races import row_held, wait_for_lock_waiters
 from tests.support.server import Browser, gunicorn, register
 
-WRONG = "Wrong-Horse-99"
 THRESHOLD = 5
 MANY_ATTEMPTS = {"RATELIMIT_LOGIN": "1000 per minute", "LOCKOUT_THRESHOLD": THRESHOLD}
 INVALID = "Invalid username/e-mail or password."
@@ -61,14 +61,14 @@ def test_failures_older_than_the_window_no_longer_count(make_app):
     create_user(app)
     stranger = AuthActions(app.test_client())
     for _ in range(THRESHOLD - 1):
-        assert stranger.login(password=WRONG).status_code == 422
+        assert stranger.login(password=WRONG_PASSWORD).status_code == 422
     assert user_row(app).failed_login_count == THRESHOLD - 1
     with app.app_context():  # the window's first failure, sixteen minutes ago
         db.session.execute(
             text("UPDATE users SET failed_login_window_start = :t"), {"t": utcnow() - timedelta(minutes=16)}
         )
         db.session.commit()
-    assert stranger.login(password=WRONG).status_code == 422
+    assert stranger.login(password=WRONG_PASSWORD).status_code == 422
     row = user_row(app)
     assert row.failed_login_count == 1
     assert row.locked_until is None
@@ -81,13 +81,13 @@ def test_failures_inside_the_window_still_lock(make_app):
     create_user(app)
     stranger = AuthActions(app.test_client())
     for _ in range(THRESHOLD - 1):
-        stranger.login(password=WRONG)
+        stranger.login(password=WRONG_PASSWORD)
     with app.app_context():
         db.session.execute(
             text("UPDATE users SET failed_login_window_start = :t"), {"t": utcnow() - timedelta(minutes=14)}
         )
         db.session.commit()
-    stranger.login(password=WRONG)
+    stranger.login(password=WRONG_PASSWORD)
     assert user_row(app).locked_until is not None
     assert stranger.login().status_code == 422
 
@@ -102,7 +102,7 @@ def test_stranger_cannot_lock_out_the_owners_known_browser(make_app):
     owner = known_browser(app)
     stranger = AuthActions(app.test_client())
     for _ in range(THRESHOLD):
-        assert stranger.login(password=WRONG).status_code == 422
+        assert stranger.login(password=WRONG_PASSWORD).status_code == 422
     assert user_row(app).locked_until is not None
     response = stranger.login()  # the right password, from an unknown client: locked
     assert response.status_code == 422
@@ -117,7 +117,7 @@ def test_a_known_browser_locks_only_itself(make_app):
     create_user(app)
     owner = known_browser(app)
     for _ in range(THRESHOLD):
-        assert owner.login(password=WRONG).status_code == 422
+        assert owner.login(password=WRONG_PASSWORD).status_code == 422
     [device] = device_rows(app)
     assert device.locked_until is not None
     assert owner.login().status_code == 422
@@ -139,7 +139,7 @@ def test_another_accounts_device_cookie_counts_as_unknown(make_app):
     create_user(app, "bob")
     bob = known_browser(app, "bob")
     for _ in range(THRESHOLD):
-        assert bob.login(login="alice", password=WRONG).status_code == 422
+        assert bob.login(login="alice", password=WRONG_PASSWORD).status_code == 422
     assert user_row(app).locked_until is not None
     assert [row.failed_login_count for row in device_rows(app)] == [0]
 
@@ -155,7 +155,7 @@ def test_forged_device_cookie_counts_as_unknown(make_app, value):
     attacker = AuthActions(app.test_client())
     attacker.client.set_cookie(app.config["DEVICE_COOKIE_NAME"], forged)
     for _ in range(THRESHOLD):
-        attacker.login(password=WRONG)
+        attacker.login(password=WRONG_PASSWORD)
     assert user_row(app).locked_until is not None
     assert attacker.login().status_code == 422
     assert owner.login().status_code == 302
@@ -169,7 +169,7 @@ def test_copied_device_cookie_is_the_same_device(make_app):
     copy = AuthActions(app.test_client())
     _copy_device_cookie(app, owner, copy)
     for _ in range(THRESHOLD):
-        copy.login(password=WRONG)
+        copy.login(password=WRONG_PASSWORD)
     assert user_row(app).locked_until is None
     assert owner.login().status_code == 422  # the same device, now locked
 
@@ -181,8 +181,8 @@ def test_unlock_user_lifts_device_locks_too(make_app):
     owner = known_browser(app)
     stranger = AuthActions(app.test_client())
     for _ in range(THRESHOLD):
-        owner.login(password=WRONG)
-        stranger.login(password=WRONG)
+        owner.login(password=WRONG_PASSWORD)
+        stranger.login(password=WRONG_PASSWORD)
     result = app.test_cli_runner().invoke(args=["unlock-user", "alice"])
     assert result.exit_code == 0, result.output
     assert owner.login().status_code == 302
@@ -214,7 +214,7 @@ def test_sign_in_costs_one_hash_whether_or_not_the_account_exists(make_app, leng
     app = make_app(**MANY_ATTEMPTS)
     create_user(app)
     auth = AuthActions(app.test_client())
-    auth.login(login="nobody", password=WRONG)  # builds the dummy hash once, outside the count
+    auth.login(login="nobody", password=WRONG_PASSWORD)  # builds the dummy hash once, outside the count
     slot = CountingSlot(app.extensions["password_hash_slots"])
     app.extensions["password_hash_slots"] = slot
     password = ("Wrong-Horse-99" * 40)[:length]
@@ -281,7 +281,9 @@ def test_parallel_wrong_passwords_are_judged_at_most_threshold_times(tmp_path, d
         register(server)
         browsers = [Browser(server) for _ in range(30)]
         pages = [b.get("/auth/login") for b in browsers]
-        forms = [{"csrf_token": csrf_token(p.body), "login": "alice", "password": WRONG} for p in pages]
+        forms = [
+            {"csrf_token": csrf_token(p.body), "login": "alice", "password": WRONG_PASSWORD} for p in pages
+        ]
         offset = server.log_offset()
         barrier = threading.Barrier(len(browsers))
 

@@ -7,30 +7,27 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-import pyotp
 import pytest
-from conftest import PASSWORD, AuthActions, csrf_token
 from sqlalchemy import select, text, update
 
 from app import outbox
 from app.extensions import db
 from app.mfa import crypto, factors
 from app.models import MailOutbox, MfaFactor, MfaPendingSignIn, MfaRecoveryCode, User, UserSession
-
-T0 = datetime(2026, 12, 4, 12, 0, 5, tzinfo=UTC)  # 5 s into a 30 s time step
-
-
-class Clock:
-    """The time the server judges codes by; tests move it step by step."""
-
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def step(self, steps: int = 1) -> None:
-        self.now += timedelta(seconds=30 * steps)
+from tests.support.auth import AuthActions, csrf_token
+from tests.support.mfa import (
+    T0,
+    Clock,
+    code_at,
+    enable_totp,
+    is_signed_in,
+    password_step,
+    register,
+    second_step,
+    start_enrolment,
+    submit_enrolment,
+)
+from tests.support.passwords import NEW_PASSWORD, PASSWORD, WRONG_PASSWORD
 
 
 @pytest.fixture
@@ -40,70 +37,14 @@ def clock(monkeypatch) -> Clock:
     return clock
 
 
-def code_at(secret: str, moment: datetime) -> str:
-    return pyotp.TOTP(secret).at(moment)
-
-
 def events(caplog, name: str, field: str) -> list:
     return [getattr(r, field, None) for r in caplog.records if getattr(r, "event", None) == name]
-
-
-def register(app, username="alice", email="alice@example.com") -> AuthActions:
-    auth = AuthActions(app.test_client())
-    assert auth.register(username=username, email=email).status_code == 302
-    return auth
 
 
 def signed_in(app) -> AuthActions:
     auth = AuthActions(app.test_client())
     assert auth.login().status_code == 302
     return auth
-
-
-def start_enrolment(auth: AuthActions) -> str:
-    """Open the enrolment page and read the secret from it, as a person would type it."""
-    token = auth.token("/account/security")
-    assert auth.client.post("/account/security/totp/new", data={"csrf_token": token}).status_code == 302
-    page = auth.client.get("/account/security/totp").get_data(as_text=True)
-    assert 'src="data:image/svg+xml' in page
-    return re.search(r'id="totp-secret" class="secret">([A-Z2-7 ]+)<', page).group(1).replace(" ", "")
-
-
-def submit_enrolment(auth, code, password=PASSWORD, current_code=""):
-    token = auth.token("/account/security/totp")
-    data = {"csrf_token": token, "code": code, "password": password, "current_code": current_code}
-    return auth.client.post("/account/security/totp", data=data)
-
-
-def enable_totp(app, clock) -> tuple[AuthActions, str, list[str]]:
-    """alice with an authenticator app; returns her signed-in browser, the secret, her recovery codes."""
-    auth = register(app)
-    assert auth.login().status_code == 302
-    secret = start_enrolment(auth)
-    page = submit_enrolment(auth, code_at(secret, clock.now))
-    assert page.status_code == 200, page.get_data(as_text=True)
-    html = page.get_data(as_text=True)
-    codes = re.findall(r"<li><code>([A-Z0-9-]{19})</code></li>", html)
-    assert len(codes) == 10
-    assert 'download="recovery-codes.txt"' in html
-    clock.step()
-    return auth, secret, codes
-
-
-def password_step(app, **kwargs) -> AuthActions:
-    auth = AuthActions(app.test_client())
-    response = auth.login(**kwargs)
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/auth/mfa"
-    return auth
-
-
-def second_step(auth: AuthActions, code: str):
-    return auth.client.post("/auth/mfa", data={"csrf_token": auth.token("/auth/mfa"), "code": code})
-
-
-def is_signed_in(auth: AuthActions) -> bool:
-    return auth.client.get("/dashboard").status_code == 200
 
 
 # --- enrolment -----------------------------------------------------------------------------------
@@ -118,7 +59,7 @@ def test_enrolment_needs_a_valid_code_and_the_password(app, clock):
         submit_enrolment(auth, "000000" if code_at(secret, clock.now) != "000000" else "111111").status_code
         == 422
     )
-    assert submit_enrolment(auth, code_at(secret, clock.now), password="Wrong-Horse-99").status_code == 422
+    assert submit_enrolment(auth, code_at(secret, clock.now), password=WRONG_PASSWORD).status_code == 422
     with app.app_context():
         assert not factors.has_factor(1)
     assert submit_enrolment(auth, code_at(secret, clock.now)).status_code == 200
@@ -379,7 +320,7 @@ def test_turning_off_needs_the_password_and_a_code_and_ends_other_sessions(app, 
         data = {"csrf_token": auth.token("/account/security"), "disable-current_code": code}
         return auth.client.post("/account/security/totp/disable", data={**data, "disable-password": password})
 
-    assert turn_off(code_at(secret, clock.now), password="Wrong-Horse-99").status_code == 422
+    assert turn_off(code_at(secret, clock.now), password=WRONG_PASSWORD).status_code == 422
     assert turn_off("").status_code == 422
     assert turn_off("000000" if code_at(secret, clock.now) != "000000" else "111111").status_code == 422
     with app.app_context():
@@ -433,11 +374,10 @@ def test_a_password_reset_does_not_bypass_the_second_factor(app, clock):
         link = f"/auth/reset/{tokens.make_token(tokens.RESET_LINK, user)}"
     browser = AuthActions(app.test_client())
     page = browser.client.get(link).get_data(as_text=True)
-    new = "Brand-New-Pass-77"
-    data = {"csrf_token": csrf_token(page), "new_password": new, "confirm_password": new}
+    data = {"csrf_token": csrf_token(page), "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
     assert browser.client.post(link, data=data).headers["Location"] == "/auth/login"
     assert not is_signed_in(browser)
-    response = browser.login(password=new)
+    response = browser.login(password=NEW_PASSWORD)
     assert response.headers["Location"] == "/auth/mfa"
     assert not is_signed_in(browser)
     assert second_step(browser, code_at(secret, clock.now)).status_code == 302

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pyotp
 import pytest
-from conftest import PASSWORD, csrf_token
 from sqlalchemy import select
 
 from app.extensions import db
 from app.mfa import factors
 from app.models import User, utcnow
+from tests.support.auth import csrf_token
+from tests.support.passwords import PASSWORD
 from tests.support.races import row_held, start_parallel, wait_for_lock_waiters
 from tests.support.server import Browser, gunicorn, register, server_app_context
 

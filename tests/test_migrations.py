@@ -8,13 +8,12 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from conftest import TEST_SECRET_KEY, new_postgresql_database
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import Column, MetaData, String, inspect, text
 
 import app as app_package
-from app import create_app
 from app.extensions import db
+from tests.support.database import app_for, new_database
 
 APP_TABLES = {"users", "user_sessions", "login_events", "trusted_devices", "mail_outbox"}
 APP_TABLES |= {"mfa_factors", "mfa_recovery_codes", "mfa_pending_sign_ins"}
@@ -25,24 +24,14 @@ MIGRATIONS = Path(app_package.__file__).with_name("migrations")
 @pytest.fixture
 def fresh_database_url(backend, tmp_path):
     """An empty database of this test's own: a SQLite file, or a new PostgreSQL database."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-
-    with new_postgresql_database("test_migrations") as (url, _admin, _name):
+    with new_database(backend, tmp_path, "test_migrations", migrated=False) as url:
         yield url
 
 
 @pytest.fixture
-def fresh_app(fresh_database_url, monkeypatch):
-    monkeypatch.setenv("APP_ENV", "testing")
-    monkeypatch.setenv("SECRET_KEY", TEST_SECRET_KEY)
-    monkeypatch.setenv("DATABASE_URL", fresh_database_url)
-    application = create_app()
-    yield application
-    with application.app_context():
-        db.session.remove()
-        db.engine.dispose()
+def fresh_app(fresh_database_url):
+    with app_for(fresh_database_url) as application:
+        yield application
 
 
 def _drift(metadata=None) -> list:

@@ -6,7 +6,6 @@ import threading
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from conftest import PASSWORD, csrf_token
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
@@ -14,6 +13,8 @@ import app.auth.routes as auth_routes
 from app.config import normalize_database_url
 from app.extensions import db
 from app.models import LoginEvent, User, UserSession, hash_session_token, utcnow
+from tests.support.auth import csrf_token
+from tests.support.passwords import PASSWORD
 
 USERNAME_TAKEN = "That username is taken."
 EMAIL_TAKEN = "An account with that e-mail address already exists."

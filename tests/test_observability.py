@@ -8,11 +8,13 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import PASSWORD, AuthActions, csrf_token
 from sqlalchemy import select, text, update
 
 from app.extensions import db
 from app.models import User, UserSession, utcnow
+from tests.support.auth import AuthActions, csrf_token
+from tests.support.metrics import metric_value
+from tests.support.passwords import PASSWORD
 
 SECRET = "Zebra-Quartz-Secret-77"
 
@@ -279,20 +281,6 @@ def test_bad_log_settings_are_refused(make_app, monkeypatch, name, value):
 
 
 # --- metrics -------------------------------------------------------------------------------------
-
-
-def metric_value(text: str, name: str, **labels: str) -> float:
-    """The value of one sample in Prometheus text format (0 when absent)."""
-    for line in text.splitlines():
-        if line.startswith("#") or not line.startswith(name):
-            continue
-        series, _, value = line.rpartition(" ")
-        if series.split("{", 1)[0] != name:
-            continue
-        found = dict(re.findall(r'(\w+)="([^"]*)"', series))
-        if found == labels:
-            return float(value)
-    return 0.0
 
 
 def test_metrics_endpoint_speaks_prometheus_text(client):

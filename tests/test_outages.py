@@ -16,13 +16,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, TEST_SECRET_KEY, AuthActions, csrf_token, new_postgresql_database
 from sqlalchemy import select, text
-from test_observability import metric_value
 
 from app import create_app
 from app.extensions import db, limiter
 from app.models import User
+from tests.support.auth import AuthActions, csrf_token
+from tests.support.database import new_postgresql_database
+from tests.support.metrics import metric_value
+from tests.support.passwords import NEW_PASSWORD, PASSWORD, TEST_SECRET_KEY
 from tests.support.races import wait_for_lock_waiters
 from tests.support.services import private_postgres, private_redis
 
@@ -512,8 +514,8 @@ def test_the_lockout_still_protects_with_redis_stopped(redis_app, redis_server):
 
 def test_redis_stopped_under_gunicorn_keeps_sign_in_working(redis_server, tmp_path, database_url):
     """The same outage on the production server: two workers, multiprocess metrics, JSON logs."""
+    from tests.support.metrics import scrape, value
     from tests.support.server import Browser, get, gunicorn, register
-    from tests.test_gunicorn import scrape, value
 
     with gunicorn(tmp_path, database_url, workers=2, RATELIMIT_STORAGE_URI=redis_server.url) as server:
         register(server)
@@ -535,7 +537,6 @@ def test_redis_stopped_under_gunicorn_keeps_sign_in_working(redis_server, tmp_pa
 
 # --- nothing after the last commit can turn a success into a failure ------------------------------
 
-NEW_PASSWORD = "N3w-Quartz-passw0rd-7"
 AFTER_COMMIT = {
     "registration": (
         "/auth/register",

@@ -26,13 +26,15 @@ from app.auth import account_mail
 from app.config import ConfigError, config_class
 from app.extensions import db
 from app.models import MailOutbox, User, utcnow
-from tests.conftest import AuthActions, _migrate, csrf_token, new_postgresql_database
+from tests.support.auth import AuthActions, csrf_token
+from tests.support.database import migrate, new_postgresql_database
 from tests.support.mailbox import hung_relay, smtp_server
-from tests.support.server import free_port, gunicorn
+from tests.support.passwords import NEW_PASSWORD
+from tests.support.ports import free_port
+from tests.support.server import gunicorn
 from tests.support.services import private_postgres
 
 BASE_URL = "https://auth.example.test"
-NEW_PASSWORD = "Brand-New-Pass-77"
 
 
 def mail_settings(port: int, **overrides: object) -> dict[str, object]:
@@ -185,7 +187,7 @@ def test_a_message_whose_sender_lost_the_database_mid_send_goes_out_when_it_retu
     make_app()  # the fixture's own database, emptied at teardown
     with private_postgres() as server, smtp_server() as (port, mailbox):
         url = server.create_database("outbox_lost_database")
-        _migrate(url)
+        migrate(url)
         monkeypatch.setenv("DATABASE_URL", url)
         app = make_app(**mail_settings(port, MAIL_SENDER="thread", MAIL_POLL_SECONDS=1))
         assert app.config["MAIL_LEASE_SECONDS"] >= 60
@@ -655,7 +657,7 @@ def test_the_sender_thread_outlives_a_database_that_is_not_there_yet(
         while not events(caplog, "mail.sender_error"):
             assert time.monotonic() < deadline, "the sender never met the missing table"
             time.sleep(0.05)
-        _migrate(url)
+        migrate(url)
         with app.app_context():
             user = User(username="alice", email="alice@example.com", password_hash="x")
             db.session.add(user)

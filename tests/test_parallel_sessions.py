@@ -7,10 +7,11 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import PASSWORD, _migrate, new_postgresql_database
 from sqlalchemy import create_engine, text
 
 from app.config import normalize_database_url
+from tests.support.database import new_database
+from tests.support.passwords import PASSWORD
 from tests.support.server import Browser, get, gunicorn
 
 PARALLEL = 32
@@ -34,13 +35,7 @@ TRIGGERS = {
 @pytest.fixture
 def touch_counted_database(backend, tmp_path):
     """A fresh migrated database whose user_sessions.last_seen_at writes are counted in touch_log."""
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'touch.db'}"
-        _migrate(url)
-        yield url
-        return
-    with new_postgresql_database("test_touch") as (url, _admin, _name):
-        _migrate(url)
+    with new_database(backend, tmp_path, "test_touch") as url:
         yield url
 
 

@@ -10,14 +10,16 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import PASSWORD, AuthActions
-from sqlalchemy import func, select
-from test_mfa import T0, Clock, code_at, enable_totp, is_signed_in, password_step, register
+from sqlalchemy import select
 
 from app.config import ConfigError, config_class
 from app.extensions import db
 from app.mfa import factors, passkey_routes, passkeys
 from app.models import LoginEvent, MailOutbox, MfaFactor, PasskeyCredential, User, WebAuthnChallenge
+from tests.support.auth import AuthActions
+from tests.support.database import count_rows
+from tests.support.mfa import T0, Clock, code_at, enable_totp, is_signed_in, password_step, register
+from tests.support.passwords import PASSWORD, WRONG_PASSWORD
 from tests.support.soft_authenticator import SoftAuthenticator
 
 
@@ -95,11 +97,6 @@ def second_step_passkey(auth: AuthActions, authenticator: SoftAuthenticator, **k
     return auth.client.post("/auth/mfa/passkey", data=data)
 
 
-def count(app, model) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model))
-
-
 # --- registration --------------------------------------------------------------------------------
 
 
@@ -136,10 +133,10 @@ def test_the_registration_options_ask_for_a_discoverable_verified_passkey(app, c
 def test_adding_a_passkey_needs_the_password(app, clock):
     auth = register(app)
     assert auth.login().status_code == 302
-    response = ask_registration(auth, password="Wrong-Horse-99")
+    response = ask_registration(auth, password=WRONG_PASSWORD)
     assert response.status_code == 200  # an answer for the script to show, not a failed request
     assert "password is not correct" in response.get_json()["error"]
-    assert count(app, WebAuthnChallenge) == 0
+    assert count_rows(app, WebAuthnChallenge) == 0
 
 
 def test_adding_a_second_factor_needs_the_current_one(app, clock):
@@ -171,7 +168,7 @@ def test_a_registration_challenge_works_once(app, clock):
     assert send_registration(auth, credential).status_code == 200
     replayed = send_registration(auth, credential)
     assert replayed.status_code == 302
-    assert count(app, PasskeyCredential) == 1
+    assert count_rows(app, PasskeyCredential) == 1
 
 
 @pytest.mark.parametrize(
@@ -186,7 +183,7 @@ def test_a_registration_for_another_origin_or_rp_or_unverified_is_refused(app, c
     response = send_registration(auth, credential)
     assert response.status_code == 302
     assert response.headers["Location"] == "/account/security"
-    assert count(app, PasskeyCredential) == 0
+    assert count_rows(app, PasskeyCredential) == 0
     with app.app_context():
         assert not factors.has_factor(1)
 
@@ -304,7 +301,7 @@ def test_a_replayed_sign_in_is_refused(app, clock):
     replay.set_cookie("session", cookie)
     data = {"passkey-csrf_token": token, "passkey-credential": json.dumps(credential)}
     assert first.post("/auth/passkey", data=data).headers["Location"] == "/dashboard"
-    assert count(app, WebAuthnChallenge) == 0
+    assert count_rows(app, WebAuthnChallenge) == 0
     assert replay.post("/auth/passkey", data=data).headers["Location"] == "/auth/login"
     assert replay.get("/dashboard").status_code == 302
 
@@ -364,7 +361,7 @@ def test_a_locked_account_is_not_opened_by_a_passkey(make_app):
     _auth, authenticator, _codes = passkey_user(app, None)
     stranger = AuthActions(app.test_client())
     for _ in range(2):
-        stranger.login(password="Wrong-Horse-99")
+        stranger.login(password=WRONG_PASSWORD)
     client = app.test_client()
     assert passwordless(client, authenticator).headers["Location"] == "/auth/login"
     assert client.get("/dashboard").status_code == 302
@@ -387,13 +384,13 @@ def test_removing_a_passkey_needs_the_password_and_a_factor_and_it_stops_working
     with app.app_context():
         factor_id = db.session.scalar(select(MfaFactor.id))
     assert auth.client.get(f"/account/security/passkeys/{factor_id}/remove").status_code == 200
-    assert remove(auth, factor_id, code=codes[0], password="Wrong-Horse-99").status_code == 422
+    assert remove(auth, factor_id, code=codes[0], password=WRONG_PASSWORD).status_code == 422
     assert remove(auth, factor_id, code="").status_code == 422
-    assert count(app, PasskeyCredential) == 1
+    assert count_rows(app, PasskeyCredential) == 1
     response = remove(auth, factor_id, code=codes[1])
     assert response.status_code == 302
     assert response.headers["Location"] == "/account/security"
-    assert count(app, PasskeyCredential) == 0
+    assert count_rows(app, PasskeyCredential) == 0
     assert is_signed_in(auth)
     assert other.get("/dashboard").status_code == 302  # other sessions ended
     with app.app_context():
@@ -414,7 +411,7 @@ def test_nobody_removes_another_accounts_passkey(app, clock):
     with app.app_context():
         factor_id = db.session.scalar(select(MfaFactor.id))
     assert bob.client.get(f"/account/security/passkeys/{factor_id}/remove").status_code == 404
-    assert count(app, PasskeyCredential) == 1
+    assert count_rows(app, PasskeyCredential) == 1
 
 
 # --- settings ------------------------------------------------------------------------------------
@@ -480,7 +477,7 @@ def test_a_passkey_confirms_a_change_instead_of_a_code(app, clock):
     data = {"csrf_token": auth.token(path), "remove-current_passkey": answer, "remove-password": PASSWORD}
     response = auth.client.post(path, data=data)
     assert response.status_code == 302, response.get_data(as_text=True)
-    assert count(app, PasskeyCredential) == 0
+    assert count_rows(app, PasskeyCredential) == 0
     # The same answer again proves nothing: its challenge is spent.
     assert passkey_user_again(app, auth, answer) == 422
 

@@ -14,8 +14,8 @@ import http.client
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from conftest import PASSWORD, csrf_token
-
+from tests.support.auth import csrf_token
+from tests.support.passwords import PASSWORD
 from tests.support.server import HTTP_TIMEOUT, Browser, Server, gunicorn, register
 
 PARALLEL = 8

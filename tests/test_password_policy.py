@@ -5,13 +5,14 @@ and no composition rules."""
 from __future__ import annotations
 
 import pytest
-from conftest import PASSWORD, AuthActions, csrf_token
 from sqlalchemy import func, select
 
 from app.config import ConfigError, ProductionConfig
 from app.extensions import db
 from app.models import User
 from app.security import hash_password, password_problems
+from tests.support.auth import AuthActions, csrf_token
+from tests.support.passwords import PASSWORD
 
 STRENGTH = "too easy to guess"
 DEFAULT_HINT = "with an upper-case letter, a lower-case letter and a digit"

@@ -13,12 +13,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import PASSWORD, csrf_token
 
 from app.gunicorn_worker import PEEK_BYTES, capture_live_response, classify_head
+from tests.support.auth import csrf_token
+from tests.support.passwords import PASSWORD, PRODUCTION_SECRET_KEY
 from tests.support.races import wait_for_lock_waiters
 from tests.support.server import HTTP_TIMEOUT, Browser, Reply, Server, get, gunicorn, register
-from tests.test_gunicorn import PRODUCTION_SECRET_KEY
 
 LIVENESS_BOUND = 0.100  # seconds, from the issue
 READINESS_TIMEOUT = 3.0  # the chart's readiness timeoutSeconds

@@ -7,13 +7,14 @@ import io
 import json
 
 import pytest
-from conftest import PASSWORD, csrf_token
 from sqlalchemy import select
 
 from app import tokens
 from app.extensions import db
 from app.models import LoginEvent, User, UserSession
 from app.security import hash_password
+from tests.support.auth import csrf_token
+from tests.support.passwords import PASSWORD
 
 # Every value JSON can carry that a form field cannot.
 JSON_VALUES = {

@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from conftest import PASSWORD, AuthActions, csrf_token
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, select, update
@@ -26,8 +25,9 @@ from sqlalchemy.engine import Engine
 from app import tokens
 from app.extensions import db
 from app.models import LoginEvent, User, UserSession, utcnow
+from tests.support.auth import AuthActions, csrf_token
+from tests.support.passwords import PASSWORD, WRONG_PASSWORD
 
-WRONG_PASSWORD = "Wrong-Horse-42"
 _WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 
 

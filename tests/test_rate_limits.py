@@ -7,9 +7,9 @@ import os
 
 import pytest
 import redis
-from conftest import AuthActions
 
 from app.config import ConfigError
+from tests.support.auth import AuthActions
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 

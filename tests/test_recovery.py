@@ -16,11 +16,11 @@ from app import outbox
 from app.config import ConfigError, config_class
 from app.extensions import db
 from app.models import User, UserSession
-from tests.conftest import PASSWORD, AuthActions, csrf_token
+from tests.support.auth import AuthActions, csrf_token
 from tests.support.mailbox import smtp_server
-from tests.support.server import free_port
+from tests.support.passwords import NEW_PASSWORD, PASSWORD
+from tests.support.ports import free_port
 
-NEW_PASSWORD = "Brand-New-Pass-77"
 BASE_URL = "https://auth.example.test"
 RESET_ANSWER = "If an account exists for that address, we have sent a link to reset its password."
 

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD, AuthActions, csrf_token
 from flask import abort
 from sqlalchemy import func, select
 
@@ -15,6 +14,8 @@ from app.config import ConfigError, ProductionConfig
 from app.extensions import db
 from app.models import User, UserSession
 from app.security import common_passwords, hash_password, password_problems, verify_password
+from tests.support.auth import AuthActions, csrf_token
+from tests.support.passwords import PASSWORD
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "app" / "templates"
 GOOD_PASSWORD = "Brave-Otter-77"

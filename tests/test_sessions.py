@@ -8,16 +8,14 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import PASSWORD, AuthActions, csrf_token
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models import LoginEvent, User, UserSession, utcnow
 from app.security import hash_password
-
-NEW_PASSWORD = "Battery-Staple-77"
-WRONG_PASSWORD = "Wrong-Horse-42"
-
+from tests.support.auth import AuthActions, csrf_token
+from tests.support.database import count_rows
+from tests.support.passwords import NEW_PASSWORD, PASSWORD, WRONG_PASSWORD
 
 # --- helpers ---------------------------------------------------------------
 
@@ -89,11 +87,6 @@ def set_session(app, session_id, **values):
         db.session.commit()
 
 
-def count(app, model, *where):
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model).where(*where))
-
-
 def page(client, path="/dashboard") -> str:
     response = client.get(path)
     assert response.status_code == 200
@@ -141,7 +134,7 @@ def test_every_sign_in_gets_its_own_session(app):
     first = signed_in_client(app)
     second = signed_in_client(app)
     assert session_id_of(app, first) != session_id_of(app, second)
-    assert count(app, UserSession) == 2
+    assert count_rows(app, UserSession) == 2
 
 
 # --- fixation ----------------------------------------------------------------
@@ -183,10 +176,10 @@ def test_sign_out_revokes_copied_cookies(app, client, auth):
     auth.login()
     copy = copy_cookies(app, client)
     assert signed_in(copy)
-    assert count(app, UserSession) == 1
+    assert count_rows(app, UserSession) == 1
 
     assert auth.logout().status_code == 302
-    assert count(app, UserSession) == 0
+    assert count_rows(app, UserSession) == 0
     assert not signed_in(client)
     assert not signed_in(copy)
     assert not signed_in(copy_cookies(app, copy))
@@ -203,7 +196,7 @@ def test_sign_out_revokes_remember_cookie(app, auth):
 
     fresh_copy = copy_cookies(app, client, names=[remember_name])
     AuthActions(client).logout()
-    assert count(app, UserSession) == 0
+    assert count_rows(app, UserSession) == 0
     assert not signed_in(fresh_copy)
     assert not signed_in(remember_only)
 
@@ -303,9 +296,9 @@ def test_delete_account_wrong_password(app):
     response = _delete_account(client, WRONG_PASSWORD)
     assert response.status_code == 422
     assert "That password is not correct; nothing was deleted." in response.get_data(as_text=True)
-    assert count(app, User) == 1
-    assert count(app, UserSession, UserSession.user_id == user_id) == 2
-    assert count(app, LoginEvent, LoginEvent.user_id == user_id) == 2
+    assert count_rows(app, User) == 1
+    assert count_rows(app, UserSession, UserSession.user_id == user_id) == 2
+    assert count_rows(app, LoginEvent, LoginEvent.user_id == user_id) == 2
     assert signed_in(client)
     assert signed_in(other)
 
@@ -324,14 +317,14 @@ def test_delete_account(app):
     assert "Your account and its history have been deleted." in client.get("/auth/login").get_data(
         as_text=True
     )
-    assert count(app, User, User.id == user_id) == 0
-    assert count(app, LoginEvent, LoginEvent.user_id == user_id) == 0
-    assert count(app, UserSession, UserSession.user_id == user_id) == 0
+    assert count_rows(app, User, User.id == user_id) == 0
+    assert count_rows(app, LoginEvent, LoginEvent.user_id == user_id) == 0
+    assert count_rows(app, UserSession, UserSession.user_id == user_id) == 0
     assert not signed_in(client)
     assert not signed_in(other)
     # Other accounts are untouched.
-    assert count(app, User, User.id == bob_id) == 1
-    assert count(app, LoginEvent, LoginEvent.user_id == bob_id) == 1
+    assert count_rows(app, User, User.id == bob_id) == 1
+    assert count_rows(app, LoginEvent, LoginEvent.user_id == bob_id) == 1
     assert signed_in(bob)
     assert AuthActions(app.test_client()).login().status_code == 422
 
@@ -530,7 +523,7 @@ def test_end_one_other_session(app):
     assert signed_in(bystander)
     assert signed_in(client)
     assert target_id not in {row.id for row in session_rows(app)}
-    assert count(app, UserSession) == 2
+    assert count_rows(app, UserSession) == 2
 
 
 def test_end_session_needs_csrf(app):
@@ -556,7 +549,7 @@ def test_end_other_users_session_is_404(app):
     assert response.status_code == 404
     assert signed_in(bob)
     assert signed_in(client)
-    assert count(app, UserSession) == 2
+    assert count_rows(app, UserSession) == 2
 
 
 def test_end_own_current_session_signs_out(app):
@@ -568,7 +561,7 @@ def test_end_own_current_session_signs_out(app):
     assert response.status_code == 302
     assert response.headers["Location"] == "/auth/login"
     assert not signed_in(client)
-    assert count(app, UserSession) == 0
+    assert count_rows(app, UserSession) == 0
 
 
 def test_end_all_other_sessions(app):

@@ -52,8 +52,9 @@ sys.path.insert(0, str(ROOT))  # the test harness's server starter and browser
 import pytest  # noqa: E402 - tests.support.server reports a server that would not start with pytest.fail
 
 from app.config import BY_NAME  # noqa: E402
-from tests.conftest import new_postgresql_database  # noqa: E402
-from tests.support.server import Browser, Server, free_port, get, gunicorn, signal_group  # noqa: E402
+from tests.support.database import new_postgresql_database  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
+from tests.support.server import Browser, Server, get, gunicorn, signal_group  # noqa: E402
 
 T = TypeVar("T")
 
@@ -350,9 +351,7 @@ class Bench:
             return f"sqlite:///{path}"
 
         # The test suite's fresh database (CREATE, and DROP ... WITH (FORCE) at the end) on this server.
-        with pytest.MonkeyPatch.context() as env:
-            env.setenv("TEST_DATABASE_URL", admin_url)
-            url, admin, name = self.cleanups.enter_context(new_postgresql_database("bench"))
+        url, admin, name = self.cleanups.enter_context(new_postgresql_database("bench", server=admin_url))
         self.on_cleanup(f"database {name}", lambda: say(f"dropped database {name}"))
         OWN_PROCESS_TITLES.append(f" {name} ")  # "postgres: USER DBNAME HOST(PORT) STATE"
         version, host = admin.server_version, urllib.parse.urlsplit(admin_url)

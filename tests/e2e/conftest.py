@@ -24,10 +24,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext
 
-from tests.conftest import _migrate
+from tests.support.database import migrate
 from tests.support.mailbox import Mailbox, ReceivedMail
 from tests.support.mailbox import smtp_server as mail_server
-from tests.support.server import Server, free_port, gunicorn
+from tests.support.ports import free_port
+from tests.support.server import Server, gunicorn
 
 from .support import (
     ARTIFACTS,
@@ -155,7 +156,7 @@ def live_server(
     """gunicorn -c gunicorn.conf.py "app:create_app()" on a freshly migrated SQLite database."""
     run_dir = tmp_path_factory.mktemp("e2e-server")
     database_url = f"sqlite:///{run_dir / 'e2e.db'}"
-    _migrate(database_url)
+    migrate(database_url)
     with gunicorn(run_dir, database_url, port=app_port, **server_settings(app_port, smtp_server)) as server:
         yield server
 

@@ -20,7 +20,9 @@ from pathlib import Path
 import pyotp
 from playwright.sync_api import BrowserContext, ConsoleMessage, Locator, Page, Response, expect
 
+from tests.support.auth import csrf_token
 from tests.support.mailbox import Mailbox
+from tests.support.passwords import make_password
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
@@ -60,15 +62,7 @@ class User:
     new_password: str
 
 
-_CSRF = re.compile(
-    r'<input[^>]*\bname="csrf_token"[^>]*\bvalue="([^"]+)"|<input[^>]*\bvalue="([^"]+)"[^>]*\bname="csrf_token"'
-)
 _sequence = iter(range(1, 1_000_000))
-
-
-def make_password() -> str:
-    """Meets the policy (8+ characters, upper, lower, digit), is no common password and names no user."""
-    return f"Kx{secrets.token_hex(5)}-Q{secrets.randbelow(90) + 10}w"
 
 
 def unique_user() -> User:
@@ -80,10 +74,9 @@ def register_over_http(base_url: str, user: User) -> None:
     """Post the registration form without a browser (for tests about something else)."""
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
     with opener.open(f"{base_url}/auth/register", timeout=HTTP_TIMEOUT) as response:
-        match = _CSRF.search(response.read().decode())
-    assert match, "no CSRF token on /auth/register"
+        token = csrf_token(response.read().decode())
     form = {
-        "csrf_token": match.group(1) or match.group(2),
+        "csrf_token": token,
         "username": user.username,
         "email": user.email,
         "password": user.password,

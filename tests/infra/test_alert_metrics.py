@@ -18,10 +18,11 @@ import time
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import PASSWORD
 from tests.infra.test_alerts import rule_groups
 from tests.infra.test_dashboard import panel_expressions
-from tests.support.server import Browser, free_port, get, gunicorn, register
+from tests.support.passwords import PASSWORD
+from tests.support.ports import free_port
+from tests.support.server import Browser, get, gunicorn, register
 
 # Labels Prometheus adds to every scraped series (target and ServiceMonitor labels).
 TARGET_LABELS = {"namespace", "pod", "job", "instance", "service", "endpoint", "container"}

@@ -23,7 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.server import free_port
+from tests.support.auth import csrf_token
+from tests.support.database import new_postgresql_database
+from tests.support.ports import free_port
 from tests.support.standins import docker_build
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -207,7 +209,7 @@ def _register_and_sign_in(port: int) -> None:
 
     def form(path: str, **fields: str):
         page = opener.open(base + path, timeout=10).read().decode()
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        token = csrf_token(page)
         data = urllib.parse.urlencode({"csrf_token": token, **fields}).encode()
         return opener.open(base + path, data, timeout=30)
 
@@ -318,20 +320,9 @@ def test_serves_read_only_as_non_root_and_stops_cleanly(image):
 @pytest.fixture
 def postgresql_database():
     """A fresh database on the machine's PostgreSQL, reached through its socket."""
-    import psycopg2
-
     server = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"test_container_{secrets.token_hex(4)}"
-    admin = psycopg2.connect(server)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with new_postgresql_database("test_container", server) as (_url, _admin, name):
         yield name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def test_serves_on_the_machines_postgresql_after_migrate(image, postgresql_database):

@@ -15,7 +15,7 @@ from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 
-from tests.support.server import free_port
+from tests.support.ports import free_port
 
 LINK = re.compile(r"https?://[^\s<>\"]+")
 

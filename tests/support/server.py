@@ -9,8 +9,8 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -23,21 +23,19 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.conftest import PASSWORD, TEST_SECRET_KEY, csrf_token
+from tests.support.auth import csrf_token
+from tests.support.database import app_for
+from tests.support.passwords import PASSWORD, TEST_SECRET_KEY
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
+# The gunicorn of the Python running the tests (whatever virtualenv that is), as a command.
+GUNICORN = [sys.executable, "-m", "gunicorn"]
 START_TIMEOUT = 20.0
 HTTP_TIMEOUT = 15.0
 
 
 # --- the server -------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _children(pid: int) -> set[int]:
@@ -144,7 +142,7 @@ def gunicorn(
     stdout_path, stderr_path = run_dir / "stdout.log", run_dir / "stderr.log"
     with open(stdout_path, "ab") as out, open(stderr_path, "ab") as err:
         proc = subprocess.Popen(
-            [str(GUNICORN), "-c", "gunicorn.conf.py", f"{module}:create_app()"],
+            [*GUNICORN, "-c", "gunicorn.conf.py", f"{module}:create_app()"],
             cwd=ROOT,
             env={k: v for k, v in environment.items() if v is not None},
             stdout=out,
@@ -260,17 +258,5 @@ def register(server: Server, username: str = "alice", password: str = PASSWORD) 
 def server_app_context(database_url: str) -> Iterator[object]:
     """An app context on a server's database with the servers' SECRET_KEY (so tokens and
     secrets made here are the server's), its connections closed after; yields the app."""
-    from app import create_app
-    from app.extensions import db
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("APP_ENV", "testing")
-        mp.setenv("DATABASE_URL", database_url)
-        mp.setenv("SECRET_KEY", TEST_SECRET_KEY)
-        flask_app = create_app()
-        with flask_app.app_context():
-            try:
-                yield flask_app
-            finally:
-                db.session.remove()
-                db.engine.dispose()
+    with app_for(database_url) as flask_app, flask_app.app_context():
+        yield flask_app

@@ -11,7 +11,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,19 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.database import create_database
+from tests.support.ports import free_port, listening
+
 START_TIMEOUT = 20.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _postgres_bin(name: str) -> str:
@@ -82,19 +72,10 @@ class PrivatePostgres:
         self._pg_ctl("-m", "fast", "-w", "stop")
 
     def running(self) -> bool:
-        return _listening(self.port)
+        return listening(self.port)
 
     def create_database(self, name: str) -> str:
-        import psycopg2
-
-        admin = psycopg2.connect(self.url())
-        admin.autocommit = True
-        try:
-            with admin.cursor() as cursor:
-                cursor.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            admin.close()
-        return self.url(name)
+        return create_database(self.url(), name)
 
 
 @contextmanager
@@ -153,7 +134,7 @@ class PrivateRedis:
             stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + START_TIMEOUT
-        while not _listening(self.port):
+        while not listening(self.port):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"redis-server did not start on port {self.port}")
             time.sleep(0.02)
