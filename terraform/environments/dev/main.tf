@@ -109,3 +109,23 @@ module "eks" {
   admin_principal_arns    = var.admin_principal_arns
   deployer_principal_arns = [module.security.deploy_role_arn]
 }
+
+# The environment's alerts topic, with the ALB, WAF and cost alarms; the RDS
+# alarms and AWS Backup notify the same topic.
+module "monitoring" {
+  source = "../../modules/monitoring"
+
+  name        = var.name
+  environment = local.environment
+  tags        = local.tags
+
+  alert_email_addresses = var.alarm_email_addresses
+  monthly_budget_usd    = var.monthly_budget_usd
+
+  # The ALB is the AWS Load Balancer Controller's (Helm ingress.groupName = var.name).
+  alb_exists                        = var.alb_exists
+  cluster_name                      = module.eks.cluster_name
+  alb_ingress_group                 = var.name
+  alb_5xx_threshold_percent         = var.alb_5xx_threshold_percent
+  alb_p99_latency_threshold_seconds = var.alb_p99_latency_threshold_seconds
+}

@@ -69,3 +69,18 @@ output "external_dns_role_arn" {
   description = "IRSA role for ExternalDNS's Helm release (null without route53_zone_id)."
   value       = module.eks.external_dns_role_arn
 }
+
+output "alerts_topic_arn" {
+  description = "The environment's alerts SNS topic (alarms, budget)."
+  value       = module.monitoring.topic_arn
+}
+
+output "db_instance_identifier" {
+  description = "dev has no RDS."
+  value       = null
+}
+
+output "backup_vault_name" {
+  description = "dev has no database to back up."
+  value       = null
+}

@@ -16,3 +16,11 @@ tags = {
   Owner      = "platform-team"
   CostCenter = "flask-auth-dev"
 }
+
+# Cost: EKS control plane, one NAT gateway, two t3.small nodes, the interface
+# endpoints and the ALB come to roughly 200 USD a month.
+monthly_budget_usd = 250
+
+# One pod on SQLite: slower, and a handful of errors is a larger share.
+alb_5xx_threshold_percent         = 10
+alb_p99_latency_threshold_seconds = 3

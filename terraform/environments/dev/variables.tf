@@ -96,3 +96,34 @@ variable "route53_zone_id" {
   description = "Route53 hosted zone of the Ingress host (the Helm values' host name): ExternalDNS's IRSA role may change only it. Empty = no ExternalDNS role."
   default     = ""
 }
+
+variable "monthly_budget_usd" {
+  type        = number
+  description = "The environment's monthly AWS cost budget in USD: notified at 80% forecast and 100% actual."
+}
+
+variable "alb_exists" {
+  type        = bool
+  description = "Set true once the first deploy has created the Ingress's ALB: Terraform then looks it up by its controller tags and creates the ALB alarms."
+  default     = false
+}
+
+# ALB alarm thresholds (modules/monitoring): the defaults there, unless the
+# environment's terraform.tfvars says otherwise.
+variable "alb_5xx_threshold_percent" {
+  type        = number
+  description = "Alarm when more than this percentage of the requests get a 5xx from the pods."
+  default     = 5
+}
+
+variable "alb_p99_latency_threshold_seconds" {
+  type        = number
+  description = "Alarm when the p99 target response time stays above this many seconds."
+  default     = 1.5
+}
+
+variable "alarm_email_addresses" {
+  type        = list(string)
+  description = "Who the alerts topic and the budget e-mail."
+  default     = []
+}

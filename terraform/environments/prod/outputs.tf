@@ -74,3 +74,23 @@ output "external_dns_role_arn" {
   description = "IRSA role for ExternalDNS's Helm release (null without route53_zone_id)."
   value       = module.eks.external_dns_role_arn
 }
+
+output "alerts_topic_arn" {
+  description = "The environment's alerts SNS topic (alarms, budget, AWS Backup)."
+  value       = module.monitoring.topic_arn
+}
+
+output "db_instance_identifier" {
+  description = "RDS instance identifier (aws rds describe-db-snapshots --db-instance-identifier)."
+  value       = module.rds.db_instance_identifier
+}
+
+output "backup_vault_name" {
+  description = "AWS Backup vault of the database's daily snapshots (aws backup list-recovery-points-by-backup-vault)."
+  value       = module.backup.vault_name
+}
+
+output "backup_copy_vault_arn" {
+  description = "Vault in backup_copy_region holding the copies of the database snapshots."
+  value       = module.backup.copy_vault_arn
+}

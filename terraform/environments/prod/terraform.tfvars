@@ -14,3 +14,17 @@ tags = {
   Owner      = "platform-team"
   CostCenter = "flask-auth-prod"
 }
+
+# Cost: three NAT gateways, m5.large nodes (plus spot), Multi-AZ db.m6g.large,
+# two cache.t4g.small, WAF and the ALB: roughly 1,200 USD a month.
+monthly_budget_usd = 1500
+
+# Stricter than the defaults: real users, several pods.
+alb_5xx_threshold_percent         = 2
+alb_p99_latency_threshold_seconds = 1
+waf_blocked_requests_threshold    = 500
+
+# Daily AWS Backup snapshots kept 35 days, copied to Singapore and kept 30 days there.
+backup_retention_days      = 35
+backup_copy_region         = "ap-southeast-1"
+backup_copy_retention_days = 30

@@ -18,3 +18,13 @@ provider "aws" {
     tags = local.tags
   }
 }
+
+# The region of the cross-region copies of the database backups (modules/backup).
+provider "aws" {
+  alias  = "backup_copy"
+  region = var.backup_copy_region
+
+  default_tags {
+    tags = local.tags
+  }
+}

@@ -130,7 +130,7 @@ module "rds" {
   deletion_protection   = false
   backup_retention_days = 7
   kms_key_arn           = module.security.rds_kms_key_arn
-  alarm_email_addresses = var.alarm_email_addresses
+  alarm_topic_arn       = module.monitoring.topic_arn
   log_retention_days    = 90
 }
 
@@ -149,4 +149,59 @@ module "elasticache" {
   num_cache_clusters = 1
   kms_key_arn        = module.security.elasticache_kms_key_arn
   log_retention_days = 90
+}
+
+# The environment's alerts topic, with the ALB, WAF and cost alarms; the RDS
+# alarms and AWS Backup notify the same topic.
+module "monitoring" {
+  source = "../../modules/monitoring"
+
+  name        = var.name
+  environment = local.environment
+  tags        = local.tags
+
+  # The topic the RDS module created before this module existed, kept by name
+  # (moved blocks below): a rename would replace it and drop its confirmed
+  # e-mail subscriptions.
+  topic_name = "${var.name}-postgres-alarms"
+
+  alert_email_addresses = var.alarm_email_addresses
+  monthly_budget_usd    = var.monthly_budget_usd
+
+  # The ALB is the AWS Load Balancer Controller's (Helm ingress.groupName = var.name).
+  alb_exists                        = var.alb_exists
+  cluster_name                      = module.eks.cluster_name
+  alb_ingress_group                 = var.name
+  alb_5xx_threshold_percent         = var.alb_5xx_threshold_percent
+  alb_p99_latency_threshold_seconds = var.alb_p99_latency_threshold_seconds
+}
+
+# The alarm topic and its subscriptions were module.rds's: they move, unchanged.
+moved {
+  from = module.rds.aws_sns_topic.alarms
+  to   = module.monitoring.aws_sns_topic.alerts
+}
+
+moved {
+  from = module.rds.aws_sns_topic_subscription.email
+  to   = module.monitoring.aws_sns_topic_subscription.email
+}
+
+# Daily AWS Backup snapshots of the database, on top of RDS's own automated
+# backups (point-in-time restore).
+module "backup" {
+  source = "../../modules/backup"
+
+  name        = var.name
+  environment = local.environment
+  tags        = local.tags
+
+  providers = {
+    aws      = aws
+    aws.copy = aws # no cross-region copy in staging
+  }
+
+  resource_arns   = [module.rds.db_instance_arn]
+  alert_topic_arn = module.monitoring.topic_arn
+  retention_days  = var.backup_retention_days
 }

@@ -13,3 +13,10 @@ tags = {
   Owner      = "platform-team"
   CostCenter = "flask-auth-staging"
 }
+
+# Cost: dev's baseline plus t3.medium nodes, db.t4g.small and cache.t4g.micro,
+# three zones of endpoints: roughly 400 USD a month.
+monthly_budget_usd = 500
+
+# Daily AWS Backup snapshots kept a week (RDS keeps its own 7 days as well).
+backup_retention_days = 7

@@ -57,24 +57,8 @@ resource "aws_iam_role_policy_attachment" "monitoring" {
 
 # --- Alarms -----------------------------------------------------------------
 
-# CloudWatch publishes to an encrypted topic only if the key policy lets
-# cloudwatch.amazonaws.com use the key (kms:GenerateDataKey*, kms:Decrypt):
-# that is the caller's key policy.
-resource "aws_sns_topic" "alarms" {
-  name              = "${local.identifier}-alarms"
-  kms_master_key_id = var.kms_key_arn
-
-  tags = merge(var.tags, { Name = "${local.identifier}-alarms" })
-}
-
-resource "aws_sns_topic_subscription" "email" {
-  for_each = toset(var.alarm_email_addresses)
-
-  topic_arn = aws_sns_topic.alarms.arn
-  protocol  = "email"
-  endpoint  = each.key
-}
-
+# The alarms notify the environment's alerts topic (modules/monitoring), which
+# also carries the ALB, WAF, budget and backup notifications.
 locals {
   # 3 x 5 minutes: long enough to ignore a migration or a vacuum spike,
   # short enough to page before a full disk or connection exhaustion.
@@ -124,8 +108,8 @@ resource "aws_cloudwatch_metric_alarm" "this" {
     DBInstanceIdentifier = aws_db_instance.this.identifier
   }
 
-  alarm_actions = [aws_sns_topic.alarms.arn]
-  ok_actions    = [aws_sns_topic.alarms.arn]
+  alarm_actions = [var.alarm_topic_arn]
+  ok_actions    = [var.alarm_topic_arn]
 
   tags = merge(var.tags, { Name = "${local.identifier}-${each.key}" })
 }

@@ -38,11 +38,6 @@ output "security_group_id" {
   value       = aws_security_group.this.id
 }
 
-output "alarm_topic_arn" {
-  description = "SNS topic the CloudWatch alarms notify."
-  value       = aws_sns_topic.alarms.arn
-}
-
 output "parameter_group_name" {
   description = "Name of the DB parameter group (postgres16, TLS enforced)."
   value       = aws_db_parameter_group.this.name

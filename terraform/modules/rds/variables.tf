@@ -137,7 +137,7 @@ variable "backup_retention_days" {
 
 variable "kms_key_arn" {
   type        = string
-  description = "Customer-managed KMS key for storage, Performance Insights, the master secret, the log groups and the alarm topic."
+  description = "Customer-managed KMS key for storage, Performance Insights, the master secret and the log groups."
 
   validation {
     condition     = can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.kms_key_arn))
@@ -202,14 +202,13 @@ variable "master_username" {
   }
 }
 
-variable "alarm_email_addresses" {
-  type        = list(string)
-  description = "E-mail addresses subscribed to the alarm topic (each must confirm the subscription)."
-  default     = []
+variable "alarm_topic_arn" {
+  type        = string
+  description = "SNS topic the alarms notify on ALARM and OK: the environment's alerts topic (modules/monitoring topic_arn)."
 
   validation {
-    condition     = alltrue([for e in var.alarm_email_addresses : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
-    error_message = "Every alarm_email_addresses entry must be an e-mail address."
+    condition     = can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:.+$", var.alarm_topic_arn))
+    error_message = "alarm_topic_arn must be an SNS topic ARN."
   }
 }
 

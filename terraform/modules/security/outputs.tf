@@ -28,6 +28,11 @@ output "waf_web_acl_arn" {
   value       = one(aws_wafv2_web_acl.this[*].arn)
 }
 
+output "waf_web_acl_metric_name" {
+  description = "CloudWatch metric name of the web ACL (the WebACL dimension of AWS/WAFV2 metrics); null when enable_waf is false."
+  value       = one(aws_wafv2_web_acl.this[*].visibility_config[0].metric_name)
+}
+
 output "alb_security_group_id" {
   description = "ID of the ALB security group (Ingress annotation alb.ingress.kubernetes.io/security-groups)."
   value       = aws_security_group.alb.id

@@ -1,0 +1,178 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+data "aws_region" "copy" {
+  provider = aws.copy
+}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+}
+
+# --- Keys ------------------------------------------------------------------------------------
+
+# Account-owned keys; AWS Backup uses them through grants it creates with the
+# backup role's and the operator's IAM permissions, so no service statement.
+data "aws_iam_policy_document" "kms" {
+  #checkov:skip=CKV_AWS_109:Key policy, not an IAM policy: Resource "*" is this key only, and the account-root admin statement is the AWS-required default that lets IAM policies govern the key.
+  #checkov:skip=CKV_AWS_111:Key policy, not an IAM policy: Resource "*" is this key only, and the account-root admin statement is the AWS-required default that lets IAM policies govern the key.
+  #checkov:skip=CKV_AWS_356:Key policy: "*" is the only valid resource in a KMS key policy and means this key.
+  statement {
+    sid       = "EnableRootAccountAndIAMPolicies"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+}
+
+resource "aws_kms_key" "vault" {
+  description             = "${var.name} AWS Backup vault"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.kms.json
+
+  tags = merge(var.tags, { Name = "${var.name}-backup" })
+}
+
+resource "aws_kms_alias" "vault" {
+  name          = "alias/${var.name}-backup"
+  target_key_id = aws_kms_key.vault.key_id
+}
+
+# A copied RDS snapshot is re-encrypted with the destination vault's key, which
+# must live in the destination region.
+resource "aws_kms_key" "copy" {
+  count    = var.copy_enabled ? 1 : 0
+  provider = aws.copy
+
+  description             = "${var.name} AWS Backup cross-region copy vault"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.kms.json
+
+  tags = merge(var.tags, { Name = "${var.name}-backup-copy" })
+}
+
+resource "aws_kms_alias" "copy" {
+  count    = var.copy_enabled ? 1 : 0
+  provider = aws.copy
+
+  name          = "alias/${var.name}-backup-copy"
+  target_key_id = aws_kms_key.copy[0].key_id
+}
+
+# --- Vaults -----------------------------------------------------------------------------------
+
+resource "aws_backup_vault" "this" {
+  name        = var.name
+  kms_key_arn = aws_kms_key.vault.arn
+
+  tags = merge(var.tags, { Name = var.name })
+}
+
+resource "aws_backup_vault" "copy" {
+  count    = var.copy_enabled ? 1 : 0
+  provider = aws.copy
+
+  name        = "${var.name}-copy"
+  kms_key_arn = aws_kms_key.copy[0].arn
+
+  tags = merge(var.tags, { Name = "${var.name}-copy" })
+
+  lifecycle {
+    precondition {
+      condition     = data.aws_region.copy.id != data.aws_region.current.id
+      error_message = "The aws.copy provider must be in another region than the backups, or the copy protects against nothing."
+    }
+  }
+}
+
+# Failed backups and copies land on the environment's alerts topic.
+resource "aws_backup_vault_notifications" "this" {
+  backup_vault_name   = aws_backup_vault.this.name
+  sns_topic_arn       = var.alert_topic_arn
+  backup_vault_events = ["BACKUP_JOB_FAILED", "COPY_JOB_FAILED", "RESTORE_JOB_FAILED"]
+}
+
+# --- Plan ---------------------------------------------------------------------------------------
+
+resource "aws_backup_plan" "this" {
+  name = var.name
+
+  rule {
+    rule_name         = "daily"
+    target_vault_name = aws_backup_vault.this.name
+    schedule          = var.schedule
+    start_window      = 60
+    # A large database's first (full) snapshot can take hours.
+    completion_window = 480
+
+    lifecycle {
+      delete_after = var.retention_days
+    }
+
+    dynamic "copy_action" {
+      for_each = var.copy_enabled ? [1] : []
+
+      content {
+        destination_vault_arn = aws_backup_vault.copy[0].arn
+
+        lifecycle {
+          delete_after = var.copy_retention_days
+        }
+      }
+    }
+
+    recovery_point_tags = merge(var.tags, { BackupPlan = var.name, Environment = var.environment })
+  }
+
+  tags = merge(var.tags, { Name = var.name })
+}
+
+# --- The role AWS Backup works with ---------------------------------------------------------------
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    sid     = "AwsBackup"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["backup.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "backup" {
+  name               = "${var.name}-backup"
+  description        = "AWS Backup snapshots, copies and restores of ${var.name}"
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+
+  tags = merge(var.tags, { Name = "${var.name}-backup" })
+}
+
+resource "aws_iam_role_policy_attachment" "backup" {
+  for_each = toset(["AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores"])
+
+  role       = aws_iam_role.backup.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/${each.key}"
+}
+
+resource "aws_backup_selection" "this" {
+  name         = "${var.name}-resources"
+  plan_id      = aws_backup_plan.this.id
+  iam_role_arn = aws_iam_role.backup.arn
+  resources    = var.resource_arns
+}

@@ -1,0 +1,80 @@
+variable "name" {
+  type        = string
+  description = "Prefix for resource names, e.g. \"flask-auth-prod\": the vault, the plan and the role are named after it."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,38}$", var.name))
+    error_message = "name must match ^[a-z][a-z0-9-]{1,38}$."
+  }
+}
+
+variable "environment" {
+  type        = string
+  description = "Deployment environment: dev, staging or prod."
+
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.environment)
+    error_message = "environment must be one of dev, staging, prod."
+  }
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Tags merged into every taggable resource (and the recovery points)."
+  default     = {}
+}
+
+variable "resource_arns" {
+  type        = list(string)
+  description = "ARNs of the resources the plan backs up (the RDS instance)."
+
+  validation {
+    condition     = length(var.resource_arns) >= 1
+    error_message = "resource_arns needs at least one resource: a plan without one backs up nothing."
+  }
+}
+
+variable "alert_topic_arn" {
+  type        = string
+  description = "SNS topic told about failed backup, copy and restore jobs (modules/monitoring topic_arn)."
+}
+
+# ap-south-1 is UTC+05:30: 22:30 UTC is 04:00 IST, after the RDS backup window
+# (19:30-20:30 UTC) and its Sunday maintenance window (21:00-22:00 UTC).
+variable "schedule" {
+  type        = string
+  description = "When the daily backup starts (AWS Backup cron, UTC). Default 22:30 UTC, 04:00 IST."
+  default     = "cron(30 22 * * ? *)"
+
+  validation {
+    condition     = can(regex("^cron\\(.+\\)$", var.schedule))
+    error_message = "schedule must be an AWS cron expression, cron(...)."
+  }
+}
+
+variable "retention_days" {
+  type        = number
+  description = "Days each daily recovery point is kept in the vault."
+
+  validation {
+    condition     = var.retention_days >= 1 && floor(var.retention_days) == var.retention_days
+    error_message = "retention_days must be a whole number of at least 1."
+  }
+}
+
+variable "copy_enabled" {
+  type        = bool
+  description = "Copy every recovery point to a vault in the aws.copy provider's region."
+  default     = false
+}
+
+variable "copy_retention_days" {
+  type        = number
+  description = "Days the cross-region copies are kept."
+  default     = 30
+
+  validation {
+    condition     = var.copy_retention_days >= 1 && floor(var.copy_retention_days) == var.copy_retention_days
+    error_message = "copy_retention_days must be a whole number of at least 1."
+  }
+}

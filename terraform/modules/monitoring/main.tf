@@ -1,0 +1,175 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.id
+
+  topic_name = coalesce(var.topic_name, "${var.name}-alerts")
+
+  # The AWS services that publish to the topic: CloudWatch alarms, Budgets
+  # notifications and AWS Backup vault events.
+  publishers = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com", "backup.amazonaws.com"]
+}
+
+# --- The environment's alerts topic -------------------------------------------
+
+# Its own key: the publishing services above must be named in the key policy
+# (an SNS topic encrypted with the AWS-managed aws/sns key cannot receive from them).
+data "aws_iam_policy_document" "kms" {
+  #checkov:skip=CKV_AWS_109:Key policy, not an IAM policy: Resource "*" is this key only, and the account-root admin statement is the AWS-required default that lets IAM policies govern the key.
+  #checkov:skip=CKV_AWS_111:Key policy, not an IAM policy: Resource "*" is this key only, and the account-root admin statement is the AWS-required default that lets IAM policies govern the key.
+  #checkov:skip=CKV_AWS_356:Key policy: "*" is the only valid resource in a KMS key policy and means this key.
+  statement {
+    sid       = "EnableRootAccountAndIAMPolicies"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+
+  # Publishing to an encrypted topic needs GenerateDataKey* and Decrypt on its key.
+  statement {
+    sid       = "AllowServicesToPublishToTheAlertsTopic"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = local.publishers
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_kms_key" "alerts" {
+  description             = "${var.name} alerts SNS topic (CloudWatch alarms, Budgets, AWS Backup)"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.kms.json
+
+  tags = merge(var.tags, { Name = "${var.name}-alerts" })
+}
+
+resource "aws_kms_alias" "alerts" {
+  name          = "alias/${var.name}-alerts"
+  target_key_id = aws_kms_key.alerts.key_id
+}
+
+resource "aws_sns_topic" "alerts" {
+  name              = local.topic_name
+  kms_master_key_id = aws_kms_key.alerts.arn
+
+  tags = merge(var.tags, { Name = local.topic_name })
+}
+
+data "aws_iam_policy_document" "topic" {
+  # What the default topic policy gives: the account's own principals (IAM decides).
+  statement {
+    sid = "AccountPrincipals"
+    actions = [
+      "sns:GetTopicAttributes",
+      "sns:SetTopicAttributes",
+      "sns:AddPermission",
+      "sns:RemovePermission",
+      "sns:DeleteTopic",
+      "sns:Subscribe",
+      "sns:ListSubscriptionsByTopic",
+      "sns:Publish",
+    ]
+    resources = [aws_sns_topic.alerts.arn]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+
+  # Alarms, budgets and backup events of this account only (confused-deputy guard).
+  statement {
+    sid       = "AwsServicesOfThisAccountPublish"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alerts.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = local.publishers
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "alerts" {
+  arn    = aws_sns_topic.alerts.arn
+  policy = data.aws_iam_policy_document.topic.json
+}
+
+resource "aws_sns_topic_subscription" "email" {
+  for_each = toset(var.alert_email_addresses)
+
+  topic_arn = aws_sns_topic.alerts.arn
+  protocol  = "email"
+  endpoint  = each.key
+}
+
+# --- Monthly cost budget ---------------------------------------------------------
+
+resource "aws_budgets_budget" "monthly" {
+  name         = "${var.name}-monthly"
+  budget_type  = "COST"
+  limit_amount = format("%.2f", var.monthly_budget_usd)
+  limit_unit   = "USD"
+  time_unit    = "MONTHLY"
+
+  # Only this environment's spend: every resource carries Environment = <env>
+  # (the providers' default_tags). The tag must be activated once per account as
+  # a cost allocation tag (see README), or the budget sees no cost at all.
+  dynamic "cost_filter" {
+    for_each = var.budget_filter_by_environment_tag ? [1] : []
+
+    content {
+      name   = "TagKeyValue"
+      values = ["user:Environment$${var.environment}"]
+    }
+  }
+
+  # Early warning: the month is on course to pass the budget.
+  notification {
+    comparison_operator        = "GREATER_THAN"
+    threshold                  = var.budget_forecast_threshold_percent
+    threshold_type             = "PERCENTAGE"
+    notification_type          = "FORECASTED"
+    subscriber_sns_topic_arns  = [aws_sns_topic.alerts.arn]
+    subscriber_email_addresses = var.alert_email_addresses
+  }
+
+  # The money is spent.
+  notification {
+    comparison_operator        = "GREATER_THAN"
+    threshold                  = var.budget_actual_threshold_percent
+    threshold_type             = "PERCENTAGE"
+    notification_type          = "ACTUAL"
+    subscriber_sns_topic_arns  = [aws_sns_topic.alerts.arn]
+    subscriber_email_addresses = var.alert_email_addresses
+  }
+
+  tags = merge(var.tags, { Name = "${var.name}-monthly" })
+
+  # Budgets must be allowed to publish before it validates the subscription.
+  depends_on = [aws_sns_topic_policy.alerts]
+}
