@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import tarfile
 from functools import cache
 from pathlib import Path
 
@@ -664,3 +665,83 @@ def test_the_deploy_role_can_read_the_encrypted_state(env):
     backend = (TF / "backend-config" / f"{env.name}.hcl").read_text()
     assert re.search(rf'(?m)^kms_key_id\s*=\s*"{re.escape(alias)}"', backend)
     assert f'KEY_ALIAS="{alias}"' in (TF / "setup-backend.sh").read_text()
+
+
+# -- the layout change keeps the applied state ---------------------------------------------------
+
+# terraform/ as it was before modules/platform (commit 785b240: each environment called the child
+# modules itself, modules/security held the keys, the GitHub roles and the WAF). Made with
+# `git archive --format=tar 785b240 terraform | gzip -9n`; checked in so the test needs no history.
+OLD_LAYOUT = Path(__file__).parent / "fixtures" / "terraform-785b240.tar.gz"
+
+
+def old_layout(into: Path) -> Path:
+    with tarfile.open(OLD_LAYOUT) as archive:
+        archive.extractall(into, filter="data")
+    return into / "terraform"
+
+
+def managed_addresses(directory: Path) -> set[str]:
+    listed = terraform(directory, "state", "list").stdout.split()
+    return {a for a in listed if not a.startswith("data.") and ".data." not in a}
+
+
+def test_the_old_layouts_applied_state_plans_no_replacement_in_the_new_one(tmp_path):
+    """dev as it was applied before modules/platform (the old layout, from the fixture, applied
+    to moto), then the new layout planned against that state: every resource the state holds
+    is moved (moved blocks) and kept, none is created again, replaced or destroyed. The new
+    layout may add resources (the alerts topic and budget of modules/monitoring).
+
+    moto does not keep everything it is given (an EKS cluster's access_config, a node group's
+    remote_access, the OIDC provider's URL as sent), so even the old layout, planned against
+    its own fresh state, changes some resources. That plan is the baseline: the new layout
+    must plan exactly the same change for every resource the state holds, nothing more."""
+    server = Moto.start(tmp_path / "moto.log")
+    try:
+        kms = client(server, "kms")
+        kms.create_alias(AliasName=STATE_KEY_ALIAS, TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
+        old = old_layout(tmp_path / "old")
+        (old / "modules" / "eks" / "moto_override.tf").write_text(EKS_GAPS_OVERRIDE)
+        old_dev = old / "environments" / "dev"
+        (old_dev / "moto_override.tf").write_text(server.override(aliases=()))
+        init(old_dev)
+        terraform(old_dev, "apply", "-input=false", "-auto-approve", "-parallelism=20")
+        before = managed_addresses(old_dev)
+        assert len(before) > 100
+        assert any(a.startswith("module.security.aws_kms_key.") for a in before)
+        drift = {
+            change["address"]: change["change"]["actions"]
+            for change in plan_json(old_dev)["resource_changes"]
+            if change["mode"] == "managed" and change["change"]["actions"] != ["no-op"]
+        }
+
+        new = tmp_path / "new" / "terraform"
+        shutil.copytree(TF, new, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan"))
+        (new / "modules" / "eks" / "moto_override.tf").write_text(EKS_GAPS_OVERRIDE)
+        new_dev = new / "environments" / "dev"
+        (new_dev / "moto_override.tf").write_text(server.override())
+        shutil.copy(old_dev / "terraform.tfstate", new_dev / "terraform.tfstate")
+        init(new_dev)
+        plan = plan_json(new_dev)
+
+        kept = {}
+        for change in plan["resource_changes"]:
+            if change["mode"] != "managed":
+                continue
+            previous = change.get("previous_address", change["address"])
+            if previous in before:
+                kept[previous] = (change["address"], change["change"]["actions"])
+            else:
+                assert change["change"]["actions"] == ["create"], change["address"]
+        assert set(kept) == before, sorted(before - set(kept))[:20]
+        changed = {old: actions for old, (_, actions) in kept.items() if actions != ["no-op"]}
+        # The emulator's drift and nothing else (no replacement, no update of the refactor's own).
+        assert changed == drift
+        # The state did move: everything now lives under module.platform.
+        assert all(new_address.startswith("module.platform.module.") for new_address, _ in kept.values())
+        assert kept["module.security.aws_kms_key.this[\"logs\"]"][0] == (
+            'module.platform.module.kms.aws_kms_key.this["logs"]'
+        )
+        assert kept["module.security.aws_iam_role.deploy"][0] == "module.platform.module.github_oidc.aws_iam_role.deploy"
+    finally:
+        server.stop()

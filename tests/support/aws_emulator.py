@@ -28,6 +28,8 @@ FROM_REGISTRY = os.environ.get("TF_PROVIDERS") == "registry"
 
 # Every AWS service the modules call (provider endpoint names).
 SERVICES = (
+    "backup",
+    "budgets",
     "cloudwatch",
     "dynamodb",
     "ec2",
@@ -102,15 +104,14 @@ class Moto:
             env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = region
         return env
 
-    def override(self) -> str:
-        """The *_override.tf that runs an environment against this server."""
+    def override(self, aliases: tuple[str, ...] = ("backup_copy",)) -> str:
+        """The *_override.tf that runs an environment against this server: its default
+        provider and each aliased one the root declares (`aliases`; none in the layout
+        before modules/platform)."""
         endpoints = "\n".join(f'      {name} = "{self.url}"' for name in SERVICES)
-        return f"""# Test only: local state, every service on moto.
-terraform {{
-  backend "local" {{}}
-}}
-
-provider "aws" {{
+        providers = "\n".join(
+            f"""provider "aws" {{
+{f'  alias = "{alias}"' if alias else ""}
   access_key                  = "test"
   secret_key                  = "test"
   skip_credentials_validation = true
@@ -123,6 +124,14 @@ provider "aws" {{
   }}
 }}
 """
+            for alias in ("", *aliases)
+        )
+        return f"""# Test only: local state, every service on moto.
+terraform {{
+  backend "local" {{}}
+}}
+
+{providers}"""
 
 
 # Kept from the caller's environment: a shared plugin cache saves CI one provider download per init.
