@@ -45,6 +45,8 @@ OPTIONS = SerializationOptions(strip_string_quotes=True, with_comments=False)
 
 # Resource types that take no `tags` argument (everything else must set it).
 UNTAGGABLE = {
+    "aws_backup_selection",
+    "aws_backup_vault_notifications",
     "aws_cloudwatch_log_resource_policy",
     "aws_default_network_acl_rule",
     "aws_ecr_lifecycle_policy",
@@ -58,6 +60,7 @@ UNTAGGABLE = {
     "aws_route",
     "aws_route_table_association",
     "aws_secretsmanager_secret_version",
+    "aws_sns_topic_policy",
     "aws_sns_topic_subscription",
     "aws_vpc_endpoint_route_table_association",
     "aws_wafv2_web_acl_logging_configuration",
@@ -124,7 +127,20 @@ def test_terraform_fmt_check_passes():
 
 
 def test_the_layout_is_complete():
-    assert {m.name for m in MODULES} == {"vpc", "eks", "rds", "security", "ecr", "elasticache"}
+    assert {m.name for m in MODULES} == {
+        "platform",
+        "vpc",
+        "eks",
+        "rds",
+        "security",
+        "kms",
+        "github_oidc",
+        "waf",
+        "ecr",
+        "elasticache",
+        "monitoring",
+        "backup",
+    }
     for module in MODULES:
         for name in ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"):
             assert (module / name).is_file(), f"{module.name}/{name}"
@@ -246,9 +262,11 @@ def test_every_declared_variable_is_used(directory):
 
 @pytest.mark.parametrize("env", ENVIRONMENTS, ids=lambda p: p.name)
 def test_every_environment_sets_region_and_tags(env):
-    (provider,) = [p["aws"] for p in parse(env / "versions.tf")["provider"] if "aws" in p]
+    (provider, *aliased) = [p["aws"] for p in parse(env / "versions.tf")["provider"] if "aws" in p]
     assert provider["region"] == "${var.region}"
-    assert provider["default_tags"][0]["tags"] == "${local.tags}"
+    # One tagging mechanism: every module tags its resources with local.tags (the
+    # every_taggable_resource test), so no provider adds default_tags on top.
+    assert not any("default_tags" in p for p in [provider, *aliased])
     tfvars = parse(env / "terraform.tfvars")
     assert tfvars["region"] == "ap-south-1"
     assert strip(blocks(env, "variable")["region"]["default"]) == "ap-south-1"
@@ -279,52 +297,73 @@ def test_environment_outputs_give_the_pipeline_what_it_needs():
             assert name in outputs, f"{env.name} lacks output {name}"
 
 
-def module_calls(env_name: str) -> dict[str, dict]:
-    return {label: body for label, body in blocks(TF / "environments" / env_name, "module").items()}
+PLATFORM = TF / "modules" / "platform"
 
 
-def calls_of(env_name: str, module: str) -> list[dict]:
-    return [b for b in module_calls(env_name).values() if b["source"].endswith(f"/modules/{module}")]
+def test_each_environment_root_calls_the_platform_module_once():
+    for env in ENVIRONMENTS:
+        (call,) = blocks(env, "module").values()
+        assert call["source"] == "../../modules/platform", env.name
+        assert parse(env / "terraform.tfvars")["environment"] == env.name
+
+
+def calls_of(module: str) -> list[dict]:
+    """modules/platform's calls of a child module."""
+    return [b for b in blocks(PLATFORM, "module").values() if b["source"] == f"../{module}"]
+
+
+def settings(env_name: str) -> dict:
+    """The environment's values: its terraform.tfvars over the root's variable defaults."""
+    defaults = {
+        name: body.get("default") for name, body in blocks(TF / "environments" / env_name, "variable").items()
+    }
+    return {**defaults, **parse(TF / "environments" / env_name / "terraform.tfvars")}
 
 
 def test_prod_database_is_multi_az_protected_and_keeps_30_days_of_backups():
-    (rds,) = calls_of("prod", "rds")
-    assert rds["multi_az"] is True
-    assert rds["deletion_protection"] is True
-    assert rds["backup_retention_days"] == 30
+    (rds,) = calls_of("rds")
+    assert rds["multi_az"] == "${var.database.multi_az}"
+    database = settings("prod")["database"]
+    assert settings("prod")["create_database"] is True
+    assert database["multi_az"] is True
+    assert database["deletion_protection"] is True
+    assert database["backup_retention_days"] == 30
 
 
 def test_staging_database_is_single_az_with_7_days_of_backups():
-    (rds,) = calls_of("staging", "rds")
-    assert rds["multi_az"] is False
-    assert rds["backup_retention_days"] == 7
+    database = settings("staging")["database"]
+    assert settings("staging")["create_database"] is True
+    assert database["multi_az"] is False
+    assert database["backup_retention_days"] == 7
 
 
 def test_dev_creates_no_database_and_no_redis():
-    assert calls_of("dev", "rds") == []
-    assert calls_of("dev", "elasticache") == []
+    assert settings("dev")["create_database"] is False
+    assert settings("dev")["create_cache"] is False
+    (rds,) = calls_of("rds")
+    (elasticache,) = calls_of("elasticache")
+    assert rds["count"] == "${var.create_database ? 1 : 0}"
+    assert elasticache["count"] == "${var.create_cache ? 1 : 0}"
     assert "aws_db_instance" not in code(TF / "environments" / "dev")
-    # scripts/deploy.sh opens the pods' egress to these subnets only when the output is not null.
-    outputs = blocks(TF / "environments" / "dev", "output")
-    assert outputs["database_subnet_cidrs"]["value"] in (None, "${null}"), outputs["database_subnet_cidrs"]
+    # scripts/deploy.sh opens the pods' egress to these subnets only when the output is not null
+    # (the dev plan against moto checks the planned value).
+    output = blocks(PLATFORM, "output")["database_subnet_cidrs"]["value"]
+    assert output == "${var.create_database || var.create_cache ? module.vpc.database_subnet_cidrs : null}"
 
 
 def test_environment_sizes():
-    (dev_eks,) = calls_of("dev", "eks")
-    (staging_eks,) = calls_of("staging", "eks")
-    (prod_eks,) = calls_of("prod", "eks")
-    assert dev_eks["on_demand_node_group"]["instance_types"] == ["t3.small"]
-    assert len(dev_eks["node_subnet_ids"]) == 1  # nodes, pod and its EBS volume in one zone
-    assert staging_eks["on_demand_node_group"]["instance_types"] == ["t3.medium"]
-    assert prod_eks["on_demand_node_group"]["instance_types"] == ["m5.large"]
-    assert len(prod_eks["spot_node_group"]["instance_types"]) > 1
-    assert prod_eks["spot_node_group"]["max_size"] > 0
-    (prod_vpc,) = calls_of("prod", "vpc")
-    (dev_vpc,) = calls_of("dev", "vpc")
-    assert prod_vpc["single_nat_gateway"] is False and prod_vpc["az_count"] == 3
-    assert dev_vpc["single_nat_gateway"] is True
-    (prod_security,) = calls_of("prod", "security")
-    assert prod_security["enable_waf"] is True
+    dev, staging, prod = settings("dev"), settings("staging"), settings("prod")
+    assert dev["on_demand_node_group"]["instance_types"] == ["t3.small"]
+    assert dev["nodes_in_one_zone"] is True  # nodes, pod and its EBS volume in one zone
+    (eks,) = calls_of("eks")
+    assert eks["node_subnet_ids"] == "${var.nodes_in_one_zone ? [module.vpc.private_subnet_ids[0]] : []}"
+    assert staging["on_demand_node_group"]["instance_types"] == ["t3.medium"]
+    assert prod["on_demand_node_group"]["instance_types"] == ["m5.large"]
+    assert len(prod["spot_node_group"]["instance_types"]) > 1
+    assert prod["spot_node_group"]["max_size"] > 0
+    assert prod["single_nat_gateway"] is False and prod["az_count"] == 3
+    assert dev["single_nat_gateway"] is True
+    assert prod["enable_waf"] is True
     assert parse(TF / "environments" / "prod" / "terraform.tfvars")["api_allowed_cidrs"] == []
 
 
@@ -474,9 +513,9 @@ def test_setup_backend_dry_run_changes_nothing(moto):
 
 # What a new account gets first: each environment's GitHub roles, dev before staging.
 ROLE_TARGETS = (
-    "-target=module.security.aws_iam_role_policy.deploy",
-    "-target=module.security.aws_iam_role_policy.plan",
-    "-target=module.security.aws_iam_role_policy_attachment.plan_read_only",
+    "-target=module.platform.module.github_oidc.aws_iam_role_policy.deploy",
+    "-target=module.platform.module.github_oidc.aws_iam_role_policy.plan",
+    "-target=module.platform.module.github_oidc.aws_iam_role_policy_attachment.plan_read_only",
 )
 
 
@@ -591,23 +630,30 @@ def test_plan_against_the_emulator(account, env):
     assert len(creates) > 100, env.name
 
     # metrics-server, as an EKS add-on, so the HPA has a metrics API.
-    addon = values['module.eks.aws_eks_addon.after_nodes["metrics-server"]']
+    addon = values['module.platform.module.eks.aws_eks_addon.after_nodes["metrics-server"]']
     assert addon["addon_name"] == "metrics-server" and addon["cluster_name"] == f"flask-auth-{env.name}"
     # The account's GitHub OIDC provider: created by dev only.
-    github_oidc = "module.security.aws_iam_openid_connect_provider.github[0]"
+    github_oidc = "module.platform.module.github_oidc.aws_iam_openid_connect_provider.github[0]"
     assert (github_oidc in values) is (env.name == "dev")
-    assert not any(a.startswith("module.security.aws_iam_openid_connect_provider") for a in creates)
+    assert not any(
+        a.startswith("module.platform.module.github_oidc.aws_iam_openid_connect_provider") for a in creates
+    )
 
     if env.name == "dev":
-        assert not any(a.startswith(("module.rds.", "module.elasticache.")) for a in values)
+        assert not any(
+            a.startswith(("module.platform.module.rds[", "module.platform.module.elasticache["))
+            for a in values
+        )
+        # scripts/deploy.sh opens the pods' egress to the database subnets only when this is not null.
+        assert plan["planned_values"]["outputs"]["database_subnet_cidrs"].get("value") is None
     else:
         # The secret the plan role may read is the one the module creates.
-        secret = values["module.elasticache.aws_secretsmanager_secret.url"]
+        secret = values["module.platform.module.elasticache[0].aws_secretsmanager_secret.url"]
         assert secret["name"] == f"flask-auth-{env.name}/redis/ratelimit-storage-uri"
-        database = values["module.rds.aws_db_instance.this"]
+        database = values["module.platform.module.rds[0].aws_db_instance.this"]
         assert database["multi_az"] is (env.name == "prod")
         assert database["storage_encrypted"] is True
-        redis = values["module.elasticache.aws_elasticache_replication_group.this"]
+        redis = values["module.platform.module.elasticache[0].aws_elasticache_replication_group.this"]
         assert redis["transit_encryption_enabled"] is True
         assert redis["automatic_failover_enabled"] is (env.name == "prod")
 
@@ -659,8 +705,14 @@ def test_dev_applies_to_the_emulator_and_destroys(tmp_path):
 def test_the_deploy_role_can_read_the_encrypted_state(env):
     """The pipeline's deploy job reads `terraform output` with the deploy role: it needs
     kms:Decrypt on the key that encrypts the state, the one the backend names."""
-    (security,) = calls_of(env.name, "security")
-    assert security["state_kms_key_arn"] == "${data.aws_kms_alias.state.target_key_arn}"
+    (github_oidc,) = calls_of("github_oidc")
+    assert github_oidc["state_kms_key_arn"] == "${data.aws_kms_alias.state.target_key_arn}"
+    (state_key,) = [
+        d["aws_kms_alias"]["state"] for d in parse(PLATFORM / "main.tf")["data"] if "aws_kms_alias" in d
+    ]
+    assert state_key["name"] == "${var.state_kms_key_alias}"
+    (platform,) = blocks(env, "module").values()
+    assert platform["state_kms_key_alias"] == "${var.state_kms_key_alias}"
     alias = strip(blocks(env, "variable")["state_kms_key_alias"]["default"])
     backend = (TF / "backend-config" / f"{env.name}.hcl").read_text()
     assert re.search(rf'(?m)^kms_key_id\s*=\s*"{re.escape(alias)}"', backend)
@@ -739,9 +791,12 @@ def test_the_old_layouts_applied_state_plans_no_replacement_in_the_new_one(tmp_p
         assert changed == drift
         # The state did move: everything now lives under module.platform.
         assert all(new_address.startswith("module.platform.module.") for new_address, _ in kept.values())
-        assert kept["module.security.aws_kms_key.this[\"logs\"]"][0] == (
+        assert kept['module.security.aws_kms_key.this["logs"]'][0] == (
             'module.platform.module.kms.aws_kms_key.this["logs"]'
         )
-        assert kept["module.security.aws_iam_role.deploy"][0] == "module.platform.module.github_oidc.aws_iam_role.deploy"
+        assert (
+            kept["module.security.aws_iam_role.deploy"][0]
+            == "module.platform.module.github_oidc.aws_iam_role.deploy"
+        )
     finally:
         server.stop()
