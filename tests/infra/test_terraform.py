@@ -800,3 +800,46 @@ def test_the_old_layouts_applied_state_plans_no_replacement_in_the_new_one(tmp_p
         )
     finally:
         server.stop()
+
+
+# -- module READMEs ------------------------------------------------------------------------------
+
+README_HEADINGS = ["Requirements on the caller", "Example", "Inputs", "Outputs"]
+
+
+def docs_rows(section: str, heading: str) -> dict[str, list[str]]:
+    """{name: cells} of the table under `## heading` in a README's generated section."""
+    table = section.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in table.splitlines():
+        match = re.match(r"^\| `([A-Za-z0-9_]+)` \|(.*)\|$", line)
+        if match:
+            rows[match.group(1)] = [c.strip() for c in re.split(r"(?<!\\)\|", match.group(2))]
+    return rows
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda p: p.name)
+def test_module_readme_lists_the_inputs_and_outputs_under_one_heading_set(module):
+    readme = (module / "README.md").read_text()
+    assert readme.startswith(f"# Module `{module.name}`\n")
+    assert re.findall(r"(?m)^## (.+)$", readme) == README_HEADINGS
+    (section,) = re.findall(r"(?s)<!-- BEGIN_TF_DOCS -->\n(.*?)<!-- END_TF_DOCS -->", readme)
+    variables = blocks(module, "variable")
+    inputs = docs_rows(section, "Inputs")
+    assert list(inputs) == list(variables)
+    for name, body in variables.items():
+        description, _type, _default, required = inputs[name]
+        assert required == ("no" if "default" in body else "yes"), name
+        text = re.sub(r"(?s)^<<-?(\w+)\n(.*)\n\s*\1$", r"\2", strip(body["description"]))
+        assert description.startswith(" ".join(text.split())[:40].replace("|", "\\|")), name
+    assert list(docs_rows(section, "Outputs")) == list(blocks(module, "output"))
+
+
+def test_module_readmes_are_what_scripts_terraform_docs_writes():
+    result = subprocess.run(
+        [str(BIN / "python"), str(ROOT / "scripts" / "terraform_docs.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
