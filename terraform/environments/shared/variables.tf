@@ -1,14 +1,10 @@
 # The inputs of every environment root (dev, staging and prod link this file):
 # each environment's terraform.tfvars gives the values that make it what it is.
+# modules/platform validates the values it is passed.
 
 variable "environment" {
   type        = string
   description = "Which environment this root is: dev, staging or prod (also the GitHub environment whose jobs may assume the deploy role)."
-
-  validation {
-    condition     = contains(["dev", "staging", "prod"], var.environment)
-    error_message = "environment must be dev, staging or prod."
-  }
 }
 
 variable "region" {
@@ -25,31 +21,16 @@ variable "region" {
 variable "name" {
   type        = string
   description = "Prefix of every resource name: the cluster, the repository, the keys."
-
-  validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,38}$", var.name))
-    error_message = "name must be 2-39 lower-case letters, digits or hyphens, starting with a letter."
-  }
 }
 
 variable "vpc_cidr" {
   type        = string
   description = "The VPC's CIDR; the Helm chart's values-<environment>.yaml lists subnets carved from it."
-
-  validation {
-    condition     = can(cidrhost(var.vpc_cidr, 0))
-    error_message = "vpc_cidr must be an IPv4 CIDR block."
-  }
 }
 
 variable "github_repository" {
   type        = string
   description = "owner/repo of the repository whose workflow may assume the deploy role."
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
-    error_message = "github_repository must look like owner/repo."
-  }
 }
 
 variable "create_github_oidc_provider" {
@@ -62,11 +43,6 @@ variable "api_allowed_cidrs" {
   type        = list(string)
   description = "CIDRs that may reach the cluster's API from outside the VPC. Empty (the default) keeps the endpoint private: deploy from a runner inside the VPC."
   default     = []
-
-  validation {
-    condition     = alltrue([for c in var.api_allowed_cidrs : can(cidrhost(c, 0)) && c != "0.0.0.0/0"])
-    error_message = "api_allowed_cidrs must be CIDR blocks, and not 0.0.0.0/0."
-  }
 }
 
 variable "admin_principal_arns" {
@@ -84,11 +60,6 @@ variable "state_kms_key_alias" {
   type        = string
   description = "Alias of the KMS key that encrypts the state (setup-backend.sh creates it)."
   default     = "alias/flask-auth-terraform-state"
-
-  validation {
-    condition     = startswith(var.state_kms_key_alias, "alias/")
-    error_message = "state_kms_key_alias must start with alias/."
-  }
 }
 
 variable "state_lock_table_name" {
