@@ -59,6 +59,7 @@ resource "aws_vpc_security_group_egress_rule" "alb_to_pods" {
 ################################################################################
 
 resource "aws_cloudwatch_log_group" "app" {
+  #checkov:skip=CKV_AWS_338:Retention is the environment's log_retention_days: prod keeps a year, staging 90 and dev 30 days (terraform.tfvars), a cost choice for the environments without real users.
   name              = "/flask-auth/${var.environment}/app"
   retention_in_days = var.log_retention_days
   kms_key_id        = var.log_kms_key_arn
