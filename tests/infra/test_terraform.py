@@ -25,6 +25,7 @@ import pytest
 from hcl2 import SerializationOptions
 
 from tests.support.aws_emulator import (
+    BUDGETS_GAPS_OVERRIDE,
     EKS_GAPS_OVERRIDE,
     FROM_REGISTRY,
     Moto,
@@ -32,6 +33,7 @@ from tests.support.aws_emulator import (
     init,
     plan_json,
     planned,
+    provider_aliases,
     terraform,
 )
 from tests.support.scanners import checkov, trivy_config
@@ -262,11 +264,13 @@ def test_every_declared_variable_is_used(directory):
 
 @pytest.mark.parametrize("env", ENVIRONMENTS, ids=lambda p: p.name)
 def test_every_environment_sets_region_and_tags(env):
-    (provider, *aliased) = [p["aws"] for p in parse(env / "versions.tf")["provider"] if "aws" in p]
+    providers = [p["aws"] for p in parse(env / "versions.tf")["provider"] if "aws" in p]
+    (provider,) = [p for p in providers if "alias" not in p]
     assert provider["region"] == "${var.region}"
     # One tagging mechanism: every module tags its resources with local.tags (the
-    # every_taggable_resource test), so no provider adds default_tags on top.
-    assert not any("default_tags" in p for p in [provider, *aliased])
+    # every_taggable_resource test), so no provider, aliased (the backup copy region)
+    # or not, adds default_tags on top.
+    assert not any("default_tags" in configured for configured in providers)
     tfvars = parse(env / "terraform.tfvars")
     assert tfvars["region"] == "ap-south-1"
     assert strip(blocks(env, "variable")["region"]["default"]) == "ap-south-1"
@@ -293,8 +297,20 @@ def test_environment_outputs_give_the_pipeline_what_it_needs():
             "region",
             "plan_role_arn",
             "external_dns_role_arn",
+            # scripts/db-restore-drill.sh finds the latest snapshot with these.
+            "alerts_topic_arn",
+            "backup_vault_name",
+            "db_instance_identifier",
         ):
             assert name in outputs, f"{env.name} lacks output {name}"
+    # Null without a database (dev: create_database = false), from the module otherwise.
+    platform = blocks(TF / "modules" / "platform", "output")
+    assert platform["backup_vault_name"]["value"] == "${one(module.backup[*].vault_name)}"
+    assert platform["db_instance_identifier"]["value"] == "${one(module.rds[*].db_instance_identifier)}"
+    for env in ENVIRONMENTS:
+        outputs = blocks(env, "output")
+        for name in ("backup_vault_name", "db_instance_identifier"):
+            assert outputs[name]["value"] == f"${{module.platform.{name}}}", env.name
 
 
 PLATFORM = TF / "modules" / "platform"
@@ -365,6 +381,19 @@ def test_environment_sizes():
     assert dev["single_nat_gateway"] is True
     assert prod["enable_waf"] is True
     assert parse(TF / "environments" / "prod" / "terraform.tfvars")["api_allowed_cidrs"] == []
+
+
+def test_the_alb_lookup_names_the_ingress_group_of_the_helm_values():
+    """modules/monitoring finds the controller's ALB by its ingress.k8s.aws/stack tag, the
+    IngressGroup: the chart's ingress.groupName must be what each environment passes."""
+    import yaml
+
+    for env in ("dev", "staging", "prod"):
+        (monitoring,) = calls_of("monitoring")
+        assert monitoring["alb_ingress_group"] == "${var.name}", env
+        name = parse(TF / "environments" / env / "terraform.tfvars")["name"]
+        values = yaml.safe_load((ROOT / "helm" / "flask-app" / f"values-{env}.yaml").read_text())
+        assert values["ingress"]["groupName"] == name, env
 
 
 def test_vpc_cidrs_match_the_helm_values():
@@ -535,7 +564,7 @@ def account(tmp_path_factory):
         dirs = {}
         for env in ENVIRONMENTS:
             directory = copy / "environments" / env.name
-            (directory / "moto_override.tf").write_text(server.override())
+            (directory / "moto_override.tf").write_text(server.override(provider_aliases(directory)))
             init(directory)
             dirs[env.name] = directory
         applies = {
@@ -658,6 +687,261 @@ def test_plan_against_the_emulator(account, env):
         assert redis["automatic_failover_enabled"] is (env.name == "prod")
 
 
+# -- alerts, budgets and backups, planned against moto ---------------------------------------
+
+# Each environment's topic (and prod's copy vault) applied first, so their ARNs are known
+# in the plans: the wiring is then checked on values, not on references.
+ALERTING_TARGETS = {
+    "staging": ("-target=module.platform.module.monitoring.aws_sns_topic.alerts",),
+    "prod": (
+        "-target=module.platform.module.monitoring.aws_sns_topic.alerts",
+        "-target=module.platform.module.backup[0].aws_backup_vault.copy",
+    ),
+}
+# This account has no dev to create the GitHub OIDC provider staging and prod look up.
+OWN_OIDC = "-var=create_github_oidc_provider=true"
+
+
+def state_key_and_tree(server: Moto, base: Path) -> Path:
+    """setup-backend.sh's state key (the environments look its alias up) in moto, and a copy
+    of terraform/ under base to run in; returns the copy."""
+    kms = client(server, "kms")
+    kms.create_alias(AliasName=STATE_KEY_ALIAS, TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
+    copy = base / "terraform"
+    shutil.copytree(TF, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan"))
+    return copy
+
+
+def controller_alb(server: Moto, cluster: str, group: str) -> str:
+    """An ALB as the AWS Load Balancer Controller leaves it (its tags); returns its ARN suffix."""
+    ec2 = client(server, "ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.99.{i}.0/24", AvailabilityZone=f"ap-south-1{zone}")[
+            "Subnet"
+        ]["SubnetId"]
+        for i, zone in enumerate("ab")
+    ]
+    # Another ALB of the same cluster (another IngressGroup) that the lookup must not take.
+    for name, stack in (("k8s-other-0123456789", "other"), ("k8s-flaskauth-0123456789", group)):
+        (balancer,) = client(server, "elbv2").create_load_balancer(
+            Name=name,
+            Subnets=subnets,
+            Tags=[
+                {"Key": "elbv2.k8s.aws/cluster", "Value": cluster},
+                {"Key": "ingress.k8s.aws/stack", "Value": stack},
+            ],
+        )["LoadBalancers"]
+    return balancer["LoadBalancerArn"].split(":loadbalancer/")[1]
+
+
+@pytest.fixture(scope="module")
+def alerting(tmp_path_factory):
+    """One moto account. staging: its topic applied, then moved in the state to where the
+    code before modules/monitoring kept it (module.rds.aws_sns_topic.alarms), as in an
+    environment applied before. prod: its topic and copy vault applied, and the
+    controller's ALB present, planned with alb_exists = true. dev: planned as is.
+    Yields the server, {env: plan} and the prod ALB's ARN suffix."""
+    base = tmp_path_factory.mktemp("alerting")
+    server = Moto.start(base / "moto.log")
+    try:
+        copy = state_key_and_tree(server, base)
+        plans = {}
+        suffix = controller_alb(server, "flask-auth-prod", "flask-auth-prod")
+        for env in ("dev", "staging", "prod"):
+            directory = copy / "environments" / env
+            (directory / "moto_override.tf").write_text(server.override(provider_aliases(directory)))
+            init(directory)
+            options = () if env == "dev" else (OWN_OIDC,)
+            if env in ALERTING_TARGETS:
+                terraform(
+                    directory, "apply", "-input=false", "-auto-approve", *ALERTING_TARGETS[env], *options
+                )
+            if env == "staging":
+                terraform(
+                    directory,
+                    "state",
+                    "mv",
+                    "module.platform.module.monitoring.aws_sns_topic.alerts",
+                    "module.rds.aws_sns_topic.alarms",
+                )
+            if env == "prod":
+                options = (*options, "-var=alb_exists=true")
+            plans[env] = plan_json(directory, *options)
+        yield server, plans, suffix
+    finally:
+        server.stop()
+
+
+def topic_of(values: dict[str, dict]) -> str:
+    return values["module.platform.module.monitoring.aws_sns_topic.alerts"]["arn"]
+
+
+def alarms_of(values: dict[str, dict]) -> dict[str, dict]:
+    return {a: v for a, v in values.items() if ".aws_cloudwatch_metric_alarm." in a}
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_every_alarm_the_budget_and_backup_failures_go_to_the_environments_topic(alerting, env):
+    _, plans, _ = alerting
+    values = planned(plans[env])
+    topic = topic_of(values)
+    assert topic == f"arn:aws:sns:ap-south-1:123456789012:flask-auth-{env}-postgres-alarms"
+    # The topic is the monitoring module's, encrypted with its key; RDS has none of its own.
+    assert (
+        values["module.platform.module.monitoring.aws_sns_topic.alerts"]["kms_master_key_id"]
+        == (values["module.platform.module.monitoring.aws_kms_key.alerts"]["arn"])
+    )
+    assert not any(a.startswith("module.platform.module.rds[0].aws_sns_topic") for a in values)
+    alarms = alarms_of(values)
+    expected = {
+        f'module.platform.module.rds[0].aws_cloudwatch_metric_alarm.this["{k}"]'
+        for k in ("cpu", "free-storage", "connections")
+    }
+    if env == "prod":
+        expected |= {
+            f"module.platform.module.monitoring.aws_cloudwatch_metric_alarm.{k}[0]"
+            for k in ("alb_target_5xx", "alb_p99_latency", "alb_unhealthy_hosts", "waf_blocked_requests")
+        }
+    assert set(alarms) == expected
+    for address, alarm in alarms.items():
+        assert alarm["alarm_actions"] == [topic], address
+        assert alarm["ok_actions"] == [topic], address
+    budget = values["module.platform.module.monitoring.aws_budgets_budget.monthly"]
+    assert all(n["subscriber_sns_topic_arns"] == [topic] for n in budget["notification"])
+    assert (
+        values["module.platform.module.backup[0].aws_backup_vault_notifications.this"]["sns_topic_arn"]
+        == topic
+    )
+    # The topic policy lets the three publishing services of this account in.
+    (service,) = [
+        s
+        for s in json.loads(
+            values["module.platform.module.monitoring.aws_sns_topic_policy.alerts"]["policy"]
+        )["Statement"]
+        if "Service" in s["Principal"]
+    ]
+    assert set(service["Principal"]["Service"]) == {
+        "cloudwatch.amazonaws.com",
+        "budgets.amazonaws.com",
+        "backup.amazonaws.com",
+    }
+    assert service["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+def test_the_rds_topic_moves_into_monitoring_without_being_replaced(alerting):
+    _, plans, _ = alerting
+    changes = {c["address"]: c for c in plans["staging"]["resource_changes"]}
+    topic = changes["module.platform.module.monitoring.aws_sns_topic.alerts"]
+    assert topic["previous_address"] == "module.rds.aws_sns_topic.alarms"
+    assert topic["change"]["actions"] == ["no-op"]
+    assert not any(a.startswith("module.platform.module.rds[0].aws_sns_topic") for a in changes)
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_one_monthly_budget_warns_at_80_forecast_and_100_actual(alerting, env):
+    _, plans, _ = alerting
+    budget = planned(plans[env])["module.platform.module.monitoring.aws_budgets_budget.monthly"]
+    amount = parse(TF / "environments" / env / "terraform.tfvars")["monthly_budget_usd"]
+    assert (budget["budget_type"], budget["time_unit"], budget["limit_unit"]) == ("COST", "MONTHLY", "USD")
+    assert float(budget["limit_amount"]) == amount
+    assert {(n["notification_type"], n["threshold"]) for n in budget["notification"]} == {
+        ("FORECASTED", 80),
+        ("ACTUAL", 100),
+    }
+    for notification in budget["notification"]:
+        assert notification["threshold_type"] == "PERCENTAGE"
+        assert notification["comparison_operator"] == "GREATER_THAN"
+    assert budget["cost_filter"] == [{"name": "TagKeyValue", "values": [f"user:Environment${env}"]}]
+    # Each environment's amount is its own.
+    amounts = {
+        parse(TF / "environments" / e / "terraform.tfvars")["monthly_budget_usd"]
+        for e in ("dev", "staging", "prod")
+    }
+    assert len(amounts) == 3
+
+
+def test_the_alb_alarms_watch_the_controllers_alb_found_by_its_tags(alerting):
+    _, plans, suffix = alerting
+    values = planned(plans["prod"])
+    assert suffix.startswith("app/k8s-flaskauth-0123456789/")
+    latency = values["module.platform.module.monitoring.aws_cloudwatch_metric_alarm.alb_p99_latency[0]"]
+    assert latency["extended_statistic"] == "p99" and latency["statistic"] in (None, "")
+    assert latency["metric_name"] == "TargetResponseTime"
+    assert latency["dimensions"] == {"LoadBalancer": suffix}
+    assert latency["threshold"] == 1  # prod's tfvars, stricter than the module's 1.5
+    errors = values["module.platform.module.monitoring.aws_cloudwatch_metric_alarm.alb_target_5xx[0]"]
+    queries = {q["id"]: q for q in errors["metric_query"]}
+    assert {queries[i]["metric"][0]["metric_name"] for i in ("errors", "requests")} == {
+        "HTTPCode_Target_5XX_Count",
+        "RequestCount",
+    }
+    assert all(
+        queries[i]["metric"][0]["dimensions"] == {"LoadBalancer": suffix} for i in ("errors", "requests")
+    )
+    assert (
+        queries["ratio"]["return_data"] is True
+        and "100 * FILL(errors, 0) / requests" in queries["ratio"]["expression"]
+    )
+    assert errors["threshold"] == 2
+    unhealthy = values["module.platform.module.monitoring.aws_cloudwatch_metric_alarm.alb_unhealthy_hosts[0]"]
+    (query,) = unhealthy["metric_query"]
+    assert "MAX(UnHealthyHostCount)" in query["expression"]
+    assert query["expression"].endswith(f"WHERE LoadBalancer = '{suffix}'")
+    waf = values["module.platform.module.monitoring.aws_cloudwatch_metric_alarm.waf_blocked_requests[0]"]
+    acl = values["module.platform.module.waf.aws_wafv2_web_acl.this[0]"]
+    assert waf["dimensions"] == {
+        "WebACL": acl["visibility_config"][0]["metric_name"],
+        "Rule": "ALL",
+        "Region": "ap-south-1",
+    }
+    assert (waf["namespace"], waf["metric_name"], waf["statistic"]) == ("AWS/WAFV2", "BlockedRequests", "Sum")
+
+
+@pytest.mark.parametrize("env", ["dev", "staging"])
+def test_no_alb_alarm_before_the_alb_exists_and_no_waf_alarm_without_waf(alerting, env):
+    _, plans, _ = alerting
+    values = planned(plans[env])
+    assert not any(
+        a.startswith("module.platform.module.monitoring.aws_cloudwatch_metric_alarm") for a in values
+    )
+    assert not any(a.startswith("module.platform.module.monitoring.data.aws_lb") for a in values)
+
+
+def test_backups_staging_daily_for_a_week_prod_35_days_copied_to_singapore_dev_none(alerting):
+    _, plans, _ = alerting
+    dev = planned(plans["dev"])
+    assert not any(a.startswith("module.platform.module.backup[0].") for a in dev)
+    assert "aws_backup" not in code(TF / "environments" / "dev")
+
+    for env, retention in (("staging", 7), ("prod", 35)):
+        values = planned(plans[env])
+        (rule,) = values["module.platform.module.backup[0].aws_backup_plan.this"]["rule"]
+        assert rule["schedule"] == "cron(30 22 * * ? *)"  # 04:00 IST, after the RDS windows
+        assert rule["target_vault_name"] == f"flask-auth-{env}"
+        assert rule["lifecycle"][0]["delete_after"] == retention
+        vault = values["module.platform.module.backup[0].aws_backup_vault.this"]
+        assert vault["name"] == f"flask-auth-{env}"
+        assert "module.platform.module.backup[0].aws_kms_key.vault" in values
+        # The selection is the database (its ARN is only known after apply: read the wiring).
+        platform = plans[env]["configuration"]["root_module"]["module_calls"]["platform"]["module"]
+        selection = platform["module_calls"]["backup"]["expressions"]
+        assert "module.rds[0].db_instance_arn" in selection["resource_arns"]["references"]
+        assert "module.monitoring.topic_arn" in selection["alert_topic_arn"]["references"]
+        if env == "staging":
+            assert rule["copy_action"] == []
+            assert not any(
+                a.startswith("module.platform.module.backup[0].aws_backup_vault.copy") for a in values
+            )
+            continue
+        (copy_action,) = rule["copy_action"]
+        copy_vault = values["module.platform.module.backup[0].aws_backup_vault.copy[0]"]
+        assert copy_action["destination_vault_arn"] == copy_vault["arn"]
+        assert copy_vault["arn"].startswith("arn:aws:backup:ap-southeast-1:123456789012:backup-vault:")
+        assert copy_vault["kms_key_arn"].startswith("arn:aws:kms:ap-southeast-1:")
+        assert copy_action["lifecycle"][0]["delete_after"] == 30
+
+
 def test_dev_applies_to_the_emulator_and_destroys(tmp_path):
     """The whole of dev, applied for real against moto but for the EKS add-ons and access
     entries moto lacks (EKS_GAPS_OVERRIDE), then destroyed. No "plans no change afterwards"
@@ -665,13 +949,12 @@ def test_dev_applies_to_the_emulator_and_destroys(tmp_path):
     description of a security-group rule, so a second plan shows changes AWS would not."""
     server = Moto.start(tmp_path / "moto.log")
     try:
+        copy = state_key_and_tree(server, tmp_path)
         kms = client(server, "kms")
-        kms.create_alias(AliasName=STATE_KEY_ALIAS, TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
-        copy = tmp_path / "terraform"
-        shutil.copytree(TF, copy, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan"))
         (copy / "modules" / "eks" / "moto_override.tf").write_text(EKS_GAPS_OVERRIDE)
+        (copy / "modules" / "monitoring" / "moto_override.tf").write_text(BUDGETS_GAPS_OVERRIDE)
         directory = copy / "environments" / "dev"
-        (directory / "moto_override.tf").write_text(server.override())
+        (directory / "moto_override.tf").write_text(server.override(provider_aliases(directory)))
         init(directory)
         terraform(directory, "apply", "-input=false", "-auto-approve", "-parallelism=20")
 
@@ -692,6 +975,21 @@ def test_dev_applies_to_the_emulator_and_destroys(tmp_path):
             iam.get_role(RoleName="flask-auth-dev-github-deploy")["Role"]["Arn"]
             == outputs["deploy_role_arn"]["value"]
         )
+        # The alerts topic, encrypted with the monitoring module's key; no backup vault in dev.
+        topic = outputs["alerts_topic_arn"]["value"]
+        attributes = client(server, "sns").get_topic_attributes(TopicArn=topic)["Attributes"]
+        assert (
+            attributes["KmsMasterKeyId"]
+            == kms.describe_key(KeyId="alias/flask-auth-dev-alerts")["KeyMetadata"]["Arn"]
+        )
+        publishers = json.loads(attributes["Policy"])["Statement"][1]["Principal"]["Service"]
+        assert set(as_list(publishers)) == {
+            "cloudwatch.amazonaws.com",
+            "budgets.amazonaws.com",
+            "backup.amazonaws.com",
+        }
+        assert "backup_vault_name" not in outputs  # `terraform output -json` leaves null outputs out
+        assert client(server, "backup").list_backup_vaults()["BackupVaultList"] == []
 
         terraform(directory, "destroy", "-input=false", "-auto-approve", "-parallelism=20")
         assert json.loads((directory / "terraform.tfstate").read_text())["resources"] == []
@@ -755,7 +1053,7 @@ def test_the_old_layouts_applied_state_plans_no_replacement_in_the_new_one(tmp_p
         old = old_layout(tmp_path / "old")
         (old / "modules" / "eks" / "moto_override.tf").write_text(EKS_GAPS_OVERRIDE)
         old_dev = old / "environments" / "dev"
-        (old_dev / "moto_override.tf").write_text(server.override(aliases=()))
+        (old_dev / "moto_override.tf").write_text(server.override())
         init(old_dev)
         terraform(old_dev, "apply", "-input=false", "-auto-approve", "-parallelism=20")
         before = managed_addresses(old_dev)
@@ -771,7 +1069,7 @@ def test_the_old_layouts_applied_state_plans_no_replacement_in_the_new_one(tmp_p
         shutil.copytree(TF, new, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan"))
         (new / "modules" / "eks" / "moto_override.tf").write_text(EKS_GAPS_OVERRIDE)
         new_dev = new / "environments" / "dev"
-        (new_dev / "moto_override.tf").write_text(server.override())
+        (new_dev / "moto_override.tf").write_text(server.override(provider_aliases(new_dev)))
         shutil.copy(old_dev / "terraform.tfstate", new_dev / "terraform.tfstate")
         init(new_dev)
         plan = plan_json(new_dev)

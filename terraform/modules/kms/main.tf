@@ -100,7 +100,8 @@ data "aws_iam_policy_document" "kms_eks" {
   }
 }
 
-# The RDS alarm topic is encrypted with this key. Services publishing to an
+# Encrypted the RDS alarm topic before modules/monitoring took it over (with its
+# own key); kept for SNS topics of RDS events. Services publishing to an
 # encrypted SNS topic (CloudWatch alarms, RDS event subscriptions, SNS itself)
 # need Decrypt/GenerateDataKey in the key policy. Limited to SNS topics of this
 # account through the encryption context SNS always sets.

@@ -4,7 +4,7 @@ output "eks_kms_key_arn" {
 }
 
 output "rds_kms_key_arn" {
-  description = "ARN of the KMS key for RDS storage, Performance Insights, the master-user secret and the RDS alarm SNS topic."
+  description = "ARN of the KMS key for RDS storage, Performance Insights, the master-user secret (and SNS topics of RDS events)."
   value       = aws_kms_key.this["rds"].arn
 }
 

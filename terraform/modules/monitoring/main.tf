@@ -130,6 +130,7 @@ resource "aws_sns_topic_subscription" "email" {
 # --- Monthly cost budget ---------------------------------------------------------
 
 resource "aws_budgets_budget" "monthly" {
+  account_id   = local.account_id
   name         = "${var.name}-monthly"
   budget_type  = "COST"
   limit_amount = format("%.2f", var.monthly_budget_usd)
@@ -144,7 +145,7 @@ resource "aws_budgets_budget" "monthly" {
 
     content {
       name   = "TagKeyValue"
-      values = ["user:Environment$${var.environment}"]
+      values = [format("user:Environment$%s", var.environment)]
     }
   }
 

@@ -13,11 +13,6 @@ output "kms_key_arn" {
   value       = aws_kms_key.alerts.arn
 }
 
-output "budget_name" {
-  description = "Name of the monthly cost budget."
-  value       = aws_budgets_budget.monthly.name
-}
-
 output "alb_arn_suffix" {
   description = "ARN suffix (app/<name>/<id>) of the ALB the alarms watch; null while alb_exists is false."
   value       = local.alb_arn_suffix
