@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 # every file checked against its hash, nothing resolved anew; `pip check` after.
 PIP_LOCKED := --quiet --disable-pip-version-check --no-deps --require-hashes
 
-.PHONY: help install install-dev install-infra install-e2e test-e2e run migrate test test-infra test-chart test-terraform lint lint-infra format \
+.PHONY: help install install-dev install-infra install-e2e test-e2e run migrate test test-infra test-chart test-terraform terraform-docs lint lint-infra format \
 	chart-readme chart-readme-check deploy deploy-local deploy-local-down bench faults clean lock lock-check
 
 help: ## List every target with one line of help
@@ -153,6 +153,9 @@ chart-readme-check: node_modules/.installed ## Fail if a chart value lacks its @
 
 SHELL_SCRIPTS := .ci/run scripts/*.sh scripts/ci/*.sh docker/entrypoint.sh terraform/setup-backend.sh
 PY_SOURCES    := app tests scripts gunicorn.conf.py
+
+terraform-docs: install-infra ## Rewrite the Inputs/Outputs tables of terraform/modules/*/README.md from variables.tf/outputs.tf
+	$(BIN)/python scripts/terraform_docs.py
 
 lint-infra: install-infra chart-readme-check ## Every delivery-file linter: hadolint, shellcheck, yamllint, actionlint, zizmor, schemas, Trivy, chart README
 	$(BIN)/hadolint --failure-threshold warning docker/Dockerfile

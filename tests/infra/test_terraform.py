@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import tarfile
 from functools import cache
 from pathlib import Path
 
@@ -129,10 +130,14 @@ def test_terraform_fmt_check_passes():
 
 def test_the_layout_is_complete():
     assert {m.name for m in MODULES} == {
+        "platform",
         "vpc",
         "eks",
         "rds",
         "security",
+        "kms",
+        "github_oidc",
+        "waf",
         "ecr",
         "elasticache",
         "monitoring",
@@ -262,9 +267,10 @@ def test_every_environment_sets_region_and_tags(env):
     providers = [p["aws"] for p in parse(env / "versions.tf")["provider"] if "aws" in p]
     (provider,) = [p for p in providers if "alias" not in p]
     assert provider["region"] == "${var.region}"
-    # An aliased provider (prod's backup copy region) tags its resources the same way.
-    for configured in providers:
-        assert configured["default_tags"][0]["tags"] == "${local.tags}", configured
+    # One tagging mechanism: every module tags its resources with local.tags (the
+    # every_taggable_resource test), so no provider, aliased (the backup copy region)
+    # or not, adds default_tags on top.
+    assert not any("default_tags" in configured for configured in providers)
     tfvars = parse(env / "terraform.tfvars")
     assert tfvars["region"] == "ap-south-1"
     assert strip(blocks(env, "variable")["region"]["default"]) == "ap-south-1"
@@ -297,61 +303,83 @@ def test_environment_outputs_give_the_pipeline_what_it_needs():
             "db_instance_identifier",
         ):
             assert name in outputs, f"{env.name} lacks output {name}"
-    dev = blocks(TF / "environments" / "dev", "output")
-    for name in ("backup_vault_name", "db_instance_identifier"):
-        assert dev[name]["value"] in (None, "${null}"), dev[name]
-    for env in ("staging", "prod"):
-        outputs = blocks(TF / "environments" / env, "output")
-        assert outputs["backup_vault_name"]["value"] == "${module.backup.vault_name}"
-        assert outputs["db_instance_identifier"]["value"] == "${module.rds.db_instance_identifier}"
+    # Null without a database (dev: create_database = false), from the module otherwise.
+    platform = blocks(TF / "modules" / "platform", "output")
+    assert platform["backup_vault_name"]["value"] == "${one(module.backup[*].vault_name)}"
+    assert platform["db_instance_identifier"]["value"] == "${one(module.rds[*].db_instance_identifier)}"
+    for env in ENVIRONMENTS:
+        outputs = blocks(env, "output")
+        for name in ("backup_vault_name", "db_instance_identifier"):
+            assert outputs[name]["value"] == f"${{module.platform.{name}}}", env.name
 
 
-def module_calls(env_name: str) -> dict[str, dict]:
-    return {label: body for label, body in blocks(TF / "environments" / env_name, "module").items()}
+PLATFORM = TF / "modules" / "platform"
 
 
-def calls_of(env_name: str, module: str) -> list[dict]:
-    return [b for b in module_calls(env_name).values() if b["source"].endswith(f"/modules/{module}")]
+def test_each_environment_root_calls_the_platform_module_once():
+    for env in ENVIRONMENTS:
+        (call,) = blocks(env, "module").values()
+        assert call["source"] == "../../modules/platform", env.name
+        assert parse(env / "terraform.tfvars")["environment"] == env.name
+
+
+def calls_of(module: str) -> list[dict]:
+    """modules/platform's calls of a child module."""
+    return [b for b in blocks(PLATFORM, "module").values() if b["source"] == f"../{module}"]
+
+
+def settings(env_name: str) -> dict:
+    """The environment's values: its terraform.tfvars over the root's variable defaults."""
+    defaults = {
+        name: body.get("default") for name, body in blocks(TF / "environments" / env_name, "variable").items()
+    }
+    return {**defaults, **parse(TF / "environments" / env_name / "terraform.tfvars")}
 
 
 def test_prod_database_is_multi_az_protected_and_keeps_30_days_of_backups():
-    (rds,) = calls_of("prod", "rds")
-    assert rds["multi_az"] is True
-    assert rds["deletion_protection"] is True
-    assert rds["backup_retention_days"] == 30
+    (rds,) = calls_of("rds")
+    assert rds["multi_az"] == "${var.database.multi_az}"
+    database = settings("prod")["database"]
+    assert settings("prod")["create_database"] is True
+    assert database["multi_az"] is True
+    assert database["deletion_protection"] is True
+    assert database["backup_retention_days"] == 30
 
 
 def test_staging_database_is_single_az_with_7_days_of_backups():
-    (rds,) = calls_of("staging", "rds")
-    assert rds["multi_az"] is False
-    assert rds["backup_retention_days"] == 7
+    database = settings("staging")["database"]
+    assert settings("staging")["create_database"] is True
+    assert database["multi_az"] is False
+    assert database["backup_retention_days"] == 7
 
 
 def test_dev_creates_no_database_and_no_redis():
-    assert calls_of("dev", "rds") == []
-    assert calls_of("dev", "elasticache") == []
+    assert settings("dev")["create_database"] is False
+    assert settings("dev")["create_cache"] is False
+    (rds,) = calls_of("rds")
+    (elasticache,) = calls_of("elasticache")
+    assert rds["count"] == "${var.create_database ? 1 : 0}"
+    assert elasticache["count"] == "${var.create_cache ? 1 : 0}"
     assert "aws_db_instance" not in code(TF / "environments" / "dev")
-    # scripts/deploy.sh opens the pods' egress to these subnets only when the output is not null.
-    outputs = blocks(TF / "environments" / "dev", "output")
-    assert outputs["database_subnet_cidrs"]["value"] in (None, "${null}"), outputs["database_subnet_cidrs"]
+    # scripts/deploy.sh opens the pods' egress to these subnets only when the output is not null
+    # (the dev plan against moto checks the planned value).
+    output = blocks(PLATFORM, "output")["database_subnet_cidrs"]["value"]
+    assert output == "${var.create_database || var.create_cache ? module.vpc.database_subnet_cidrs : null}"
 
 
 def test_environment_sizes():
-    (dev_eks,) = calls_of("dev", "eks")
-    (staging_eks,) = calls_of("staging", "eks")
-    (prod_eks,) = calls_of("prod", "eks")
-    assert dev_eks["on_demand_node_group"]["instance_types"] == ["t3.small"]
-    assert len(dev_eks["node_subnet_ids"]) == 1  # nodes, pod and its EBS volume in one zone
-    assert staging_eks["on_demand_node_group"]["instance_types"] == ["t3.medium"]
-    assert prod_eks["on_demand_node_group"]["instance_types"] == ["m5.large"]
-    assert len(prod_eks["spot_node_group"]["instance_types"]) > 1
-    assert prod_eks["spot_node_group"]["max_size"] > 0
-    (prod_vpc,) = calls_of("prod", "vpc")
-    (dev_vpc,) = calls_of("dev", "vpc")
-    assert prod_vpc["single_nat_gateway"] is False and prod_vpc["az_count"] == 3
-    assert dev_vpc["single_nat_gateway"] is True
-    (prod_security,) = calls_of("prod", "security")
-    assert prod_security["enable_waf"] is True
+    dev, staging, prod = settings("dev"), settings("staging"), settings("prod")
+    assert dev["on_demand_node_group"]["instance_types"] == ["t3.small"]
+    assert dev["nodes_in_one_zone"] is True  # nodes, pod and its EBS volume in one zone
+    (eks,) = calls_of("eks")
+    assert eks["node_subnet_ids"] == "${var.nodes_in_one_zone ? [module.vpc.private_subnet_ids[0]] : []}"
+    assert staging["on_demand_node_group"]["instance_types"] == ["t3.medium"]
+    assert prod["on_demand_node_group"]["instance_types"] == ["m5.large"]
+    assert len(prod["spot_node_group"]["instance_types"]) > 1
+    assert prod["spot_node_group"]["max_size"] > 0
+    assert prod["single_nat_gateway"] is False and prod["az_count"] == 3
+    assert dev["single_nat_gateway"] is True
+    assert prod["enable_waf"] is True
     assert parse(TF / "environments" / "prod" / "terraform.tfvars")["api_allowed_cidrs"] == []
 
 
@@ -361,7 +389,7 @@ def test_the_alb_lookup_names_the_ingress_group_of_the_helm_values():
     import yaml
 
     for env in ("dev", "staging", "prod"):
-        (monitoring,) = calls_of(env, "monitoring")
+        (monitoring,) = calls_of("monitoring")
         assert monitoring["alb_ingress_group"] == "${var.name}", env
         name = parse(TF / "environments" / env / "terraform.tfvars")["name"]
         values = yaml.safe_load((ROOT / "helm" / "flask-app" / f"values-{env}.yaml").read_text())
@@ -514,9 +542,9 @@ def test_setup_backend_dry_run_changes_nothing(moto):
 
 # What a new account gets first: each environment's GitHub roles, dev before staging.
 ROLE_TARGETS = (
-    "-target=module.security.aws_iam_role_policy.deploy",
-    "-target=module.security.aws_iam_role_policy.plan",
-    "-target=module.security.aws_iam_role_policy_attachment.plan_read_only",
+    "-target=module.platform.module.github_oidc.aws_iam_role_policy.deploy",
+    "-target=module.platform.module.github_oidc.aws_iam_role_policy.plan",
+    "-target=module.platform.module.github_oidc.aws_iam_role_policy_attachment.plan_read_only",
 )
 
 
@@ -631,23 +659,30 @@ def test_plan_against_the_emulator(account, env):
     assert len(creates) > 100, env.name
 
     # metrics-server, as an EKS add-on, so the HPA has a metrics API.
-    addon = values['module.eks.aws_eks_addon.after_nodes["metrics-server"]']
+    addon = values['module.platform.module.eks.aws_eks_addon.after_nodes["metrics-server"]']
     assert addon["addon_name"] == "metrics-server" and addon["cluster_name"] == f"flask-auth-{env.name}"
     # The account's GitHub OIDC provider: created by dev only.
-    github_oidc = "module.security.aws_iam_openid_connect_provider.github[0]"
+    github_oidc = "module.platform.module.github_oidc.aws_iam_openid_connect_provider.github[0]"
     assert (github_oidc in values) is (env.name == "dev")
-    assert not any(a.startswith("module.security.aws_iam_openid_connect_provider") for a in creates)
+    assert not any(
+        a.startswith("module.platform.module.github_oidc.aws_iam_openid_connect_provider") for a in creates
+    )
 
     if env.name == "dev":
-        assert not any(a.startswith(("module.rds.", "module.elasticache.")) for a in values)
+        assert not any(
+            a.startswith(("module.platform.module.rds[", "module.platform.module.elasticache["))
+            for a in values
+        )
+        # scripts/deploy.sh opens the pods' egress to the database subnets only when this is not null.
+        assert plan["planned_values"]["outputs"]["database_subnet_cidrs"].get("value") is None
     else:
         # The secret the plan role may read is the one the module creates.
-        secret = values["module.elasticache.aws_secretsmanager_secret.url"]
+        secret = values["module.platform.module.elasticache[0].aws_secretsmanager_secret.url"]
         assert secret["name"] == f"flask-auth-{env.name}/redis/ratelimit-storage-uri"
-        database = values["module.rds.aws_db_instance.this"]
+        database = values["module.platform.module.rds[0].aws_db_instance.this"]
         assert database["multi_az"] is (env.name == "prod")
         assert database["storage_encrypted"] is True
-        redis = values["module.elasticache.aws_elasticache_replication_group.this"]
+        redis = values["module.platform.module.elasticache[0].aws_elasticache_replication_group.this"]
         assert redis["transit_encryption_enabled"] is True
         assert redis["automatic_failover_enabled"] is (env.name == "prod")
 
@@ -657,8 +692,11 @@ def test_plan_against_the_emulator(account, env):
 # Each environment's topic (and prod's copy vault) applied first, so their ARNs are known
 # in the plans: the wiring is then checked on values, not on references.
 ALERTING_TARGETS = {
-    "staging": ("-target=module.monitoring.aws_sns_topic.alerts",),
-    "prod": ("-target=module.monitoring.aws_sns_topic.alerts", "-target=module.backup.aws_backup_vault.copy"),
+    "staging": ("-target=module.platform.module.monitoring.aws_sns_topic.alerts",),
+    "prod": (
+        "-target=module.platform.module.monitoring.aws_sns_topic.alerts",
+        "-target=module.platform.module.backup[0].aws_backup_vault.copy",
+    ),
 }
 # This account has no dev to create the GitHub OIDC provider staging and prod look up.
 OWN_OIDC = "-var=create_github_oidc_provider=true"
@@ -724,7 +762,7 @@ def alerting(tmp_path_factory):
                     directory,
                     "state",
                     "mv",
-                    "module.monitoring.aws_sns_topic.alerts",
+                    "module.platform.module.monitoring.aws_sns_topic.alerts",
                     "module.rds.aws_sns_topic.alarms",
                 )
             if env == "prod":
@@ -736,7 +774,7 @@ def alerting(tmp_path_factory):
 
 
 def topic_of(values: dict[str, dict]) -> str:
-    return values["module.monitoring.aws_sns_topic.alerts"]["arn"]
+    return values["module.platform.module.monitoring.aws_sns_topic.alerts"]["arn"]
 
 
 def alarms_of(values: dict[str, dict]) -> dict[str, dict]:
@@ -751,30 +789,36 @@ def test_every_alarm_the_budget_and_backup_failures_go_to_the_environments_topic
     assert topic == f"arn:aws:sns:ap-south-1:123456789012:flask-auth-{env}-postgres-alarms"
     # The topic is the monitoring module's, encrypted with its key; RDS has none of its own.
     assert (
-        values["module.monitoring.aws_sns_topic.alerts"]["kms_master_key_id"]
-        == (values["module.monitoring.aws_kms_key.alerts"]["arn"])
+        values["module.platform.module.monitoring.aws_sns_topic.alerts"]["kms_master_key_id"]
+        == (values["module.platform.module.monitoring.aws_kms_key.alerts"]["arn"])
     )
-    assert not any(a.startswith("module.rds.aws_sns_topic") for a in values)
+    assert not any(a.startswith("module.platform.module.rds[0].aws_sns_topic") for a in values)
     alarms = alarms_of(values)
     expected = {
-        f'module.rds.aws_cloudwatch_metric_alarm.this["{k}"]' for k in ("cpu", "free-storage", "connections")
+        f'module.platform.module.rds[0].aws_cloudwatch_metric_alarm.this["{k}"]'
+        for k in ("cpu", "free-storage", "connections")
     }
     if env == "prod":
         expected |= {
-            f"module.monitoring.aws_cloudwatch_metric_alarm.{k}[0]"
+            f"module.platform.module.monitoring.aws_cloudwatch_metric_alarm.{k}[0]"
             for k in ("alb_target_5xx", "alb_p99_latency", "alb_unhealthy_hosts", "waf_blocked_requests")
         }
     assert set(alarms) == expected
     for address, alarm in alarms.items():
         assert alarm["alarm_actions"] == [topic], address
         assert alarm["ok_actions"] == [topic], address
-    budget = values["module.monitoring.aws_budgets_budget.monthly"]
+    budget = values["module.platform.module.monitoring.aws_budgets_budget.monthly"]
     assert all(n["subscriber_sns_topic_arns"] == [topic] for n in budget["notification"])
-    assert values["module.backup.aws_backup_vault_notifications.this"]["sns_topic_arn"] == topic
+    assert (
+        values["module.platform.module.backup[0].aws_backup_vault_notifications.this"]["sns_topic_arn"]
+        == topic
+    )
     # The topic policy lets the three publishing services of this account in.
     (service,) = [
         s
-        for s in json.loads(values["module.monitoring.aws_sns_topic_policy.alerts"]["policy"])["Statement"]
+        for s in json.loads(
+            values["module.platform.module.monitoring.aws_sns_topic_policy.alerts"]["policy"]
+        )["Statement"]
         if "Service" in s["Principal"]
     ]
     assert set(service["Principal"]["Service"]) == {
@@ -788,16 +832,16 @@ def test_every_alarm_the_budget_and_backup_failures_go_to_the_environments_topic
 def test_the_rds_topic_moves_into_monitoring_without_being_replaced(alerting):
     _, plans, _ = alerting
     changes = {c["address"]: c for c in plans["staging"]["resource_changes"]}
-    topic = changes["module.monitoring.aws_sns_topic.alerts"]
+    topic = changes["module.platform.module.monitoring.aws_sns_topic.alerts"]
     assert topic["previous_address"] == "module.rds.aws_sns_topic.alarms"
     assert topic["change"]["actions"] == ["no-op"]
-    assert not any(a.startswith("module.rds.aws_sns_topic") for a in changes)
+    assert not any(a.startswith("module.platform.module.rds[0].aws_sns_topic") for a in changes)
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
 def test_one_monthly_budget_warns_at_80_forecast_and_100_actual(alerting, env):
     _, plans, _ = alerting
-    budget = planned(plans[env])["module.monitoring.aws_budgets_budget.monthly"]
+    budget = planned(plans[env])["module.platform.module.monitoring.aws_budgets_budget.monthly"]
     amount = parse(TF / "environments" / env / "terraform.tfvars")["monthly_budget_usd"]
     assert (budget["budget_type"], budget["time_unit"], budget["limit_unit"]) == ("COST", "MONTHLY", "USD")
     assert float(budget["limit_amount"]) == amount
@@ -821,12 +865,12 @@ def test_the_alb_alarms_watch_the_controllers_alb_found_by_its_tags(alerting):
     _, plans, suffix = alerting
     values = planned(plans["prod"])
     assert suffix.startswith("app/k8s-flaskauth-0123456789/")
-    latency = values["module.monitoring.aws_cloudwatch_metric_alarm.alb_p99_latency[0]"]
+    latency = values["module.platform.module.monitoring.aws_cloudwatch_metric_alarm.alb_p99_latency[0]"]
     assert latency["extended_statistic"] == "p99" and latency["statistic"] in (None, "")
     assert latency["metric_name"] == "TargetResponseTime"
     assert latency["dimensions"] == {"LoadBalancer": suffix}
     assert latency["threshold"] == 1  # prod's tfvars, stricter than the module's 1.5
-    errors = values["module.monitoring.aws_cloudwatch_metric_alarm.alb_target_5xx[0]"]
+    errors = values["module.platform.module.monitoring.aws_cloudwatch_metric_alarm.alb_target_5xx[0]"]
     queries = {q["id"]: q for q in errors["metric_query"]}
     assert {queries[i]["metric"][0]["metric_name"] for i in ("errors", "requests")} == {
         "HTTPCode_Target_5XX_Count",
@@ -840,12 +884,12 @@ def test_the_alb_alarms_watch_the_controllers_alb_found_by_its_tags(alerting):
         and "100 * FILL(errors, 0) / requests" in queries["ratio"]["expression"]
     )
     assert errors["threshold"] == 2
-    unhealthy = values["module.monitoring.aws_cloudwatch_metric_alarm.alb_unhealthy_hosts[0]"]
+    unhealthy = values["module.platform.module.monitoring.aws_cloudwatch_metric_alarm.alb_unhealthy_hosts[0]"]
     (query,) = unhealthy["metric_query"]
     assert "MAX(UnHealthyHostCount)" in query["expression"]
     assert query["expression"].endswith(f"WHERE LoadBalancer = '{suffix}'")
-    waf = values["module.monitoring.aws_cloudwatch_metric_alarm.waf_blocked_requests[0]"]
-    acl = values["module.security.aws_wafv2_web_acl.this[0]"]
+    waf = values["module.platform.module.monitoring.aws_cloudwatch_metric_alarm.waf_blocked_requests[0]"]
+    acl = values["module.platform.module.waf.aws_wafv2_web_acl.this[0]"]
     assert waf["dimensions"] == {
         "WebACL": acl["visibility_config"][0]["metric_name"],
         "Rule": "ALL",
@@ -858,35 +902,40 @@ def test_the_alb_alarms_watch_the_controllers_alb_found_by_its_tags(alerting):
 def test_no_alb_alarm_before_the_alb_exists_and_no_waf_alarm_without_waf(alerting, env):
     _, plans, _ = alerting
     values = planned(plans[env])
-    assert not any(a.startswith("module.monitoring.aws_cloudwatch_metric_alarm") for a in values)
-    assert not any(a.startswith("module.monitoring.data.aws_lb") for a in values)
+    assert not any(
+        a.startswith("module.platform.module.monitoring.aws_cloudwatch_metric_alarm") for a in values
+    )
+    assert not any(a.startswith("module.platform.module.monitoring.data.aws_lb") for a in values)
 
 
 def test_backups_staging_daily_for_a_week_prod_35_days_copied_to_singapore_dev_none(alerting):
     _, plans, _ = alerting
     dev = planned(plans["dev"])
-    assert not any(a.startswith("module.backup.") for a in dev)
+    assert not any(a.startswith("module.platform.module.backup[0].") for a in dev)
     assert "aws_backup" not in code(TF / "environments" / "dev")
 
     for env, retention in (("staging", 7), ("prod", 35)):
         values = planned(plans[env])
-        (rule,) = values["module.backup.aws_backup_plan.this"]["rule"]
+        (rule,) = values["module.platform.module.backup[0].aws_backup_plan.this"]["rule"]
         assert rule["schedule"] == "cron(30 22 * * ? *)"  # 04:00 IST, after the RDS windows
         assert rule["target_vault_name"] == f"flask-auth-{env}"
         assert rule["lifecycle"][0]["delete_after"] == retention
-        vault = values["module.backup.aws_backup_vault.this"]
+        vault = values["module.platform.module.backup[0].aws_backup_vault.this"]
         assert vault["name"] == f"flask-auth-{env}"
-        assert "module.backup.aws_kms_key.vault" in values
+        assert "module.platform.module.backup[0].aws_kms_key.vault" in values
         # The selection is the database (its ARN is only known after apply: read the wiring).
-        selection = plans[env]["configuration"]["root_module"]["module_calls"]["backup"]["expressions"]
-        assert "module.rds.db_instance_arn" in selection["resource_arns"]["references"]
+        platform = plans[env]["configuration"]["root_module"]["module_calls"]["platform"]["module"]
+        selection = platform["module_calls"]["backup"]["expressions"]
+        assert "module.rds[0].db_instance_arn" in selection["resource_arns"]["references"]
         assert "module.monitoring.topic_arn" in selection["alert_topic_arn"]["references"]
         if env == "staging":
             assert rule["copy_action"] == []
-            assert not any(a.startswith("module.backup.aws_backup_vault.copy") for a in values)
+            assert not any(
+                a.startswith("module.platform.module.backup[0].aws_backup_vault.copy") for a in values
+            )
             continue
         (copy_action,) = rule["copy_action"]
-        copy_vault = values["module.backup.aws_backup_vault.copy[0]"]
+        copy_vault = values["module.platform.module.backup[0].aws_backup_vault.copy[0]"]
         assert copy_action["destination_vault_arn"] == copy_vault["arn"]
         assert copy_vault["arn"].startswith("arn:aws:backup:ap-southeast-1:123456789012:backup-vault:")
         assert copy_vault["kms_key_arn"].startswith("arn:aws:kms:ap-southeast-1:")
@@ -905,7 +954,7 @@ def test_dev_applies_to_the_emulator_and_destroys(tmp_path):
         (copy / "modules" / "eks" / "moto_override.tf").write_text(EKS_GAPS_OVERRIDE)
         (copy / "modules" / "monitoring" / "moto_override.tf").write_text(BUDGETS_GAPS_OVERRIDE)
         directory = copy / "environments" / "dev"
-        (directory / "moto_override.tf").write_text(server.override())
+        (directory / "moto_override.tf").write_text(server.override(provider_aliases(directory)))
         init(directory)
         terraform(directory, "apply", "-input=false", "-auto-approve", "-parallelism=20")
 
@@ -954,9 +1003,182 @@ def test_dev_applies_to_the_emulator_and_destroys(tmp_path):
 def test_the_deploy_role_can_read_the_encrypted_state(env):
     """The pipeline's deploy job reads `terraform output` with the deploy role: it needs
     kms:Decrypt on the key that encrypts the state, the one the backend names."""
-    (security,) = calls_of(env.name, "security")
-    assert security["state_kms_key_arn"] == "${data.aws_kms_alias.state.target_key_arn}"
+    (github_oidc,) = calls_of("github_oidc")
+    assert github_oidc["state_kms_key_arn"] == "${data.aws_kms_alias.state.target_key_arn}"
+    (state_key,) = [
+        d["aws_kms_alias"]["state"] for d in parse(PLATFORM / "main.tf")["data"] if "aws_kms_alias" in d
+    ]
+    assert state_key["name"] == "${var.state_kms_key_alias}"
+    (platform,) = blocks(env, "module").values()
+    assert platform["state_kms_key_alias"] == "${var.state_kms_key_alias}"
     alias = strip(blocks(env, "variable")["state_kms_key_alias"]["default"])
     backend = (TF / "backend-config" / f"{env.name}.hcl").read_text()
     assert re.search(rf'(?m)^kms_key_id\s*=\s*"{re.escape(alias)}"', backend)
     assert f'KEY_ALIAS="{alias}"' in (TF / "setup-backend.sh").read_text()
+
+
+# -- the layout change keeps the applied state ---------------------------------------------------
+
+# terraform/ as it was before modules/platform (commit 785b240: each environment called the child
+# modules itself, modules/security held the keys, the GitHub roles and the WAF). Made with
+# `git archive --format=tar 785b240 terraform | gzip -9n`; checked in so the test needs no history.
+OLD_LAYOUT = Path(__file__).parent / "fixtures" / "terraform-785b240.tar.gz"
+
+
+def old_layout(into: Path) -> Path:
+    with tarfile.open(OLD_LAYOUT) as archive:
+        archive.extractall(into, filter="data")
+    return into / "terraform"
+
+
+def managed_addresses(directory: Path) -> set[str]:
+    listed = terraform(directory, "state", "list").stdout.split()
+    return {a for a in listed if not a.startswith("data.") and ".data." not in a}
+
+
+# What of each environment the old layout applies to moto: all of dev; staging's database
+# with what it needs (the VPC, the keys, the node security group), in an account of its own
+# (it creates the GitHub OIDC provider dev would have). Not its Redis: moto's ElastiCache
+# keeps no member clusters, which the provider reads back after creating the group.
+OLD_LAYOUT_APPLY = {
+    "dev": (),
+    "staging": ("-target=module.rds", OWN_OIDC),
+}
+
+
+@pytest.mark.parametrize("env", ["dev", "staging"])
+def test_the_old_layouts_applied_state_plans_no_replacement_in_the_new_one(tmp_path, env):
+    """An environment as it was applied before modules/platform (the old layout, from the
+    fixture, applied to moto: OLD_LAYOUT_APPLY), then the new layout planned against that
+    state: every resource the state holds
+    is moved (moved blocks) and kept, none is created again, replaced or destroyed. The new
+    layout may add resources (the alerts topic and budget of modules/monitoring).
+
+    moto does not keep everything it is given (an EKS cluster's access_config, a node group's
+    remote_access, the OIDC provider's URL as sent), so even the old layout, planned against
+    its own fresh state, changes some resources. That plan is the baseline: the new layout
+    must plan exactly the same change for every resource the state holds, nothing more."""
+    server = Moto.start(tmp_path / "moto.log")
+    try:
+        kms = client(server, "kms")
+        kms.create_alias(AliasName=STATE_KEY_ALIAS, TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
+        old = old_layout(tmp_path / "old")
+        (old / "modules" / "eks" / "moto_override.tf").write_text(EKS_GAPS_OVERRIDE)
+        old_dev = old / "environments" / env
+        (old_dev / "moto_override.tf").write_text(server.override())
+        init(old_dev)
+        options = tuple(o for o in OLD_LAYOUT_APPLY[env] if o.startswith("-var"))
+        terraform(
+            old_dev, "apply", "-input=false", "-auto-approve", "-parallelism=20", *OLD_LAYOUT_APPLY[env]
+        )
+        before = managed_addresses(old_dev)
+        assert len(before) > (100 if env == "dev" else 15)
+        assert any(a.startswith("module.security.aws_kms_key.") for a in before)
+        drift = {
+            change["address"]: change["change"]["actions"]
+            for change in plan_json(old_dev, *options)["resource_changes"]
+            if change["mode"] == "managed"
+            and change["change"]["actions"] != ["no-op"]
+            and change["address"] in before
+        }
+
+        new = tmp_path / "new" / "terraform"
+        shutil.copytree(TF, new, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan"))
+        (new / "modules" / "eks" / "moto_override.tf").write_text(EKS_GAPS_OVERRIDE)
+        new_dev = new / "environments" / env
+        (new_dev / "moto_override.tf").write_text(server.override(provider_aliases(new_dev)))
+        shutil.copy(old_dev / "terraform.tfstate", new_dev / "terraform.tfstate")
+        init(new_dev)
+        plan = plan_json(new_dev, *options)
+
+        kept = {}
+        for change in plan["resource_changes"]:
+            if change["mode"] != "managed":
+                continue
+            previous = change.get("previous_address", change["address"])
+            if previous in before:
+                kept[previous] = (change["address"], change["change"]["actions"])
+            else:
+                assert change["change"]["actions"] == ["create"], change["address"]
+        assert set(kept) == before, sorted(before - set(kept))[:20]
+        changed = {old: actions for old, (_, actions) in kept.items() if actions != ["no-op"]}
+        if "module.rds.aws_sns_topic.alarms" in before:
+            # The one intended change: modules/monitoring encrypts the topic it took over with
+            # its own key (an in-place update of kms_master_key_id, the topic is kept).
+            assert changed.pop("module.rds.aws_sns_topic.alarms") == ["update"]
+            (topic,) = [
+                c
+                for c in plan["resource_changes"]
+                if c.get("previous_address") == "module.rds.aws_sns_topic.alarms"
+            ]
+            before_values, after_values = topic["change"]["before"], topic["change"]["after"]
+            updated = {k for k in before_values if before_values[k] != after_values.get(k)}
+            assert updated == {"kms_master_key_id"}, updated
+        # The emulator's drift and nothing else (no replacement, no update of the refactor's own).
+        assert changed == drift
+        # The state did move: everything now lives under module.platform.
+        assert all(new_address.startswith("module.platform.module.") for new_address, _ in kept.values())
+        # modules/security's keys are modules/kms's now.
+        assert kept['module.security.aws_kms_key.this["rds"]'][0] == (
+            'module.platform.module.kms.aws_kms_key.this["rds"]'
+        )
+        if env == "dev":
+            assert (
+                kept["module.security.aws_iam_role.deploy"][0]
+                == "module.platform.module.github_oidc.aws_iam_role.deploy"
+            )
+        else:
+            # The switched-on database, and the alarm topic modules/monitoring took over.
+            assert (
+                kept["module.rds.aws_db_instance.this"][0]
+                == "module.platform.module.rds[0].aws_db_instance.this"
+            )
+            assert (
+                kept["module.rds.aws_sns_topic.alarms"][0]
+                == "module.platform.module.monitoring.aws_sns_topic.alerts"
+            )
+    finally:
+        server.stop()
+
+
+# -- module READMEs ------------------------------------------------------------------------------
+
+README_HEADINGS = ["Requirements on the caller", "Example", "Inputs", "Outputs"]
+
+
+def docs_rows(section: str, heading: str) -> dict[str, list[str]]:
+    """{name: cells} of the table under `## heading` in a README's generated section."""
+    table = section.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in table.splitlines():
+        match = re.match(r"^\| `([A-Za-z0-9_]+)` \|(.*)\|$", line)
+        if match:
+            rows[match.group(1)] = [c.strip() for c in re.split(r"(?<!\\)\|", match.group(2))]
+    return rows
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda p: p.name)
+def test_module_readme_lists_the_inputs_and_outputs_under_one_heading_set(module):
+    readme = (module / "README.md").read_text()
+    assert readme.startswith(f"# Module `{module.name}`\n")
+    assert re.findall(r"(?m)^## (.+)$", readme) == README_HEADINGS
+    (section,) = re.findall(r"(?s)<!-- BEGIN_TF_DOCS -->\n(.*?)<!-- END_TF_DOCS -->", readme)
+    variables = blocks(module, "variable")
+    inputs = docs_rows(section, "Inputs")
+    assert list(inputs) == list(variables)
+    for name, body in variables.items():
+        description, _type, _default, required = inputs[name]
+        assert required == ("no" if "default" in body else "yes"), name
+        text = re.sub(r"(?s)^<<-?(\w+)\n(.*)\n\s*\1$", r"\2", strip(body["description"]))
+        assert description.startswith(" ".join(text.split())[:40].replace("|", "\\|")), name
+    assert list(docs_rows(section, "Outputs")) == list(blocks(module, "output"))
+
+
+def test_module_readmes_are_what_scripts_terraform_docs_writes():
+    result = subprocess.run(
+        [str(BIN / "python"), str(ROOT / "scripts" / "terraform_docs.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr

@@ -446,10 +446,13 @@ def test_one_prod_release_asks_for_one_approval():
 
 
 def test_the_prod_roles_trust_the_environment_the_prod_unit_runs_in():
-    # terraform/modules/security trusts repo:<owner>/<repo>:environment:<github_environment>.
+    # terraform/modules/github_oidc trusts repo:<owner>/<repo>:environment:<github_environment>,
+    # which modules/platform sets to the root's environment (its terraform.tfvars).
+    platform = (ROOT / "terraform" / "modules" / "platform" / "main.tf").read_text()
+    assert re.search(r"(?m)^\s*github_environment\s*=\s*var\.environment$", platform)
     for environment in ENVIRONMENTS:
-        main = (ROOT / "terraform" / "environments" / environment / "main.tf").read_text()
-        (value,) = re.findall(r'(?m)^\s*github_environment\s*=\s*"([^"]+)"', main)
+        tfvars = (ROOT / "terraform" / "environments" / environment / "terraform.tfvars").read_text()
+        (value,) = re.findall(r'(?m)^environment\s*=\s*"([^"]+)"', tfvars)
         assert value == JOBS[environment]["with"]["github-environment"], environment
 
 

@@ -1,3 +1,26 @@
+# dev: the cheapest environment that still runs like production.
+# - No RDS and no Redis: the app runs one pod on SQLite on an EBS volume (Helm values-dev.yaml).
+# - Two AZs for the VPC, because EKS and the ALB both refuse fewer, but one NAT
+#   gateway and nodes in ONE subnet: the pod, its node and its EBS volume always
+#   share a zone, and there is no cross-AZ traffic to pay for.
+# - t3.small on-demand nodes only, public API endpoint limited to api_allowed_cidrs.
+
+
+environment        = "dev"
+az_count           = 2
+single_nat_gateway = true
+nodes_in_one_zone  = true
+log_retention_days = 30
+enable_waf         = false
+
+ecr_keep_tagged_images = 10
+
+on_demand_node_group = { instance_types = ["t3.small"], min_size = 1, desired_size = 2, max_size = 3 }
+spot_node_group      = { instance_types = [], min_size = 0, desired_size = 0, max_size = 0 }
+
+create_database = false
+create_cache    = false
+
 # dev. Placeholders to replace for a real account: the repository, the CIDRs
 # allowed to reach the API, the state bucket (setup-backend.sh prints it).
 region                = "ap-south-1"

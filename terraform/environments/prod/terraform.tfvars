@@ -1,3 +1,44 @@
+# prod: highly available and locked down.
+# - Three AZs with a NAT gateway in each (no zone depends on another's egress).
+# - RDS PostgreSQL Multi-AZ with deletion protection and 30-day backups; Redis
+#   with a replica and automatic failover.
+# - m5.large on-demand nodes for the baseline plus mixed-type spot for bursts.
+# - WAF on the ALB; the cluster API has no public endpoint unless
+#   api_allowed_cidrs names one.
+
+
+environment        = "prod"
+az_count           = 3
+single_nat_gateway = false
+log_retention_days = 365
+enable_waf         = true
+waf_rate_limit     = 1000
+
+ecr_keep_tagged_images = 100
+
+on_demand_node_group = { instance_types = ["m5.large"], min_size = 2, desired_size = 3, max_size = 6 }
+spot_node_group      = { instance_types = ["m5.large", "m5a.large", "m6i.large", "m6a.large"], min_size = 0, desired_size = 2, max_size = 10 }
+
+create_database = true
+database = {
+  instance_class                      = "db.m6g.large"
+  allocated_storage                   = 100
+  max_allocated_storage               = 500
+  multi_az                            = true
+  deletion_protection                 = true
+  backup_retention_days               = 30
+  performance_insights_retention_days = 31
+}
+
+create_cache = true
+cache = {
+  node_type               = "cache.t4g.small"
+  num_cache_clusters      = 2
+  snapshot_retention_days = 7
+}
+
+backup_copy_enabled = true
+
 # prod. Placeholders to replace for a real account: the repository, the state
 # bucket, the alarm addresses. api_allowed_cidrs stays empty: the API endpoint
 # is private and deploys run from inside the VPC.

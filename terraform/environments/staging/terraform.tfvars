@@ -1,3 +1,37 @@
+# staging: production's shape at a smaller size, to rehearse every release.
+# - Three AZs, one NAT gateway (staging tolerates losing egress with one zone).
+# - RDS PostgreSQL single-AZ (7-day backups, no deletion protection) and a
+#   one-node Redis for the rate-limit counters.
+# - t3.medium on-demand nodes plus a small spot group; no WAF.
+
+
+environment        = "staging"
+az_count           = 3
+single_nat_gateway = true
+log_retention_days = 90
+enable_waf         = false
+
+ecr_keep_tagged_images = 30
+
+on_demand_node_group = { instance_types = ["t3.medium"], min_size = 2, desired_size = 2, max_size = 4 }
+spot_node_group      = { instance_types = ["t3.medium", "t3a.medium"], min_size = 0, desired_size = 0, max_size = 3 }
+
+create_database = true
+database = {
+  instance_class        = "db.t4g.small"
+  allocated_storage     = 20
+  max_allocated_storage = 100
+  multi_az              = false
+  deletion_protection   = false
+  backup_retention_days = 7
+}
+
+create_cache = true
+cache = {
+  node_type          = "cache.t4g.micro"
+  num_cache_clusters = 1
+}
+
 # staging. Placeholders to replace for a real account: the repository, the
 # CIDRs allowed to reach the API, the state bucket, the alarm addresses.
 region                = "ap-south-1"

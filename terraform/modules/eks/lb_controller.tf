@@ -2,7 +2,11 @@
 # AWS Load Balancer Controller
 #
 # Follows the controller's published policy
-# (kubernetes-sigs/aws-load-balancer-controller docs/install/iam_policy.json),
+# (kubernetes-sigs/aws-load-balancer-controller docs/install/iam_policy.json)
+# as of controller v2.13 (v2.13.0 added ec2:DescribeRouteTables; v2.12 the IPAM
+# pool actions ec2:DescribeIpamPools and elasticloadbalancing:ModifyIpPools;
+# v2.11 the capacity reservation actions): install a v2.13.x controller, and
+# compare this file with that file of the new release before upgrading,
 # tightened: resources are limited to this account and region, security groups
 # to this VPC, and everything the controller creates or changes must carry the
 # tag elbv2.k8s.aws/cluster = <this cluster> (the controller sets it from its

@@ -1,18 +1,4 @@
-data "aws_caller_identity" "current" {}
-data "aws_partition" "current" {}
-data "aws_region" "current" {}
-
 locals {
-  account_id = data.aws_caller_identity.current.account_id
-  partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.id
-  dns_suffix = data.aws_partition.current.dns_suffix
-
-  # Built from strings rather than taken from the ECR/EKS modules: those modules
-  # consume this module's KMS keys, so referencing them here would be a cycle.
-  ecr_repository_arn = "arn:${local.partition}:ecr:${local.region}:${local.account_id}:repository/${var.ecr_repository_name}"
-  eks_cluster_arn    = "arn:${local.partition}:eks:${local.region}:${local.account_id}:cluster/${var.eks_cluster_name}"
-
   # One rule per (port, CIDR) pair; the key stays stable when CIDRs are added or removed.
   alb_ingress_rules = {
     for pair in setproduct([80, 443], var.alb_ingress_cidrs) :
@@ -73,9 +59,10 @@ resource "aws_vpc_security_group_egress_rule" "alb_to_pods" {
 ################################################################################
 
 resource "aws_cloudwatch_log_group" "app" {
+  #checkov:skip=CKV_AWS_338:Retention is the environment's log_retention_days: prod keeps a year, staging 90 and dev 30 days (terraform.tfvars), a cost choice for the environments without real users.
   name              = "/flask-auth/${var.environment}/app"
   retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.this["logs"].arn
+  kms_key_id        = var.log_kms_key_arn
 
   tags = merge(var.tags, { Name = "/flask-auth/${var.environment}/app" })
 }

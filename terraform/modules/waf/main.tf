@@ -1,3 +1,13 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.id
+}
+
 ################################################################################
 # WAFv2 web ACL for the public ALB (associated by the AWS Load Balancer
 # Controller through the Ingress annotation alb.ingress.kubernetes.io/wafv2-acl-arn)
@@ -146,7 +156,7 @@ resource "aws_cloudwatch_log_group" "waf" {
 
   name              = "aws-waf-logs-${var.name}"
   retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.this["logs"].arn
+  kms_key_id        = var.log_kms_key_arn
 
   tags = merge(var.tags, { Name = "aws-waf-logs-${var.name}" })
 }

@@ -1,3 +1,14 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.id
+  dns_suffix = data.aws_partition.current.dns_suffix
+}
+
 ################################################################################
 # KMS keys: one per data domain so a key policy (and a compromise or a
 # scheduled deletion) only ever touches one kind of data.

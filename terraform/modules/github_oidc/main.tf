@@ -1,3 +1,19 @@
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.id
+  dns_suffix = data.aws_partition.current.dns_suffix
+
+  # Built from strings rather than taken from the ECR/EKS modules: those modules
+  # consume the KMS keys, so referencing them would order everything after them.
+  ecr_repository_arn = "arn:${local.partition}:ecr:${local.region}:${local.account_id}:repository/${var.ecr_repository_name}"
+  eks_cluster_arn    = "arn:${local.partition}:eks:${local.region}:${local.account_id}:cluster/${var.eks_cluster_name}"
+}
+
 ################################################################################
 # GitHub Actions OIDC provider, deploy role and pull-request plan role
 ################################################################################
@@ -214,7 +230,7 @@ data "aws_iam_policy_document" "plan" {
       sid       = "DecryptOwnSecretValues"
       effect    = "Allow"
       actions   = ["kms:Decrypt"]
-      resources = [aws_kms_key.this["elasticache"].arn]
+      resources = [var.secrets_kms_key_arn]
 
       condition {
         test     = "StringEquals"

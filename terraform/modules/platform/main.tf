@@ -1,0 +1,224 @@
+# One environment of flask-auth: the network, the cluster, the image registry,
+# the keys and GitHub roles, the WAF, the alerts and, where the environment has
+# them, the database, the Redis and their backups. The environment roots
+# (terraform/environments/<env>) call this module once; what differs between
+# them is in their terraform.tfvars.
+
+locals {
+  # The Redis URL secret of modules/elasticache, which a pull-request plan refreshes.
+  redis_url_secret_name = "${var.name}/redis/ratelimit-storage-uri"
+}
+
+# The state is encrypted with setup-backend.sh's key: the deploy role reads the
+# outputs (scripts/deploy.sh), so it needs kms:Decrypt on that key.
+data "aws_kms_alias" "state" {
+  name = var.state_kms_key_alias
+}
+
+module "kms" {
+  source = "../kms"
+
+  name        = var.name
+  environment = var.environment
+  tags        = var.tags
+}
+
+module "github_oidc" {
+  source = "../github_oidc"
+
+  name        = var.name
+  environment = var.environment
+  tags        = var.tags
+
+  github_repository           = var.github_repository
+  github_environment          = var.environment
+  create_github_oidc_provider = var.create_github_oidc_provider
+  # This environment's state only (backend-config/<env>.hcl key).
+  state_key_prefix           = "flask-auth/${var.environment}/"
+  plan_readable_secret_names = var.create_cache ? [local.redis_url_secret_name] : []
+  ecr_repository_name        = var.name
+  eks_cluster_name           = var.name
+  state_bucket_name          = var.state_bucket_name
+  state_lock_table_name      = var.state_lock_table_name
+  state_kms_key_arn          = data.aws_kms_alias.state.target_key_arn
+  secrets_kms_key_arn        = module.kms.elasticache_kms_key_arn
+}
+
+module "waf" {
+  source = "../waf"
+
+  name        = var.name
+  environment = var.environment
+  tags        = var.tags
+
+  enable_waf         = var.enable_waf
+  waf_rate_limit     = var.waf_rate_limit
+  log_retention_days = var.log_retention_days
+  log_kms_key_arn    = module.kms.logs_kms_key_arn
+}
+
+module "security" {
+  source = "../security"
+
+  name        = var.name
+  environment = var.environment
+  tags        = var.tags
+
+  vpc_id             = module.vpc.vpc_id
+  vpc_cidr_block     = module.vpc.vpc_cidr_block
+  log_retention_days = var.log_retention_days
+  log_kms_key_arn    = module.kms.logs_kms_key_arn
+}
+
+module "vpc" {
+  source = "../vpc"
+
+  name        = var.name
+  environment = var.environment
+  tags        = var.tags
+
+  cidr                    = var.vpc_cidr
+  az_count                = var.az_count
+  single_nat_gateway      = var.single_nat_gateway
+  cluster_name            = var.name
+  flow_log_kms_key_arn    = module.kms.logs_kms_key_arn
+  flow_log_retention_days = var.log_retention_days
+}
+
+module "ecr" {
+  source = "../ecr"
+
+  name        = var.name
+  environment = var.environment
+  tags        = var.tags
+
+  kms_key_arn        = module.kms.ecr_kms_key_arn
+  keep_tagged_images = var.ecr_keep_tagged_images
+}
+
+module "eks" {
+  source = "../eks"
+
+  name        = var.name
+  environment = var.environment
+  tags        = var.tags
+
+  vpc_id     = module.vpc.vpc_id
+  subnet_ids = module.vpc.private_subnet_ids
+  # One zone (dev): the pod, its node and its EBS volume always share it.
+  node_subnet_ids = var.nodes_in_one_zone ? [module.vpc.private_subnet_ids[0]] : []
+
+  endpoint_public_access = length(var.api_allowed_cidrs) > 0
+  public_access_cidrs    = var.api_allowed_cidrs
+
+  kms_key_arn        = module.kms.eks_kms_key_arn
+  log_kms_key_arn    = module.kms.logs_kms_key_arn
+  log_retention_days = var.log_retention_days
+
+  on_demand_node_group = var.on_demand_node_group
+  spot_node_group      = var.spot_node_group
+
+  route53_zone_id = var.route53_zone_id
+
+  admin_principal_arns    = var.admin_principal_arns
+  deployer_principal_arns = [module.github_oidc.deploy_role_arn]
+  app_secret_arns = concat(
+    module.rds[*].master_user_secret_arn,
+    module.elasticache[*].url_secret_arn,
+  )
+}
+
+module "rds" {
+  source = "../rds"
+  count  = var.create_database ? 1 : 0
+
+  name        = var.name
+  environment = var.environment
+  tags        = var.tags
+
+  vpc_id                     = module.vpc.vpc_id
+  subnet_ids                 = module.vpc.database_subnet_ids
+  allowed_security_group_ids = [module.eks.node_security_group_id]
+
+  engine_version                      = "16" # the major only: AWS applies minor upgrades, and a plan never reverts one
+  instance_class                      = var.database.instance_class
+  allocated_storage                   = var.database.allocated_storage
+  max_allocated_storage               = var.database.max_allocated_storage
+  multi_az                            = var.database.multi_az
+  deletion_protection                 = var.database.deletion_protection
+  backup_retention_days               = var.database.backup_retention_days
+  performance_insights_retention_days = var.database.performance_insights_retention_days
+  kms_key_arn                         = module.kms.rds_kms_key_arn
+  alarm_topic_arn                     = module.monitoring.topic_arn
+  log_retention_days                  = var.log_retention_days
+}
+
+module "elasticache" {
+  source = "../elasticache"
+  count  = var.create_cache ? 1 : 0
+
+  name        = var.name
+  environment = var.environment
+  tags        = var.tags
+
+  vpc_id                     = module.vpc.vpc_id
+  subnet_ids                 = module.vpc.database_subnet_ids
+  allowed_security_group_ids = [module.eks.node_security_group_id]
+
+  node_type               = var.cache.node_type
+  num_cache_clusters      = var.cache.num_cache_clusters
+  snapshot_retention_days = var.cache.snapshot_retention_days
+  kms_key_arn             = module.kms.elasticache_kms_key_arn
+  log_retention_days      = var.log_retention_days
+}
+
+# The environment's alerts topic, with the ALB, WAF and cost alarms; the RDS
+# alarms and AWS Backup notify the same topic.
+module "monitoring" {
+  source = "../monitoring"
+
+  name        = var.name
+  environment = var.environment
+  tags        = var.tags
+
+  # An environment with a database keeps the topic the RDS module created
+  # before this module existed (moved blocks in the roots): a rename would
+  # replace it and drop its confirmed e-mail subscriptions.
+  topic_name = var.create_database ? "${var.name}-postgres-alarms" : null
+
+  alert_email_addresses = var.alarm_email_addresses
+  monthly_budget_usd    = var.monthly_budget_usd
+
+  # The ALB is the AWS Load Balancer Controller's (Helm ingress.groupName = var.name).
+  alb_exists                        = var.alb_exists
+  cluster_name                      = module.eks.cluster_name
+  alb_ingress_group                 = var.name
+  alb_5xx_threshold_percent         = var.alb_5xx_threshold_percent
+  alb_p99_latency_threshold_seconds = var.alb_p99_latency_threshold_seconds
+
+  waf_web_acl_metric_name        = module.waf.web_acl_metric_name
+  waf_blocked_requests_threshold = var.waf_blocked_requests_threshold
+}
+
+# Daily AWS Backup snapshots of the database, on top of RDS's own automated
+# backups (point-in-time restore), copied to backup_copy_region when
+# backup_copy_enabled.
+module "backup" {
+  source = "../backup"
+  count  = var.create_database ? 1 : 0
+
+  name        = var.name
+  environment = var.environment
+  tags        = var.tags
+
+  providers = {
+    aws      = aws
+    aws.copy = aws.backup_copy
+  }
+
+  resource_arns       = [module.rds[0].db_instance_arn]
+  alert_topic_arn     = module.monitoring.topic_arn
+  retention_days      = var.backup_retention_days
+  copy_enabled        = var.backup_copy_enabled
+  copy_retention_days = var.backup_copy_retention_days
+}
