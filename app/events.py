@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from flask import current_app, has_app_context, has_request_context
@@ -97,18 +98,27 @@ class Event:
     count: Count | None = None
     doc: str = ""
 
-    @property
+    # Worked out once per event, not at every emit (frozen dataclasses keep a __dict__).
+    @cached_property
     def levels(self) -> tuple[int, ...]:
         return (self.level, *self.also_at)
 
-    @property
+    @cached_property
     def args(self) -> tuple[str, ...]:
         return self.count.args if self.count is not None else ()
 
+    @cached_property
+    def _needed(self) -> tuple[str, ...]:
+        return (*self.required, *self.args)
+
+    @cached_property
+    def _allowed(self) -> frozenset[str]:
+        return frozenset((*self.required, *self.optional, *self.args))
+
     def problems(self, values: Mapping[str, object], level: int | None) -> list[str]:
         found = []
-        missing = [key for key in (*self.required, *self.args) if key not in values]
-        unknown = sorted(set(values) - {*self.required, *self.optional, *self.args})
+        missing = [key for key in self._needed if key not in values]
+        unknown = sorted(set(values) - self._allowed)
         if missing:
             found.append(f"missing {', '.join(missing)}")
         if unknown:
