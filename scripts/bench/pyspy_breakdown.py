@@ -1,5 +1,6 @@
-"""Time per component from a py-spy raw profile (`py-spy record -f raw`): what `bench.py --profile`
-prints and writes to RESULTS.md.
+"""`bench.py --profile`: py-spy records one worker of the app while wrk loads each endpoint, and
+the time per component of each raw profile (`py-spy record -f raw`) is what it prints and writes to
+RESULTS.md.
 
 Each sample (a stack, root first) goes to one component: the component of the innermost frame
 that belongs to one. Standard-library frames other than logging, json and sqlite3 belong to none,
@@ -13,11 +14,22 @@ apart, as waiting: the shares are of the samples on the CPU.
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from measurements import CASES
+from processes import BenchError, run_command, say
+
+if TYPE_CHECKING:
+    from wrk import Wrk
+
+    from tests.support.server import Server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -157,3 +169,76 @@ def top_frames(result: Breakdown, count: int = 8) -> list[str]:
     return [
         f"{n / result.samples:.0%} {frame}" for frame, n in result.leaves.most_common(count) if result.samples
     ]
+
+
+# --- recording a worker under load ------------------------------------------------------------------
+
+PROFILE_CASES = {
+    "GET /auth/login": "login_get",
+    "GET /dashboard": "dashboard",
+    "GET /health/live": "live",
+    "POST /auth/login": "login_post",
+}
+PROFILE_RATE_HZ = 200
+
+
+def py_spy() -> str:
+    path = Path(sys.executable).parent / "py-spy"
+    if not path.exists():
+        raise BenchError(
+            f"no py-spy beside {sys.executable}: `make install-dev` installs it (requirements-dev.txt)"
+        )
+    return str(path)
+
+
+def record(
+    wrk: Wrk, app: Server, spy: str, label: str, path: str, script: Path, out: Path, args
+) -> Breakdown:
+    """py-spy on the app's first worker (raw profile to `out`) while wrk loads `path`; its breakdown."""
+    if not (workers := sorted(app.workers())):
+        raise BenchError("the app has no worker to profile")
+    options = f"--duration {max(1, round(args.duration))} --rate {PROFILE_RATE_HZ} --format raw --output"
+    argv = [spy, "record", "--pid", str(workers[0]), *options.split(), str(out)]
+    recorded, load = wrk.while_loading(
+        app.base_url + path,
+        script,
+        args.duration,
+        args.threads,
+        args.connections,
+        lambda: run_command(argv, timeout=args.duration + 60),
+    )
+    result = breakdown(out.read_text() if out.exists() else "")
+    if recorded.returncode != 0 or result.samples == 0:
+        raise BenchError(
+            f"py-spy recorded nothing for {label} (exit {recorded.returncode}):\n"
+            f"{recorded.stdout}\n{recorded.stderr}"
+        )
+    if load.bad:
+        raise BenchError(f"{label} under the profiler saw non-2xx/3xx responses: {load.codes}")
+    say(f"  {label:20} {load.describe()}  {result.samples} samples of worker {workers[0]}")
+    return result
+
+
+def profile(
+    wrk: Wrk, app: Server, scripts: dict[str, Path], spy: str, tmp: Path, args: argparse.Namespace, settings
+) -> str:
+    """Each endpoint of PROFILE_CASES recorded in turn (scripts: bench.py's wrk scripts by CASES'
+    script name); the markdown: the table, each endpoint's innermost frames, how it was recorded."""
+    version = run_command([spy, "--version"], timeout=10).stdout.strip()
+    results = {}
+    for label, key in PROFILE_CASES.items():
+        _, _, _, path, script = next(case for case in CASES if case[0] == key)
+        results[label] = record(wrk, app, spy, label, path, scripts[script], tmp / f"profile-{key}.txt", args)
+        time.sleep(1.0)
+    lines = [table(results), ""]
+    lines += [
+        f"- `{label}`, innermost frames: " + "; ".join(top_frames(r, 6)) for label, r in results.items()
+    ]
+    lines.append(
+        f"\n{version}, `py-spy record --rate {PROFILE_RATE_HZ} --format raw` for {args.duration:g} s on "
+        f"one of the app's {settings['workers']} workers ({settings['worker_class']}, "
+        f"threads={settings['threads']}) while `wrk -t{args.threads} -c{args.connections}` loaded the "
+        "endpoint; shares of the samples in which a thread of the worker ran (waits counted apart). "
+        "scripts/bench/pyspy_breakdown.py says how a stack is given to a component."
+    )
+    return "\n".join(lines)

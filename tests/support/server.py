@@ -1,6 +1,7 @@
 """The app served as production serves it, for tests: gunicorn -c gunicorn.conf.py in a
 subprocess on a free loopback port, with its own PROMETHEUS_MULTIPROC_DIR, stopped as a
-whole process group. Used by tests/test_gunicorn.py and the browser suite (tests/e2e).
+whole process group. Used by tests/test_gunicorn.py and the browser suite (tests/e2e), and by
+the benchmark (scripts/bench/bench.py) for every server it runs, its baselines included.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from http.cookiejar import CookieJar
 from pathlib import Path
 from urllib.parse import urlencode
 
+import psutil
 import pytest
 
 from tests.support.auth import csrf_token
@@ -38,21 +40,10 @@ HTTP_TIMEOUT = 15.0
 # --- the server -------------------------------------------------------------------------------
 
 
-def _children(pid: int) -> set[int]:
-    """Live child processes of pid (read from /proc: no ps needed)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # "pid (comm) state ppid ...": comm may contain spaces, so split after the last ")".
-        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
-        if int(ppid) == pid and state != "Z":
-            found.add(int(entry.name))
-    return found
+def _alive(proc: psutil.Process) -> bool:
+    with suppress(psutil.Error):
+        return proc.status() != psutil.STATUS_ZOMBIE
+    return False
 
 
 @dataclass
@@ -63,13 +54,20 @@ class Server:
     stdout_path: Path
     stderr_path: Path
     metrics_dir: Path
+    ready_s: float = 0.0  # seconds from the spawn until the server was ready
 
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    def worker_processes(self) -> list[psutil.Process]:
+        """The master's live children: its workers."""
+        with suppress(psutil.Error):
+            return [child for child in psutil.Process(self.proc.pid).children() if _alive(child)]
+        return []
+
     def workers(self) -> set[int]:
-        return _children(self.proc.pid)
+        return {worker.pid for worker in self.worker_processes()}
 
     def ready_workers(self) -> set[int]:
         """Workers that built the app: its app_info gauge (gauge_max_<pid>.db) is one of the last steps."""
@@ -79,8 +77,12 @@ class Server:
     def stdout(self) -> str:
         return self.stdout_path.read_text()
 
-    def output(self) -> str:
-        return f"--- stdout ---\n{self.stdout()}\n--- stderr ---\n{self.stderr_path.read_text()}"
+    def output(self, last_lines: int = 0) -> str:
+        """stdout and stderr, or only the last lines of each."""
+        parts = {"stdout": self.stdout(), "stderr": self.stderr_path.read_text(errors="replace")}
+        if last_lines:
+            parts = {name: "\n".join(text.splitlines()[-last_lines:]) for name, text in parts.items()}
+        return "\n".join(f"--- {name} ---\n{text}" for name, text in parts.items())
 
     def json_logs(self) -> list[dict]:
         return [json.loads(line) for line in self.stdout().splitlines()]
@@ -114,13 +116,25 @@ def gunicorn(
     database_url: str,
     *,
     module: str = "app",
+    app_spec: str | None = None,
+    config: str | None = "gunicorn.conf.py",
+    args: Sequence[str] = (),
+    cwd: Path = ROOT,
+    ready_path: str = "/health/live",
+    all_workers: bool = True,
     workers: int = 1,
     port: int | None = None,
+    timeout: float = START_TIMEOUT,
+    poll: float = 0.1,
     **env: str | None,
 ) -> Iterator[Server]:
-    """Start gunicorn -c gunicorn.conf.py "<module>:create_app()" and wait until every worker is up.
+    """Start gunicorn -c <config> <args> <app_spec> (default "<module>:create_app()") and wait
+    until ready_path answers 200 and (all_workers) every worker has built the app; the server's
+    ready_s is the time that took from the spawn, polled every `poll` seconds.
 
-    Keyword arguments are environment variables (None removes a default one).
+    With config=None gunicorn runs bound by --bind and reads no config file given on its command
+    line (it still reads ./gunicorn.conf.py of cwd). Keyword arguments are environment variables
+    (None removes a default one).
     """
     port = port or free_port()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -139,11 +153,13 @@ def gunicorn(
         "LOG_LEVEL": "info",
     }
     environment.update(env)
+    options = ["-c", config] if config else ["--bind", f"127.0.0.1:{port}"]
     stdout_path, stderr_path = run_dir / "stdout.log", run_dir / "stderr.log"
     with open(stdout_path, "ab") as out, open(stderr_path, "ab") as err:
+        started = time.perf_counter()
         proc = subprocess.Popen(
-            [*GUNICORN, "-c", "gunicorn.conf.py", f"{module}:create_app()"],
-            cwd=ROOT,
+            [*GUNICORN, *options, *args, app_spec or f"{module}:create_app()"],
+            cwd=cwd,
             env={k: v for k, v in environment.items() if v is not None},
             stdout=out,
             stderr=err,
@@ -151,19 +167,17 @@ def gunicorn(
         )
     server = Server(proc, "127.0.0.1", port, stdout_path, stderr_path, metrics_dir)
     try:
-        deadline = time.monotonic() + START_TIMEOUT
         while True:
             if proc.poll() is not None:
                 pytest.fail(f"gunicorn exited with {proc.returncode} while starting\n{server.output()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"gunicorn did not become ready in {START_TIMEOUT} s\n{server.output()}")
-            if len(server.ready_workers()) >= workers:
-                try:
-                    if get(server, "/health/live").status == 200:
+            if time.perf_counter() > started + timeout:
+                pytest.fail(f"gunicorn did not become ready in {timeout} s\n{server.output()}")
+            if not all_workers or len(server.ready_workers()) >= workers:
+                with suppress(OSError, http.client.HTTPException):
+                    if get(server, ready_path).status == 200:
+                        server.ready_s = time.perf_counter() - started
                         break
-                except OSError:
-                    pass
-            time.sleep(0.1)
+            time.sleep(poll)
         yield server
     finally:
         if proc.poll() is None:
