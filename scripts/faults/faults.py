@@ -114,8 +114,7 @@ def sigterm(ctx: Context, seconds: float) -> None:
     stopped = time.monotonic()
     ctx.note(f"drained and stopped in {stopped - signalled:.1f} s")
     time.sleep(max(0.0, seconds - (stopped - signalled)))
-    ctx.app.start()
-    ctx.excuse(signalled - LISTEN_QUEUE_MARGIN, ctx.wait_live())
+    ctx.excuse(signalled - LISTEN_QUEUE_MARGIN, ctx.start_app())
 
 
 def started_without_database(ctx: Context, seconds: float) -> None:
@@ -123,8 +122,7 @@ def started_without_database(ctx: Context, seconds: float) -> None:
     stopping = time.monotonic()
     ctx.app.stop()
     ctx.pg.stop()
-    ctx.app.start()
-    ctx.excuse(stopping - LISTEN_QUEUE_MARGIN, ctx.wait_live())
+    ctx.excuse(stopping - LISTEN_QUEUE_MARGIN, ctx.start_app())
     time.sleep(seconds)
     ctx.pg.start()
 

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 
 from app.security import stored_hash_matches
+from tests.support.services import PrivateRedis, private_postgres, private_redis
 
 from . import services, verdict
 from .faults import FAULTS, Fault, by_name
@@ -36,7 +38,7 @@ LOOSE = "100000 per minute"  # all load comes from one address: the limits must 
 @dataclass
 class Context:
     pg: services.Postgres
-    redis: services.Redis
+    redis: PrivateRedis
     smtp: services.SmtpSink
     app: services.App
     load: Load | None = None
@@ -52,32 +54,31 @@ class Context:
         """The app was stopped on purpose between start and end."""
         self.excused.append((start, end))
 
-    def wait_live(self, timeout: float = 30) -> float:
-        """When /health/live first answered 200 (the app serves again)."""
-        browser = Browser(self.app.base_url, Recorder(), timeout=2)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if browser.request("live", "/health/live", record=False).status == "200":
-                return time.monotonic()
-            time.sleep(0.05)
-        self.note(f"the app did not answer /health/live within {timeout} s of starting")
+    def start_app(self) -> float:
+        """Start the app; when /health/live first answered 200 (the app serves again), or
+        now, noted, when it did not."""
+        try:
+            self.app.start()
+        except services.START_FAILED as error:
+            self.note(f"the app did not answer /health/live: {str(error).splitlines()[0]}")
         return time.monotonic()
 
 
 def app_env(
-    ctx_root: Path, pg: services.Postgres, redis: services.Redis, smtp: services.SmtpSink
+    pg: services.Postgres, redis: PrivateRedis, smtp: services.SmtpSink, app: services.App
 ) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "APP_ENV": "production",
         "SECRET_KEY": secrets.token_urlsafe(48),
-        "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{pg.port}/{services.DB_NAME}",
+        "DATABASE_URL": pg.url,
         "RATELIMIT_STORAGE_URI": redis.url,
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": str(smtp.port),
         "MAIL_USE_TLS": "false",
         "WEB_CONCURRENCY": "2",
-        "PROMETHEUS_MULTIPROC_DIR": str(ctx_root / "metrics"),
+        "PROMETHEUS_MULTIPROC_DIR": str(app.dir / "metrics"),
+        "APP_BASE_URL": app.base_url,
         # Plain HTTP on loopback: cookies without Secure, or the client would not send them back.
         "SECURE_COOKIES": "false",
         "HSTS": "false",
@@ -192,10 +193,16 @@ def run_fault(ctx: Context, index: int, fault: Fault, quick: bool, mail_settle: 
     print("    " + ("; ".join(verdict.judge(result)) or "pass"), flush=True)
     if result.recovery_seconds is None:
         ctx.note("restarting the app for the next fault")
-        ctx.app.stop()
-        ctx.app.start()
-        ctx.wait_live()
+        ctx.start_app()
     return result
+
+
+def save_logs(artifacts: Path, logs: dict[str, Path]) -> None:
+    """Copy the services' logs beside the results, under the given names."""
+    artifacts.mkdir(parents=True, exist_ok=True)
+    for name, log in logs.items():
+        if log.exists():
+            shutil.copy(log, artifacts / name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -216,7 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         default=MAIL_SETTLE,
         help=f"at most this many seconds to wait for owed e-mails (default {MAIL_SETTLE:.0f})",
     )
-    parser.add_argument("--keep", action="store_true", help="keep the temp directory (logs, data)")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temp directory (the app's and the sink's logs and data)"
+    )
     args = parser.parse_args(argv)
     if args.list:
         for fault in FAULTS:
@@ -226,39 +235,32 @@ def main(argv: list[str] | None = None) -> int:
     mail_settle = args.mail_settle
 
     root = Path(tempfile.mkdtemp(prefix="flask-auth-faults-"))
-    os.chmod(root, 0o755)  # noqa: S103 - postgres must reach its data dir  # nosec B103
-    pg, redis, smtp = services.Postgres(root), services.Redis(root), services.SmtpSink(root)
-    app = services.App(root, {})
+    artifacts = Path(args.json).parent
     results: list[verdict.FaultResult] = []
     started = time.monotonic()
     try:
-        pg.init()
-        redis.start()
-        smtp.start()
-        app.env |= app_env(root, pg, redis, smtp) | {"APP_BASE_URL": app.base_url}
-        (root / "metrics").mkdir()
-        migrated = app.flask("db", "upgrade")
-        if migrated.returncode != 0:
-            raise services.ServiceError(f"flask db upgrade failed:\n{migrated.stderr}")
-        app.start()
-        ctx = Context(pg, redis, smtp, app)
-        ctx.wait_live()
-        print(
-            f"services up in {root} (PostgreSQL :{pg.port}, Redis :{redis.port},"
-            f" SMTP :{smtp.port}, app :{app.port})"
-        )
-        for index, fault in enumerate(faults, 1):
-            results.append(run_fault(ctx, index, fault, args.quick, mail_settle))
+        with ExitStack() as stack:
+            pg = services.Postgres(stack.enter_context(private_postgres()))
+            redis = stack.enter_context(private_redis())
+            smtp = stack.enter_context(services.smtp_sink(root))
+            app = services.App(root)
+            logs = {"app-stdout.log": app.logs[0], "app-stderr.log": app.logs[1], "postgresql.log": pg.log}
+            stack.callback(save_logs, artifacts, logs | {"smtp.log": smtp.log})
+            stack.callback(app.stop)
+            app.env = app_env(pg, redis, smtp, app)
+            (app.dir / "metrics").mkdir(parents=True)
+            migrated = app.flask("db", "upgrade")
+            if migrated.returncode != 0:
+                raise services.ServiceError(f"flask db upgrade failed:\n{migrated.stderr}")
+            app.start()
+            ctx = Context(pg, redis, smtp, app)
+            print(
+                f"services up in {root} (PostgreSQL :{pg.port}, Redis :{redis.port},"
+                f" SMTP :{smtp.port}, app :{app.port})"
+            )
+            for index, fault in enumerate(faults, 1):
+                results.append(run_fault(ctx, index, fault, args.quick, mail_settle))
     finally:
-        app.stop()
-        smtp.stop()
-        redis.stop()
-        pg.stop()
-        artifacts = Path(args.json).parent
-        artifacts.mkdir(parents=True, exist_ok=True)
-        for log in (root / "app" / "gunicorn.log", root / "pg" / "log", root / "smtp.log"):
-            if log.exists():
-                shutil.copy(log, artifacts / f"{log.parent.name}-{log.name}")
         if args.keep:
             print(f"kept: {root}")
         else:

@@ -1,7 +1,8 @@
 """The app served as production serves it, for tests: gunicorn -c gunicorn.conf.py in a
 subprocess on a free loopback port, with its own PROMETHEUS_MULTIPROC_DIR, stopped as a
-whole process group. Used by tests/test_gunicorn.py and the browser suite (tests/e2e), and by
-the benchmark (scripts/bench/bench.py) for every server it runs, its baselines included.
+whole process group. Used by tests/test_gunicorn.py and the browser suite (tests/e2e), by
+the benchmark (scripts/bench/bench.py) for every server it runs, its baselines included, and
+by the fault suite (scripts/faults), which stops and starts its app at will (start_gunicorn).
 """
 
 from __future__ import annotations
@@ -60,6 +61,18 @@ class Server:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM to the whole process group, SIGKILL if the master is not gone after timeout;
+        then SIGKILL to any worker left behind by a master that died first."""
+        if self.proc.poll() is None:
+            signal_group(self.proc, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                signal_group(self.proc, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+        signal_group(self.proc, signal.SIGKILL)
+
     def worker_processes(self) -> list[psutil.Process]:
         """The master's live children: its workers."""
         with suppress(psutil.Error):
@@ -110,8 +123,7 @@ def signal_group(proc: subprocess.Popen, sig: int) -> None:
         os.killpg(proc.pid, sig)
 
 
-@contextmanager
-def gunicorn(
+def start_gunicorn(
     run_dir: Path,
     database_url: str,
     *,
@@ -127,14 +139,15 @@ def gunicorn(
     timeout: float = START_TIMEOUT,
     poll: float = 0.1,
     **env: str | None,
-) -> Iterator[Server]:
+) -> Server:
     """Start gunicorn -c <config> <args> <app_spec> (default "<module>:create_app()") and wait
     until ready_path answers 200 and (all_workers) every worker has built the app; the server's
     ready_s is the time that took from the spawn, polled every `poll` seconds.
 
     With config=None gunicorn runs bound by --bind and reads no config file given on its command
     line (it still reads ./gunicorn.conf.py of cwd). Keyword arguments are environment variables
-    (None removes a default one).
+    (None removes a default one). A server that does not become ready is stopped, then
+    reported with pytest.fail. The caller stops the server (Server.stop); gunicorn() does.
     """
     port = port or free_port()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -176,18 +189,21 @@ def gunicorn(
                 with suppress(OSError, http.client.HTTPException):
                     if get(server, ready_path).status == 200:
                         server.ready_s = time.perf_counter() - started
-                        break
+                        return server
             time.sleep(poll)
+    except BaseException:
+        server.stop()
+        raise
+
+
+@contextmanager
+def gunicorn(run_dir: Path, database_url: str, **options) -> Iterator[Server]:
+    """start_gunicorn(run_dir, database_url, **options), stopped on exit."""
+    server = start_gunicorn(run_dir, database_url, **options)
+    try:
         yield server
     finally:
-        if proc.poll() is None:
-            signal_group(proc, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                signal_group(proc, signal.SIGKILL)
-                proc.wait(timeout=5)
-        signal_group(proc, signal.SIGKILL)  # any worker left behind by a master that died first
+        server.stop()
 
 
 # --- HTTP ---------------------------------------------------------------------------------------
