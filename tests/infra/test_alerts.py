@@ -9,33 +9,16 @@ refuses to run without it). A missing promtool is a failure, never a skip.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
-from tests.infra.test_helm_chart import NAMESPACE, VALUE_SETS, kinds, one, render
+from tests.support.helm import NAMESPACE, VALUE_SETS, kinds, render
+from tests.support.prometheus import alerts, promtool, rule_groups
 
-PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 POD = "flask-app-7c9d8b6f5-x2k4q"
 APP = {"namespace": NAMESPACE, "method": "POST", "route": "/login"}
-
-
-def promtool(*args: str) -> subprocess.CompletedProcess:
-    if not Path(PROMTOOL).exists():
-        pytest.fail("promtool is missing: apt-get install -y --no-install-recommends prometheus")
-    return subprocess.run([PROMTOOL, *args], capture_output=True, text=True, check=False)
-
-
-def rule_groups(value_set: str = "prod", **rule_values) -> list[dict]:
-    docs = render(value_set, prometheusRule={"enabled": True, **rule_values})
-    return one(docs, "PrometheusRule")["spec"]["groups"]
-
-
-def alerts(groups: list[dict]) -> list[dict]:
-    return [rule for group in groups for rule in group["rules"] if "alert" in rule]
 
 
 def write_rules(path: Path, groups: list[dict], annotations: bool = True) -> Path:
