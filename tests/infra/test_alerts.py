@@ -62,8 +62,8 @@ def requests(ok: list[tuple[float, int]], bad: list[tuple[float, int]], route: s
     base = {**APP, "route": route}
     count = "flask_http_request_duration_seconds_count"
     return [
-        {"series": labels(count, **base, status="200"), "values": counter(*ok)},
-        {"series": labels(count, **base, status="500"), "values": counter(*bad)},
+        series(count, counter(*ok), **base, status="200"),
+        series(count, counter(*bad), **base, status="500"),
     ]
 
 
@@ -114,6 +114,7 @@ KUBE = {"namespace": NAMESPACE, "pod": POD, "container": "app"}
 OTHER_POD = {"namespace": "other", "pod": "flask-app-55f-abcde", "container": "app"}
 MIGRATE = {"namespace": NAMESPACE, "pod": "flask-app-migrate-abcde", "container": "migrate"}
 NS = {"namespace": NAMESPACE}
+WAITING = "kube_pod_container_status_waiting_reason"
 
 
 def pod_alert(labels_: dict, **extra) -> dict:
@@ -282,14 +283,7 @@ def unit_cases() -> list[dict]:
         ),
         case(
             "CrashLoopBackOff for 12 minutes",
-            [
-                {
-                    "series": labels(
-                        "kube_pod_container_status_waiting_reason", **KUBE, reason="CrashLoopBackOff"
-                    ),
-                    "values": "1x15",
-                }
-            ],
+            [series(WAITING, "1x15", **KUBE, reason="CrashLoopBackOff")],
             "12m",
             "FlaskAppPodCrashLooping",
             [pod_alert({**KUBE, "reason": "CrashLoopBackOff"}, severity="critical")],
@@ -297,18 +291,8 @@ def unit_cases() -> list[dict]:
         case(
             "CrashLoopBackOff for 5 minutes only, and ContainerCreating for long",
             [
-                {
-                    "series": labels(
-                        "kube_pod_container_status_waiting_reason", **KUBE, reason="CrashLoopBackOff"
-                    ),
-                    "values": "0x7 1x5",
-                },
-                {
-                    "series": labels(
-                        "kube_pod_container_status_waiting_reason", **KUBE, reason="ContainerCreating"
-                    ),
-                    "values": "1x12",
-                },
+                series(WAITING, "0x7 1x5", **KUBE, reason="CrashLoopBackOff"),
+                series(WAITING, "1x12", **KUBE, reason="ContainerCreating"),
             ],
             "12m",
             "FlaskAppPodCrashLooping",
