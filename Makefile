@@ -151,7 +151,7 @@ chart-readme-check: node_modules/.installed ## Fail if a chart value lacks its @
 	diff -u --label $(CHART_DIR)/README.md --label generated $(CHART_DIR)/README.md "$$tmp" \
 		|| { echo "$(CHART_DIR)/README.md is stale: run make chart-readme"; exit 1; }
 
-SHELL_SCRIPTS := .ci/run scripts/*.sh scripts/ci/*.sh docker/entrypoint.sh terraform/setup-backend.sh
+SHELL_SCRIPTS := .ci/run scripts/*.sh scripts/lib/*.sh scripts/ci/*.sh docker/entrypoint.sh terraform/setup-backend.sh
 PY_SOURCES    := app tests scripts gunicorn.conf.py
 
 terraform-docs: install-infra ## Rewrite the Inputs/Outputs tables of terraform/modules/*/README.md from variables.tf/outputs.tf

@@ -58,18 +58,13 @@ Examples:
 EOF
 }
 
-die() {
-  printf '%s: %s\n' "$PROG" "$1" >&2
-  exit "${2:-1}"
-}
-
-usage_error() {
-  die "$1" 2
-}
-
-log() {
-  printf '==> %s\n' "$*"
-}
+# The shared helpers (die, usage_error, log, require, run, json_fields...), next to this script.
+case "${BASH_SOURCE[0]}" in
+  */*) SCRIPT_DIR="${BASH_SOURCE[0]%/*}" ;;
+  *) SCRIPT_DIR=. ;;
+esac
+# shellcheck source=lib/common.sh source-path=SCRIPTDIR
+source "$SCRIPT_DIR/lib/common.sh"
 
 ENVIRONMENT=""
 DRY_RUN=false
@@ -78,12 +73,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
     --dry-run) DRY_RUN=true; shift ;;
-    -*) usage_error "unknown option '$1' (see $PROG --help)" ;;
-    *)
-      [[ -z "$ENVIRONMENT" ]] || usage_error "unexpected argument '$1': one environment only (see $PROG --help)"
-      ENVIRONMENT="$1"
-      shift
-      ;;
+    *) positional_argument ENVIRONMENT ": one environment only" "$1"; shift ;;
   esac
 done
 
@@ -102,10 +92,6 @@ fi
 REGION="${AWS_REGION:-ap-south-1}"
 
 # Work from the repository root whatever the caller's directory (flask --app app needs it).
-case "${BASH_SOURCE[0]}" in
-  */*) SCRIPT_DIR="${BASH_SOURCE[0]%/*}" ;;
-  *) SCRIPT_DIR=. ;;
-esac
 cd -- "$SCRIPT_DIR/.."
 
 # The names Terraform gives (terraform/environments/<env>: name = flask-auth-<env>;
@@ -116,48 +102,10 @@ DRILL_ID="$SOURCE_ID-drill-$(date -u +%Y%m%d%H%M%S)"
 # No pager around the AWS CLI's answers, even for an operator at a terminal.
 export AWS_PAGER=""
 
-# A command: printed, then run (only printed on --dry-run).
-run() {
-  printf '+'
-  printf ' %q' "$@"
-  printf '\n'
-  if ! $DRY_RUN; then
-    "$@"
-  fi
-}
-
-# json_fields PATH... <JSON: one line per dotted PATH (a number indexes a list), empty when missing.
-json_fields() {
-  python3 -c '
-import json, sys
-try:
-    doc = json.load(sys.stdin)
-except ValueError as exc:
-    sys.exit("not valid JSON: %s" % exc)
-for path in sys.argv[1:]:
-    value = doc
-    for key in path.split("."):
-        if isinstance(value, list) and key.isdigit():
-            value = value[int(key)] if int(key) < len(value) else None
-        else:
-            value = value.get(key) if isinstance(value, dict) else None
-    if value is None:
-        value = ""
-    elif isinstance(value, list):
-        value = " ".join(str(item) for item in value)
-    elif isinstance(value, dict):
-        value = json.dumps(value)
-    print(str(value).replace("\n", " "))
-' "$@"
-}
-
 $DRY_RUN && log "dry run: every command is printed as '+ ...', none is run"
 
 # -- 1. tools -----------------------------------------------------------------------------------
 log "checking tools"
-require() {
-  command -v "$1" >/dev/null 2>&1 || die "'$1' is not installed (needed to $2)"
-}
 require aws "find, restore and delete the snapshot's instance"
 require flask "check the restored database's migration revision (activate the app's .venv: make install)"
 require psql "count the users of the restored database"

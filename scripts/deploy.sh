@@ -70,18 +70,13 @@ Examples:
 EOF
 }
 
-die() {
-  printf '%s: %s\n' "$PROG" "$1" >&2
-  exit "${2:-1}"
-}
-
-usage_error() {
-  die "$1" 2
-}
-
-log() {
-  printf '==> %s\n' "$*"
-}
+# The shared helpers (die, usage_error, log, require, run, json_fields...), next to this script.
+case "${BASH_SOURCE[0]}" in
+  */*) SCRIPT_DIR="${BASH_SOURCE[0]%/*}" ;;
+  *) SCRIPT_DIR=. ;;
+esac
+# shellcheck source=lib/common.sh source-path=SCRIPTDIR
+source "$SCRIPT_DIR/lib/common.sh"
 
 # Resolve SMOKE_TEST against the caller's directory before moving to the repo root.
 SMOKE_TEST="${SMOKE_TEST:-}"
@@ -112,12 +107,7 @@ while [[ $# -gt 0 ]]; do
     --dry-run) DRY_RUN=true; shift ;;
     --skip-terraform) SKIP_TERRAFORM=true; shift ;;
     -y | --yes) YES=true; shift ;;
-    -*) usage_error "unknown option '$1' (see $PROG --help)" ;;
-    *)
-      [[ -z "$ENVIRONMENT" ]] || usage_error "unexpected argument '$1': one environment only (see $PROG --help)"
-      ENVIRONMENT="$1"
-      shift
-      ;;
+    *) positional_argument ENVIRONMENT ": one environment only" "$1"; shift ;;
   esac
 done
 
@@ -140,10 +130,6 @@ DEPLOY_TIMEOUT="${DEPLOY_TIMEOUT:-10m}"
 [[ "$DEPLOY_TIMEOUT" =~ ^([0-9]+[hms])+$ ]] || usage_error "DEPLOY_TIMEOUT must be a duration like 10m or 1h30m, not '$DEPLOY_TIMEOUT'"
 
 # Work from the repository root whatever the caller's directory.
-case "${BASH_SOURCE[0]}" in
-  */*) SCRIPT_DIR="${BASH_SOURCE[0]%/*}" ;;
-  *) SCRIPT_DIR=. ;;
-esac
 cd -- "$SCRIPT_DIR/.."
 SMOKE_TEST="${SMOKE_TEST:-scripts/smoke-test.sh}"
 
@@ -152,36 +138,6 @@ VALUES="$CHART/values-$ENVIRONMENT.yaml"
 CONTEXT="flask-auth-$ENVIRONMENT"
 [[ -d "$TF_DIR" ]] || die "$TF_DIR is missing (run from a complete checkout)"
 [[ -f "$VALUES" ]] || die "$VALUES is missing (run from a complete checkout)"
-
-# A command that changes something: printed, then run (only printed on --dry-run).
-run() {
-  printf '+'
-  printf ' %q' "$@"
-  printf '\n'
-  if ! $DRY_RUN; then
-    "$@"
-  fi
-}
-
-# json_fields PATH... <JSON: one line per dotted PATH, empty for null or missing.
-json_fields() {
-  python3 -c '
-import json, sys
-try:
-    doc = json.load(sys.stdin)
-except ValueError as exc:
-    sys.exit("not valid JSON: %s" % exc)
-for path in sys.argv[1:]:
-    value = doc
-    for key in path.split("."):
-        value = value.get(key) if isinstance(value, dict) else None
-    if value is None:
-        value = ""
-    elif isinstance(value, (dict, list)):
-        value = json.dumps(value)
-    print(str(value).replace("\n", " "))
-' "$@"
-}
 
 # No pager around the AWS CLI's answers, even for an operator at a terminal.
 export AWS_PAGER=""
@@ -193,9 +149,6 @@ $DRY_RUN && log "dry run: changing commands are printed as '+ ...', not run"
 
 # -- 1. tools -----------------------------------------------------------------------------------
 log "checking tools"
-require() {
-  command -v "$1" >/dev/null 2>&1 || die "'$1' is not installed (needed to $2)"
-}
 require aws "check the AWS identity, write the kubeconfig and find the image"
 require terraform "apply the environment and read its outputs"
 require kubectl "find the ingress host"

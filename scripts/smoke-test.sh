@@ -32,37 +32,32 @@ followed (a redirect is a failure). Exit status: 0 all checks passed,
 EOF
 }
 
-usage_error() {
-  printf '%s: %s (see %s --help)\n' "$PROG" "$1" "$PROG" >&2
-  exit 2
-}
+# The shared helpers (die, usage_error, log, require, run, json_fields...), next to this script.
+case "${BASH_SOURCE[0]}" in
+  */*) SCRIPT_DIR="${BASH_SOURCE[0]%/*}" ;;
+  *) SCRIPT_DIR=. ;;
+esac
+# shellcheck source=lib/common.sh source-path=SCRIPTDIR
+source "$SCRIPT_DIR/lib/common.sh"
 
 URL=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
-    -*) usage_error "unknown option '$1'" ;;
-    *)
-      [[ -z "$URL" ]] || usage_error "unexpected argument '$1' (one URL only)"
-      URL="$1"
-      shift
-      ;;
+    *) positional_argument URL " (one URL only)" "$1"; shift ;;
   esac
 done
 
-[[ -n "$URL" ]] || usage_error "no URL given"
-[[ "$URL" =~ ^https?://[^/[:space:]]+ ]] || usage_error "URL must start with http:// or https:// and name a host: '$URL'"
+[[ -n "$URL" ]] || usage_error "no URL given (see $PROG --help)"
+[[ "$URL" =~ ^https?://[^/[:space:]]+ ]] || usage_error "URL must start with http:// or https:// and name a host: '$URL' (see $PROG --help)"
 URL="${URL%/}"
 
 ATTEMPTS="${SMOKE_ATTEMPTS:-10}"
 DELAY="${SMOKE_DELAY:-6}"
-[[ "$ATTEMPTS" =~ ^[1-9][0-9]*$ ]] || usage_error "SMOKE_ATTEMPTS must be a positive whole number, not '$ATTEMPTS'"
-[[ "$DELAY" =~ ^[0-9]+$ ]] || usage_error "SMOKE_DELAY must be a whole number of seconds, not '$DELAY'"
+[[ "$ATTEMPTS" =~ ^[1-9][0-9]*$ ]] || usage_error "SMOKE_ATTEMPTS must be a positive whole number, not '$ATTEMPTS' (see $PROG --help)"
+[[ "$DELAY" =~ ^[0-9]+$ ]] || usage_error "SMOKE_DELAY must be a whole number of seconds, not '$DELAY' (see $PROG --help)"
 
-if ! command -v curl >/dev/null 2>&1; then
-  printf "%s: 'curl' is not installed (needed to send the requests)\n" "$PROG" >&2
-  exit 1
-fi
+require curl "send the requests"
 
 WORK="$(mktemp -d)"
 trap 'rm -rf -- "$WORK"' EXIT

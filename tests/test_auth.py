@@ -570,21 +570,18 @@ def test_login_page_when_signed_in_redirects_to_safe_next(app, client, auth, raw
 # --- logout ------------------------------------------------------------------
 
 
-def test_logout_get_not_allowed(app, client, auth):
-    """Sign-out is POST only: a GET (a link, an <img>) cannot sign anyone out."""
+@pytest.mark.parametrize(
+    ("method", "status"),
+    [("GET", 405), ("POST", 400)],
+    ids=["get_not_allowed", "post_without_csrf_token_refused"],
+)
+def test_logout_refused(app, client, auth, method, status):
+    """Sign-out is POST only: a GET (a link, an <img>) cannot sign anyone out, and neither can a
+    cross-site POST without the CSRF token. The session stays."""
     create_user(app)
     auth.login()
-    response = client.get("/auth/logout")
-    assert response.status_code == 405
-    assert signed_in(client)
-
-
-def test_logout_without_csrf_token_refused(app, client, auth):
-    """A cross-site POST without the CSRF token cannot sign the user out."""
-    create_user(app)
-    auth.login()
-    response = client.post("/auth/logout")
-    assert response.status_code == 400
+    response = client.open("/auth/logout", method=method)
+    assert response.status_code == status
     assert signed_in(client)
     assert count_rows(app, UserSession) == 1
 

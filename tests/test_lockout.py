@@ -52,6 +52,19 @@ def known_browser(app, username="alice"):
     return auth
 
 
+def app_with_owner(make_app):
+    """An app with the lockout threshold as the only limit, alice, and her known browser."""
+    app = make_app(**MANY_ATTEMPTS)
+    create_user(app)
+    return app, known_browser(app)
+
+
+def guess_wrong(auth: AuthActions, times: int = THRESHOLD, **login) -> None:
+    """`times` sign-ins with a wrong password, each refused (422)."""
+    for _ in range(times):
+        assert auth.login(password=WRONG_PASSWORD, **login).status_code == 422
+
+
 # --- decay --------------------------------------------------------------------------------------
 
 
@@ -60,8 +73,7 @@ def test_failures_older_than_the_window_no_longer_count(make_app):
     app = make_app(**MANY_ATTEMPTS, LOCKOUT_WINDOW=timedelta(minutes=15))
     create_user(app)
     stranger = AuthActions(app.test_client())
-    for _ in range(THRESHOLD - 1):
-        assert stranger.login(password=WRONG_PASSWORD).status_code == 422
+    guess_wrong(stranger, THRESHOLD - 1)
     assert user_row(app).failed_login_count == THRESHOLD - 1
     with app.app_context():  # the window's first failure, sixteen minutes ago
         db.session.execute(
@@ -80,8 +92,7 @@ def test_failures_inside_the_window_still_lock(make_app):
     app = make_app(**MANY_ATTEMPTS, LOCKOUT_WINDOW=timedelta(minutes=15))
     create_user(app)
     stranger = AuthActions(app.test_client())
-    for _ in range(THRESHOLD - 1):
-        stranger.login(password=WRONG_PASSWORD)
+    guess_wrong(stranger, THRESHOLD - 1)
     with app.app_context():
         db.session.execute(
             text("UPDATE users SET failed_login_window_start = :t"), {"t": utcnow() - timedelta(minutes=14)}
@@ -97,12 +108,9 @@ def test_failures_inside_the_window_still_lock(make_app):
 
 def test_stranger_cannot_lock_out_the_owners_known_browser(make_app):
     """Five wrong guesses from an unknown client lock unknown clients out, not the owner's browser."""
-    app = make_app(**MANY_ATTEMPTS)
-    create_user(app)
-    owner = known_browser(app)
+    app, owner = app_with_owner(make_app)
     stranger = AuthActions(app.test_client())
-    for _ in range(THRESHOLD):
-        assert stranger.login(password=WRONG_PASSWORD).status_code == 422
+    guess_wrong(stranger)
     assert user_row(app).locked_until is not None
     response = stranger.login()  # the right password, from an unknown client: locked
     assert response.status_code == 422
@@ -113,11 +121,8 @@ def test_stranger_cannot_lock_out_the_owners_known_browser(make_app):
 
 def test_a_known_browser_locks_only_itself(make_app):
     """Wrong passwords from a known browser lock that browser; the account stays open to others."""
-    app = make_app(**MANY_ATTEMPTS)
-    create_user(app)
-    owner = known_browser(app)
-    for _ in range(THRESHOLD):
-        assert owner.login(password=WRONG_PASSWORD).status_code == 422
+    app, owner = app_with_owner(make_app)
+    guess_wrong(owner)
     [device] = device_rows(app)
     assert device.locked_until is not None
     assert owner.login().status_code == 422
@@ -138,8 +143,7 @@ def test_another_accounts_device_cookie_counts_as_unknown(make_app):
     create_user(app)
     create_user(app, "bob")
     bob = known_browser(app, "bob")
-    for _ in range(THRESHOLD):
-        assert bob.login(login="alice", password=WRONG_PASSWORD).status_code == 422
+    guess_wrong(bob, login="alice")
     assert user_row(app).locked_until is not None
     assert [row.failed_login_count for row in device_rows(app)] == [0]
 
@@ -147,15 +151,12 @@ def test_another_accounts_device_cookie_counts_as_unknown(make_app):
 @pytest.mark.parametrize("value", ["forged", "tampered"])
 def test_forged_device_cookie_counts_as_unknown(make_app, value):
     """A cookie that is not ours, or ours with a changed payload, gives no trust."""
-    app = make_app(**MANY_ATTEMPTS)
-    create_user(app)
-    owner = known_browser(app)
+    app, owner = app_with_owner(make_app)
     real = owner.client.get_cookie(app.config["DEVICE_COOKIE_NAME"]).value
     forged = "eyJ1IjoxLCJuIjoieCJ9.abc.def" if value == "forged" else "x" + real[1:]
     attacker = AuthActions(app.test_client())
     attacker.client.set_cookie(app.config["DEVICE_COOKIE_NAME"], forged)
-    for _ in range(THRESHOLD):
-        attacker.login(password=WRONG_PASSWORD)
+    guess_wrong(attacker)
     assert user_row(app).locked_until is not None
     assert attacker.login().status_code == 422
     assert owner.login().status_code == 302
@@ -163,22 +164,17 @@ def test_forged_device_cookie_counts_as_unknown(make_app, value):
 
 def test_copied_device_cookie_is_the_same_device(make_app):
     """Control: a copy of the real cookie is that device (the lock follows the cookie)."""
-    app = make_app(**MANY_ATTEMPTS)
-    create_user(app)
-    owner = known_browser(app)
+    app, owner = app_with_owner(make_app)
     copy = AuthActions(app.test_client())
     _copy_device_cookie(app, owner, copy)
-    for _ in range(THRESHOLD):
-        copy.login(password=WRONG_PASSWORD)
+    guess_wrong(copy)
     assert user_row(app).locked_until is None
     assert owner.login().status_code == 422  # the same device, now locked
 
 
 def test_unlock_user_lifts_device_locks_too(make_app):
     """`flask unlock-user` lifts the lock of unknown clients and of every known browser."""
-    app = make_app(**MANY_ATTEMPTS)
-    create_user(app)
-    owner = known_browser(app)
+    app, owner = app_with_owner(make_app)
     stranger = AuthActions(app.test_client())
     for _ in range(THRESHOLD):
         owner.login(password=WRONG_PASSWORD)

@@ -57,14 +57,27 @@ def test_every_line_is_a_json_object_with_the_standard_fields(client, capsys):
     assert datetime.fromisoformat(line["time"]).utcoffset().total_seconds() == 0
 
 
+def app_with_env(make_app, monkeypatch, **env: str):
+    """An app built with these environment variables, a client of it and its AuthActions."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    app = make_app()
+    client = app.test_client()
+    return app, client, AuthActions(client)
+
+
+def only_user_id(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(User.id))
+
+
 def test_request_line_names_the_route_template_and_the_signed_in_user(app, client, auth, capsys):
     auth.register()
     auth.login()
     capsys.readouterr()
     client.get("/dashboard")
     [line] = [r for r in log_records(capsys) if r["logger"] == "app.requests"]
-    with app.app_context():
-        user_id = db.session.scalar(select(User.id))
+    user_id = only_user_id(app)
     assert line["user_id"] == user_id
     assert line["route"] == "/dashboard"
 
@@ -107,18 +120,15 @@ def test_request_id_is_taken_when_well_formed_and_always_echoed(client, capsys, 
 
 def test_events_name_who_where_and_when(make_app, monkeypatch, capsys):
     """Each named event is logged with user id, IP and a UTC time."""
-    monkeypatch.setenv("LOCKOUT_THRESHOLD", "2")
-    monkeypatch.setenv("RATELIMIT_LOGIN", "50 per minute")
-    app = make_app()
-    client = app.test_client()
-    auth = AuthActions(client)
+    app, client, auth = app_with_env(
+        make_app, monkeypatch, LOCKOUT_THRESHOLD="2", RATELIMIT_LOGIN="50 per minute"
+    )
     capsys.readouterr()
 
     auth.register()
     auth.login(login="nobody")
     auth.login()
-    with app.app_context():
-        user_id = db.session.scalar(select(User.id))
+    user_id = only_user_id(app)
     other = AuthActions(app.test_client())
     other.login()
     token = csrf_token(client.get("/account/password").get_data(as_text=True))
@@ -163,14 +173,10 @@ def test_events_name_who_where_and_when(make_app, monkeypatch, capsys):
 
 
 def test_account_deleted_and_rate_limited_events(make_app, monkeypatch, capsys):
-    monkeypatch.setenv("RATELIMIT_LOGIN", "3 per minute")
-    app = make_app()
-    client = app.test_client()
-    auth = AuthActions(client)
+    app, client, auth = app_with_env(make_app, monkeypatch, RATELIMIT_LOGIN="3 per minute")
     auth.register()
     auth.login()
-    with app.app_context():
-        user_id = db.session.scalar(select(User.id))
+    user_id = only_user_id(app)
     token = csrf_token(client.get("/dashboard").get_data(as_text=True))
     capsys.readouterr()
     client.post("/account/delete", data={"csrf_token": token, "password": PASSWORD})
@@ -188,10 +194,7 @@ def test_account_deleted_and_rate_limited_events(make_app, monkeypatch, capsys):
 def test_no_secret_ever_reaches_the_logs(make_app, monkeypatch, capsys):
     """Passwords, hashes, session tokens and ids, cookies and CSRF tokens stay
     out of the logs, whatever is posted and whichever path the request takes."""
-    monkeypatch.setenv("LOCKOUT_THRESHOLD", "3")
-    app = make_app()
-    client = app.test_client()
-    auth = AuthActions(client)
+    app, client, auth = app_with_env(make_app, monkeypatch, LOCKOUT_THRESHOLD="3")
     capsys.readouterr()
     secrets_seen: set[str] = {SECRET, PASSWORD}
 
@@ -316,11 +319,9 @@ def test_requests_are_counted_by_route_template_never_raw_path(client, auth):
 
 
 def test_auth_counters_move_with_what_happens(make_app, monkeypatch):
-    monkeypatch.setenv("LOCKOUT_THRESHOLD", "2")
-    monkeypatch.setenv("RATELIMIT_LOGIN", "5 per minute")
-    app = make_app()
-    client = app.test_client()
-    auth = AuthActions(client)
+    _, client, auth = app_with_env(
+        make_app, monkeypatch, LOCKOUT_THRESHOLD="2", RATELIMIT_LOGIN="5 per minute"
+    )
 
     def snapshot():
         text = client.get("/metrics").get_data(as_text=True)

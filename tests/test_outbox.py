@@ -9,7 +9,6 @@ socket that accepts and never answers (hung), SQLite and PostgreSQL.
 from __future__ import annotations
 
 import logging
-import re
 import signal
 import sqlite3
 import threading
@@ -23,10 +22,11 @@ from sqlalchemy import event, func, select, text
 
 from app import metrics, outbox
 from app.auth import account_mail
-from app.config import ConfigError, config_class
+from app.config import config_class
 from app.extensions import db
 from app.models import MailOutbox, User, utcnow
 from tests.support.auth import AuthActions, csrf_token
+from tests.support.config import PRODUCTION_BASE, assert_production_refuses, production_config
 from tests.support.database import migrate, new_postgresql_database
 from tests.support.mailbox import hung_relay, smtp_server
 from tests.support.passwords import NEW_PASSWORD
@@ -48,6 +48,14 @@ def mail_settings(port: int, **overrides: object) -> dict[str, object]:
         "APP_BASE_URL": BASE_URL,
         **overrides,
     }
+
+
+def app_with_alice(make_app, port: int, **overrides: object):
+    """An app that mails through the relay on `port`, and the browser in which alice registered."""
+    app = make_app(**mail_settings(port, **overrides))
+    client = app.test_client()
+    AuthActions(client).register()
+    return app, client
 
 
 def rows(app) -> list[MailOutbox]:
@@ -157,8 +165,7 @@ def test_the_sender_thread_delivers_once_the_relay_is_back(make_app):
 
 def test_a_message_claimed_by_a_dead_sender_is_sent_after_its_lease(make_app):
     with smtp_server() as (port, mailbox):
-        app = make_app(**mail_settings(port))
-        AuthActions(app.test_client()).register()
+        app, _ = app_with_alice(make_app, port)
         now = utcnow()
         with app.app_context():
             claimed = outbox.claim(now, limit=10)  # ... and the sender is killed before it sends
@@ -224,9 +231,7 @@ def test_a_message_whose_sender_lost_the_database_mid_send_goes_out_when_it_retu
 
 def test_two_senders_never_claim_the_same_message(make_app):
     with smtp_server() as (port, _mailbox):
-        app = make_app(**mail_settings(port))
-        client = app.test_client()
-        AuthActions(client).register()
+        app, client = app_with_alice(make_app, port)
         for ip in ("10.0.0.1", "10.0.0.2"):
             request_reset(client, ip=ip)
         now = utcnow()
@@ -479,9 +484,7 @@ def test_the_mail_quota_fails_open_when_its_store_is_away(make_app, caplog):
 
 def test_drain_delivers_what_is_due_within_its_time(make_app):
     with smtp_server() as (port, mailbox):
-        app = make_app(**mail_settings(port))
-        client = app.test_client()
-        AuthActions(client).register()
+        app, client = app_with_alice(make_app, port)
         request_reset(client)
         assert outbox.drain(app, seconds=5) == 2
         assert len(mailbox.to("alice@example.com")) == 2
@@ -492,9 +495,7 @@ def test_drain_delivers_what_is_due_within_its_time(make_app):
 
 def test_drain_stops_the_sender_thread_and_leaves_nothing_due(make_app):
     with smtp_server() as (port, mailbox):
-        app = make_app(**mail_settings(port, MAIL_SENDER="thread", MAIL_POLL_SECONDS=60))
-        client = app.test_client()
-        AuthActions(client).register()
+        app, client = app_with_alice(make_app, port, MAIL_SENDER="thread", MAIL_POLL_SECONDS=60)
         request_reset(client)
         outbox.drain(app, seconds=5)
         assert not app.extensions["mail_outbox"].thread.is_alive()
@@ -526,13 +527,13 @@ def idle_sender(smtp_port: int, **env: str) -> dict[str, str]:
     }
 
 
-def owe_a_reset_from_another_process(app) -> None:
-    """A reset mail owed to alice, written as another process would: no wake-up here."""
+def owe_alice(app, kind: str) -> None:
+    """A `kind` mail owed to a new user alice, written as another process would: no wake-up here."""
     with app.app_context():
         user = User(username="alice", email="alice@example.com", password_hash="x")
         db.session.add(user)
         db.session.flush()
-        outbox.enqueue("password_reset", user)
+        outbox.enqueue(kind, user)
         db.session.commit()
 
 
@@ -542,7 +543,7 @@ def test_a_sigterm_drain_sends_what_is_due_before_the_worker_exits(tmp_path, dat
     with smtp_server() as (smtp_port, mailbox):
         settings = idle_sender(smtp_port, GUNICORN_GRACEFUL_TIMEOUT="10")
         with gunicorn(tmp_path, database_url, workers=1, **settings) as server:
-            owe_a_reset_from_another_process(app)
+            owe_alice(app, "password_reset")
             server.proc.send_signal(signal.SIGTERM)
             assert server.proc.wait(timeout=15) == 0, server.output()
         mail = mailbox.wait_for_mail("alice@example.com", "Reset your password", timeout=2)
@@ -562,7 +563,7 @@ def test_a_worker_recycled_by_max_requests_leaves_its_mail_to_its_replacement(tm
     with smtp_server() as (smtp_port, mailbox):
         settings = idle_sender(smtp_port, GUNICORN_MAX_REQUESTS="3", GUNICORN_MAX_REQUESTS_JITTER="0")
         with gunicorn(tmp_path, database_url, workers=1, **settings) as server:
-            owe_a_reset_from_another_process(app)
+            owe_alice(app, "password_reset")
             for _ in range(3):  # the third request ends the worker
                 with urllib.request.urlopen(server.base_url + "/auth/login", timeout=10) as reply:  # noqa: S310
                     assert reply.status == 200
@@ -578,9 +579,7 @@ def test_a_worker_recycled_by_max_requests_leaves_its_mail_to_its_replacement(tm
 
 def test_purge_deletes_sent_mail_after_its_retention_and_keeps_the_rest(make_app):
     with smtp_server() as (port, _mailbox):
-        app = make_app(**mail_settings(port))
-        client = app.test_client()
-        AuthActions(client).register()
+        app, client = app_with_alice(make_app, port)
         request_reset(client)
         assert outbox.deliver_due(app)["sent"] == 2
     request_reset(client)  # owed, not sent
@@ -627,8 +626,7 @@ def test_parallel_senders_send_each_message_once(make_app):
 def test_a_message_this_release_cannot_render_is_kept_for_another_try(make_app, caplog):
     """E.g. a kind written by a newer release during a rolling upgrade: logged, kept, retried."""
     with smtp_server() as (port, mailbox):
-        app = make_app(**mail_settings(port))
-        AuthActions(app.test_client()).register()
+        app, _ = app_with_alice(make_app, port)
         with app.app_context():
             db.session.execute(MailOutbox.__table__.update().values(kind="newsletter"))
             db.session.commit()
@@ -658,12 +656,8 @@ def test_the_sender_thread_outlives_a_database_that_is_not_there_yet(
             assert time.monotonic() < deadline, "the sender never met the missing table"
             time.sleep(0.05)
         migrate(url)
+        owe_alice(app, "email_verification")
         with app.app_context():
-            user = User(username="alice", email="alice@example.com", password_hash="x")
-            db.session.add(user)
-            db.session.flush()
-            outbox.enqueue("email_verification", user)
-            db.session.commit()
             outbox.wake()
         mailbox.wait_for_mail("alice@example.com", "Confirm your e-mail address", timeout=10)
         outbox.stop_sender(app)
@@ -687,17 +681,12 @@ def test_the_sender_thread_outlives_a_database_that_is_not_there_yet(
     ],
 )
 def test_outbox_settings_that_cannot_work_stop_the_start(environ, message):
-    base = {"SECRET_KEY": "s" * 40, "DATABASE_URL": "sqlite:///:memory:"}
-    with pytest.raises(ConfigError, match=re.escape(message)):
-        config_class("production")({**base, **environ})
+    assert_production_refuses(environ, message)
 
 
 def test_outbox_settings_from_the_environment():
-    base = {"SECRET_KEY": "s" * 40, "DATABASE_URL": "sqlite:///:memory:"}
-    config = config_class("production")(
-        {**base, "MAIL_SENDER": "off", "MAIL_RETRY_BASE_SECONDS": "5", "MAIL_TIMEOUT_SECONDS": "30"}
-    )
+    config = production_config(MAIL_SENDER="off", MAIL_RETRY_BASE_SECONDS="5", MAIL_TIMEOUT_SECONDS="30")
     assert config.MAIL_SENDER == "off" and config.MAIL_RETRY_BASE_SECONDS == 5
     assert config.MAIL_LEASE_SECONDS == 90  # three SMTP timeouts
-    assert config_class("production")(base).MAIL_SENDER == "thread"
-    assert config_class("testing")(base).MAIL_SENDER == "off"
+    assert production_config().MAIL_SENDER == "thread"
+    assert config_class("testing")(PRODUCTION_BASE).MAIL_SENDER == "off"

@@ -208,12 +208,18 @@ def test_a_passkey_is_a_second_factor_after_the_password(app, clock):
         assert db.session.get(PasskeyCredential, factor.id).sign_count == 1
 
 
-def test_another_accounts_passkey_is_no_second_factor(app, clock):
-    _auth, _alice_key, _codes = passkey_user(app, clock)
+def bob_with_a_passkey(app) -> SoftAuthenticator:
+    """A second account, bob, signed in once and with a passkey added: his authenticator."""
     bob = register(app, username="bob", email="bob@example.com")
     assert bob.login(login="bob").status_code == 302
     bob_key = SoftAuthenticator()
     assert add_passkey(bob, bob_key).status_code == 200
+    return bob_key
+
+
+def test_another_accounts_passkey_is_no_second_factor(app, clock):
+    _auth, _alice_key, _codes = passkey_user(app, clock)
+    bob_key = bob_with_a_passkey(app)
     auth = password_step(app)  # alice
     token = auth.token("/auth/mfa")
     options = auth.client.post("/auth/mfa/passkey/options", data={"passkey-csrf_token": token}).get_json()
@@ -516,10 +522,7 @@ def test_a_passkey_only_account_confirms_a_new_authenticator_app_with_its_passke
 
 def test_another_accounts_passkey_confirms_nothing(app, clock):
     auth, _alice_key, _codes = passkey_user(app, clock)
-    bob = register(app, username="bob", email="bob@example.com")
-    assert bob.login(login="bob").status_code == 302
-    bob_key = SoftAuthenticator()
-    assert add_passkey(bob, bob_key).status_code == 200
+    bob_key = bob_with_a_passkey(app)
     token = auth.token("/account/security")
     options = auth.client.post("/account/security/passkeys/confirm/options", data={"csrf_token": token})
     body = options.get_json()

@@ -24,6 +24,23 @@ PARALLEL = 8
 SLOW_ARGON2 = {"PASSWORD_ARGON2_MEMORY_KIB": "24576", "PASSWORD_ARGON2_TIME_COST": "6"}
 
 
+def gthread_server(tmp_path, database_url, queue: int):
+    """One gthread worker with PARALLEL threads, one hash at a time and `queue` sign-ins waiting
+    for it, slow argon2id, and no rate limit in the way (memory:// counters start empty)."""
+    return gunicorn(
+        tmp_path,
+        database_url,
+        workers=1,
+        GUNICORN_WORKER_CLASS="gthread",
+        GUNICORN_THREADS=str(PARALLEL),
+        PASSWORD_HASH_CONCURRENCY="1",
+        PASSWORD_HASH_QUEUE=str(queue),
+        RATELIMIT_LOGIN="1000 per minute",
+        RATELIMIT_STORAGE_URI="memory://",
+        **SLOW_ARGON2,
+    )
+
+
 def _sign_in(server: Server, cookie: str, token: str) -> tuple[int, str | None, str]:
     conn = http.client.HTTPConnection(server.host, server.port, timeout=HTTP_TIMEOUT * 2)
     try:
@@ -40,18 +57,7 @@ def _sign_in(server: Server, cookie: str, token: str) -> tuple[int, str | None, 
 
 
 def test_sign_ins_beyond_the_hash_queue_bound_are_answered_503_with_retry_after(tmp_path, database_url):
-    with gunicorn(
-        tmp_path,
-        database_url,
-        workers=1,
-        GUNICORN_WORKER_CLASS="gthread",
-        GUNICORN_THREADS=str(PARALLEL),
-        PASSWORD_HASH_CONCURRENCY="1",
-        PASSWORD_HASH_QUEUE="1",
-        RATELIMIT_LOGIN="1000 per minute",
-        RATELIMIT_STORAGE_URI="memory://",  # one worker: its own counters start empty
-        **SLOW_ARGON2,
-    ) as server:
+    with gthread_server(tmp_path, database_url, queue=1) as server:
         register(server)
         forms = []
         for _ in range(PARALLEL):
@@ -88,18 +94,7 @@ def test_a_gthread_worker_keeps_at_most_one_hash_buffer_whichever_threads_hashed
     on one of their threads; gunicorn.conf.py limits the workers to one arena, so sign-ins on
     every thread leave the worker a buffer or two (here 24 MiB each) larger, not one per thread."""
     memory_kib = int(SLOW_ARGON2["PASSWORD_ARGON2_MEMORY_KIB"])
-    with gunicorn(
-        tmp_path,
-        database_url,
-        workers=1,
-        GUNICORN_WORKER_CLASS="gthread",
-        GUNICORN_THREADS=str(PARALLEL),
-        PASSWORD_HASH_CONCURRENCY="1",
-        PASSWORD_HASH_QUEUE=str(PARALLEL),
-        RATELIMIT_LOGIN="1000 per minute",
-        RATELIMIT_STORAGE_URI="memory://",
-        **SLOW_ARGON2,
-    ) as server:
+    with gthread_server(tmp_path, database_url, queue=PARALLEL) as server:
         register(server)  # one hash: the worker now holds one buffer, however it is kept
         (worker,) = server.workers()
         forms = []

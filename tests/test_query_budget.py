@@ -60,20 +60,25 @@ def writes(statements: list[str]) -> list[str]:
 # --- the pages and their budgets ---------------------------------------------
 
 
-# (name, signed in, request, expected status, statement budget). GETs must write nothing.
+def get_budget(path: str, budget: int = 0, *, signed_in: bool = False, status: int = 200, note: str = ""):
+    """A row (name, signed in, request, expected status, statement budget); the name is
+    "GET <path>" with the note, if any, in parentheses."""
+    name = f"GET {path} ({note})" if note else f"GET {path}"
+    return (name, signed_in, path, status, budget)
+
+
+# GETs must write nothing.
 GET_BUDGETS = [
-    ("GET /auth/login (anonymous)", False, "/auth/login", 200, 0),
-    ("GET /auth/register (anonymous)", False, "/auth/register", 200, 0),
-    ("GET /auth/reset (anonymous)", False, "/auth/reset", 200, 0),
-    ("GET / (anonymous)", False, "/", 302, 0),
-    ("GET /static/style.css", False, "/static/style.css", 200, 0),
-    ("GET /health/live", False, "/health/live", 200, 0),
-    ("GET /health/ready", False, "/health/ready", 200, 1),
-    ("GET /dashboard (signed in)", True, "/dashboard", 200, 4),
-    ("GET /account/sessions (signed in)", True, "/account/sessions", 200, 2),
-    ("GET /account/password (signed in)", True, "/account/password", 200, 1),
-    ("GET /auth/login (signed in: redirect)", True, "/auth/login", 302, 1),
-    ("GET /dashboard (anonymous: redirect)", False, "/dashboard", 302, 0),
+    *(get_budget(path, note="anonymous") for path in ("/auth/login", "/auth/register", "/auth/reset")),
+    get_budget("/", status=302, note="anonymous"),
+    get_budget("/static/style.css"),
+    get_budget("/health/live"),
+    get_budget("/health/ready", 1),
+    get_budget("/dashboard", 4, signed_in=True, note="signed in"),
+    get_budget("/account/sessions", 2, signed_in=True, note="signed in"),
+    get_budget("/account/password", 1, signed_in=True, note="signed in"),
+    get_budget("/auth/login", 1, signed_in=True, status=302, note="signed in: redirect"),
+    get_budget("/dashboard", status=302, note="anonymous: redirect"),
 ]
 
 POST_BUDGETS = [

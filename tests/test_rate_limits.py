@@ -32,6 +32,13 @@ def invalid_registration(auth: AuthActions, **kwargs):
     return auth.register(username="bob", email="bob@example.com", password="Short1", **kwargs)
 
 
+def use_up_the_limit(attempt, allowed: int) -> None:
+    """`allowed` calls of `attempt` (a POST the form refuses) answer 422; the next one gets the 429 page."""
+    for _ in range(allowed):
+        assert attempt().status_code == 422
+    assert_rate_limited(attempt())
+
+
 @pytest.fixture
 def limited_app(make_app, monkeypatch):
     monkeypatch.setenv("RATELIMIT_LOGIN", "3 per minute")
@@ -42,53 +49,44 @@ def limited_app(make_app, monkeypatch):
 def test_login_posts_over_the_limit_get_429(limited_app):
     """RATELIMIT_LOGIN caps sign-in attempts: the 4th POST in a minute gets the 429 page."""
     auth = AuthActions(limited_app.test_client())
-    for _ in range(3):
-        assert failed_login(auth).status_code == 422
-    assert_rate_limited(failed_login(auth))
+    use_up_the_limit(lambda: failed_login(auth), 3)
     # Even the right password is refused while limited.
     assert_rate_limited(auth.login())
 
 
-def test_login_get_is_not_limited(limited_app):
-    """Showing the sign-in page costs nothing, before or after the POST limit is reached."""
+@pytest.mark.parametrize(
+    ("page", "gets", "refused_post", "allowed", "right_post"),
+    [
+        ("/auth/login", 6, failed_login, 3, AuthActions.login),
+        ("/auth/register", 5, invalid_registration, 2, AuthActions.register),
+    ],
+    ids=["login", "register"],
+)
+def test_posts_over_the_limit_get_429_but_the_page_stays_available(
+    limited_app, page, gets, refused_post, allowed, right_post
+):
+    """RATELIMIT_LOGIN and RATELIMIT_REGISTER cap the POSTs, even a right one once limited;
+    showing the form (GET) costs nothing, before or after the limit is reached."""
     client = limited_app.test_client()
     auth = AuthActions(client)
-    for _ in range(6):
-        assert client.get("/auth/login").status_code == 200
-    for _ in range(3):
-        assert failed_login(auth).status_code == 422
-    assert_rate_limited(failed_login(auth))
-    assert client.get("/auth/login").status_code == 200
-
-
-def test_register_posts_over_the_limit_get_429(limited_app):
-    """RATELIMIT_REGISTER caps registrations; GET /auth/register stays available."""
-    client = limited_app.test_client()
-    auth = AuthActions(client)
-    for _ in range(5):
-        assert client.get("/auth/register").status_code == 200
-    for _ in range(2):
-        assert invalid_registration(auth).status_code == 422
-    assert_rate_limited(invalid_registration(auth))
-    assert_rate_limited(auth.register())
-    assert client.get("/auth/register").status_code == 200
+    for _ in range(gets):
+        assert client.get(page).status_code == 200
+    use_up_the_limit(lambda: refused_post(auth), allowed)
+    assert_rate_limited(right_post(auth))
+    assert client.get(page).status_code == 200
 
 
 def test_login_and_register_limits_are_separate(limited_app):
     """Using up the registration limit does not block sign-in, and the reverse."""
     auth = AuthActions(limited_app.test_client())
-    for _ in range(2):
-        assert invalid_registration(auth).status_code == 422
-    assert_rate_limited(invalid_registration(auth))
+    use_up_the_limit(lambda: invalid_registration(auth), 2)
     assert failed_login(auth).status_code == 422
 
 
 def test_limit_is_per_client_address(limited_app):
     """Another direct client (REMOTE_ADDR) has its own counter."""
     auth = AuthActions(limited_app.test_client())
-    for _ in range(3):
-        assert failed_login(auth, environ_base={"REMOTE_ADDR": "192.0.2.1"}).status_code == 422
-    assert_rate_limited(failed_login(auth, environ_base={"REMOTE_ADDR": "192.0.2.1"}))
+    use_up_the_limit(lambda: failed_login(auth, environ_base={"REMOTE_ADDR": "192.0.2.1"}), 3)
     assert failed_login(auth, environ_base={"REMOTE_ADDR": "192.0.2.2"}).status_code == 422
 
 

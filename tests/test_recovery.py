@@ -4,7 +4,6 @@ server on 127.0.0.1 (aiosmtpd) and the links read out of the received messages."
 from __future__ import annotations
 
 import logging
-import re
 import time
 from urllib.parse import urlsplit
 
@@ -13,10 +12,10 @@ import pytest
 from sqlalchemy import func, select
 
 from app import outbox
-from app.config import ConfigError, config_class
 from app.extensions import db
 from app.models import User, UserSession
 from tests.support.auth import AuthActions, csrf_token
+from tests.support.config import assert_production_refuses, production_config
 from tests.support.mailbox import smtp_server
 from tests.support.passwords import NEW_PASSWORD, PASSWORD
 from tests.support.ports import free_port
@@ -448,32 +447,26 @@ def test_required_confirmation_holds_sign_in_until_the_link_is_followed(mail_app
     ],
 )
 def test_mail_settings_that_cannot_work_stop_the_start(environ, message):
-    base = {"SECRET_KEY": "s" * 40, "DATABASE_URL": "sqlite:///:memory:"}
-    with pytest.raises(ConfigError, match=re.escape(message)):
-        config_class("production")({**base, **environ})
+    assert_production_refuses(environ, message)
 
 
 def test_mail_settings_from_the_environment():
-    config = config_class("production")(
-        {
-            "SECRET_KEY": "s" * 40,
-            "DATABASE_URL": "sqlite:///:memory:",
-            "MAIL_SERVER": "email-smtp.ap-south-1.amazonaws.com",
-            "MAIL_PORT": "2587",
-            "MAIL_USERNAME": "AKIAEXAMPLE",
-            "MAIL_PASSWORD": "smtp-secret",
-            "MAIL_FROM": "Flask Auth <no-reply@example.com>",
-            "APP_BASE_URL": "https://auth.example.com/",
-            "REQUIRE_EMAIL_VERIFICATION": "true",
-            "PASSWORD_RESET_MAX_AGE_SECONDS": "900",
-        }
+    config = production_config(
+        MAIL_SERVER="email-smtp.ap-south-1.amazonaws.com",
+        MAIL_PORT="2587",
+        MAIL_USERNAME="AKIAEXAMPLE",
+        MAIL_PASSWORD="smtp-secret",
+        MAIL_FROM="Flask Auth <no-reply@example.com>",
+        APP_BASE_URL="https://auth.example.com/",
+        REQUIRE_EMAIL_VERIFICATION="true",
+        PASSWORD_RESET_MAX_AGE_SECONDS="900",
     )
     assert config.MAIL_BACKEND == "smtp" and config.MAIL_PORT == 2587 and config.MAIL_USE_TLS is True
     assert config.APP_BASE_URL == "https://auth.example.com"
     assert config.MAIL_DEFAULT_SENDER == "Flask Auth <no-reply@example.com>"
     assert config.REQUIRE_EMAIL_VERIFICATION is True
     assert config.PASSWORD_RESET_MAX_AGE.total_seconds() == 15 * 60
-    bare = config_class("production")({"SECRET_KEY": "s" * 40, "DATABASE_URL": "sqlite:///:memory:"})
+    bare = production_config()
     assert bare.MAIL_BACKEND == "app.mail.UnconfiguredEmailBackend"
     assert bare.REQUIRE_EMAIL_VERIFICATION is False
 

@@ -397,38 +397,30 @@ def sign_in_response(app, https: bool):
     return client, response
 
 
-@pytest.mark.parametrize("env_name", ["testing", "development"])
-def test_cookies_in_testing_and_development(make_app, monkeypatch, env_name):
-    """Session and remember-me cookies are HttpOnly and SameSite=Lax; not Secure over plain HTTP."""
+@pytest.mark.parametrize(
+    ("env_name", "https"),
+    [("testing", False), ("development", False), ("staging", True), ("production", True)],
+)
+def test_cookie_attributes(make_app, monkeypatch, env_name, https):
+    """Session and remember-me cookies are HttpOnly and SameSite=Lax (Path=/, no Domain).
+    Testing and development (plain HTTP): not Secure. Staging and production: Secure and
+    __Host- prefixed."""
     monkeypatch.setenv("APP_ENV", env_name)
     app = make_app()
-    client, response = sign_in_response(app, https=False)
+    client, response = sign_in_response(app, https=https)
     cookies = parse_set_cookies(response)
-    assert set(cookies) == {"session", "remember_token", "device"}
+    prefix = "__Host-" if https else ""
+    assert set(cookies) == {f"{prefix}session", f"{prefix}remember_token", f"{prefix}device"}
     for cookie in cookies.values():
-        assert cookie["httponly"] is True
-        assert cookie["samesite"] == "Lax"
-        assert cookie["path"] == "/"
-        assert "secure" not in cookie
-        assert "domain" not in cookie
-    assert client.get("/dashboard").status_code == 200
-
-
-@pytest.mark.parametrize("env_name", ["staging", "production"])
-def test_cookies_in_staging_and_production(make_app, monkeypatch, env_name):
-    """Cookies are Secure, HttpOnly, SameSite=Lax and __Host- prefixed (Path=/, no Domain)."""
-    monkeypatch.setenv("APP_ENV", env_name)
-    app = make_app()
-    client, response = sign_in_response(app, https=True)
-    cookies = parse_set_cookies(response)
-    assert set(cookies) == {"__Host-session", "__Host-remember_token", "__Host-device"}
-    for cookie in cookies.values():
-        assert cookie["secure"] is True
+        if https:
+            assert cookie["secure"] is True
+        else:
+            assert "secure" not in cookie
         assert cookie["httponly"] is True
         assert cookie["samesite"] == "Lax"
         assert cookie["path"] == "/"
         assert "domain" not in cookie
-    assert client.get("/dashboard", base_url="https://localhost").status_code == 200
+    assert client.get("/dashboard", **(HTTPS if https else {})).status_code == 200
 
 
 def test_remember_cookie_alone_restores_the_session_in_production(make_app, monkeypatch):

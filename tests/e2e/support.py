@@ -270,10 +270,39 @@ class AppPage:
     new_routes: bool = False  # needs the password reset / e-mail verification routes
 
 
+# Every page, by name; each page's way of opening it registers itself with @app_page.
+PAGES: dict[str, AppPage] = {}
+
+
+def app_page(name: str, status: int = 200, *, signed_in: bool = False, new_routes: bool = False):
+    """Registers the decorated function as the way to open page `name`, which answers `status`."""
+
+    def register(open_: Callable[[Page, User, Mailbox], Response | None]):
+        assert name not in PAGES, f"two pages named {name}"
+        PAGES[name] = AppPage(name, status, open_, signed_in=signed_in, new_routes=new_routes)
+        return open_
+
+    return register
+
+
 def _goto(path: str) -> Callable[[Page, User, Mailbox], Response | None]:
     return lambda page, _user, _mailbox: page.goto(path)
 
 
+def _signed_in_at(path: str) -> Callable[[Page, User, Mailbox], Response | None]:
+    def open_(page: Page, user: User, _mailbox: Mailbox) -> Response | None:
+        sign_in_ok(page, user)
+        return page.goto(path)
+
+    return open_
+
+
+app_page("login")(_goto("/auth/login"))
+app_page("register")(_goto("/auth/register"))
+app_page("reset-request", new_routes=True)(_goto("/auth/reset"))
+
+
+@app_page("login-error", 422)
 def _login_error(page: Page, user: User, _mailbox: Mailbox) -> Response:
     page.goto("/auth/login")
     response = sign_in(page, user.username, "Wrong-Password-1")
@@ -281,6 +310,7 @@ def _login_error(page: Page, user: User, _mailbox: Mailbox) -> Response:
     return response
 
 
+@app_page("register-error", 422)
 def _register_error(page: Page, _user: User, _mailbox: Mailbox) -> Response:
     page.goto("/auth/register")
     response = submit(page, "Create account")
@@ -288,6 +318,7 @@ def _register_error(page: Page, _user: User, _mailbox: Mailbox) -> Response:
     return response
 
 
+@app_page("reset-request-sent", new_routes=True)
 def _reset_sent(page: Page, user: User, mailbox: Mailbox) -> Response:
     response = request_reset(page, user.email)
     expect(page.locator("main")).to_contain_text(RESET_SENT)
@@ -295,6 +326,7 @@ def _reset_sent(page: Page, user: User, mailbox: Mailbox) -> Response:
     return response
 
 
+@app_page("reset-form", new_routes=True)
 def _reset_form(page: Page, user: User, mailbox: Mailbox) -> Response | None:
     link = reset_link(page, mailbox, user)
     response = page.goto(link)
@@ -302,17 +334,17 @@ def _reset_form(page: Page, user: User, mailbox: Mailbox) -> Response | None:
     return response
 
 
+@app_page("reset-link-unusable", 400, new_routes=True)
 def _reset_unusable(page: Page, _user: User, _mailbox: Mailbox) -> Response | None:
     response = page.goto("/auth/reset/not-a-valid-token")
     expect(heading(page)).to_have_text(LINK_UNUSABLE)
     return response
 
 
-def _dashboard(page: Page, user: User, _mailbox: Mailbox) -> Response | None:
-    sign_in_ok(page, user)
-    return page.goto("/dashboard")
+_dashboard = app_page("dashboard", signed_in=True)(_signed_in_at("/dashboard"))
 
 
+@app_page("dashboard-after-a-failure", signed_in=True)
 def _dashboard_after_a_failure(page: Page, user: User, mailbox: Mailbox) -> Response | None:
     sign_in_fails(page, user.username, "Wrong-Password-1")
     response = _dashboard(page, user, mailbox)
@@ -320,11 +352,10 @@ def _dashboard_after_a_failure(page: Page, user: User, mailbox: Mailbox) -> Resp
     return response
 
 
-def _change_password(page: Page, user: User, _mailbox: Mailbox) -> Response | None:
-    sign_in_ok(page, user)
-    return page.goto("/account/password")
+_change_password = app_page("change-password", signed_in=True)(_signed_in_at("/account/password"))
 
 
+@app_page("change-password-error", 422, signed_in=True)
 def _change_password_error(page: Page, user: User, mailbox: Mailbox) -> Response:
     _change_password(page, user, mailbox)
     response = submit(page, "Change password")
@@ -363,11 +394,10 @@ def enable_totp(page: Page, user: User) -> tuple[str, list[str]]:
     return secret, codes
 
 
-def _security(page: Page, user: User, _mailbox: Mailbox) -> Response | None:
-    sign_in_ok(page, user)
-    return page.goto("/account/security")
+_security = app_page("security", signed_in=True)(_signed_in_at("/account/security"))
 
 
+@app_page("enrol-totp", signed_in=True)
 def _enrol_totp(page: Page, user: User, _mailbox: Mailbox) -> Response | None:
     sign_in_ok(page, user)
     response = start_totp(page)
@@ -375,6 +405,7 @@ def _enrol_totp(page: Page, user: User, _mailbox: Mailbox) -> Response | None:
     return response
 
 
+@app_page("enrol-totp-error", 422, signed_in=True)
 def _enrol_totp_error(page: Page, user: User, mailbox: Mailbox) -> Response | None:
     _enrol_totp(page, user, mailbox)
     response = submit(page, "Turn on")
@@ -382,6 +413,7 @@ def _enrol_totp_error(page: Page, user: User, mailbox: Mailbox) -> Response | No
     return response
 
 
+@app_page("recovery-codes", signed_in=True)
 def _recovery_codes(page: Page, user: User, _mailbox: Mailbox) -> Response | None:
     sign_in_ok(page, user)
     start_totp(page)
@@ -391,11 +423,13 @@ def _recovery_codes(page: Page, user: User, _mailbox: Mailbox) -> Response | Non
     return submit(page, "Turn on")
 
 
+@app_page("security-with-totp", signed_in=True)
 def _security_with_totp(page: Page, user: User, mailbox: Mailbox) -> Response | None:
     _recovery_codes(page, user, mailbox)
     return page.goto("/account/security")
 
 
+@app_page("mfa-second-step")
 def _second_step(page: Page, user: User, mailbox: Mailbox) -> Response | None:
     _recovery_codes(page, user, mailbox)
     sign_out(page)
@@ -404,6 +438,7 @@ def _second_step(page: Page, user: User, mailbox: Mailbox) -> Response | None:
     return response
 
 
+@app_page("mfa-second-step-error", 422)
 def _second_step_error(page: Page, user: User, mailbox: Mailbox) -> Response | None:
     _second_step(page, user, mailbox)
     page.locator('input[name="code"]').fill("000000")
@@ -412,37 +447,13 @@ def _second_step_error(page: Page, user: User, mailbox: Mailbox) -> Response | N
     return response
 
 
+@app_page("not-found", 404)
 def _not_found(page: Page, _user: User, _mailbox: Mailbox) -> Response | None:
     response = page.goto("/no-such-page")
     expect(heading(page)).to_have_text("Page not found")
     return response
 
 
-PAGES = {
-    p.name: p
-    for p in (
-        AppPage("login", 200, _goto("/auth/login")),
-        AppPage("login-error", 422, _login_error),
-        AppPage("register", 200, _goto("/auth/register")),
-        AppPage("register-error", 422, _register_error),
-        AppPage("reset-request", 200, _goto("/auth/reset"), new_routes=True),
-        AppPage("reset-request-sent", 200, _reset_sent, new_routes=True),
-        AppPage("reset-form", 200, _reset_form, new_routes=True),
-        AppPage("reset-link-unusable", 400, _reset_unusable, new_routes=True),
-        AppPage("dashboard", 200, _dashboard, signed_in=True),
-        AppPage("dashboard-after-a-failure", 200, _dashboard_after_a_failure, signed_in=True),
-        AppPage("change-password", 200, _change_password, signed_in=True),
-        AppPage("change-password-error", 422, _change_password_error, signed_in=True),
-        AppPage("not-found", 404, _not_found),
-        AppPage("security", 200, _security, signed_in=True),
-        AppPage("enrol-totp", 200, _enrol_totp, signed_in=True),
-        AppPage("enrol-totp-error", 422, _enrol_totp_error, signed_in=True),
-        AppPage("recovery-codes", 200, _recovery_codes, signed_in=True),
-        AppPage("security-with-totp", 200, _security_with_totp, signed_in=True),
-        AppPage("mfa-second-step", 200, _second_step),
-        AppPage("mfa-second-step-error", 422, _second_step_error),
-    )
-}
 SCREENSHOT_PAGES = [
     "login",
     "register",

@@ -51,6 +51,17 @@ def virtual_authenticator(context: BrowserContext, page: Page) -> tuple[object, 
     return cdp, added["authenticatorId"]
 
 
+def signed_in_with_authenticator(make_context, new_user, base_url: str) -> tuple[User, Page, object, str]:
+    """A new user signed in, in a fresh context at `base_url` whose page has a virtual
+    authenticator: (user, page, CDP session, authenticator id)."""
+    user = new_user()
+    context = make_context(base_url=base_url)
+    page = context.new_page()
+    cdp, authenticator = virtual_authenticator(context, page)
+    sign_in_ok(page, user)
+    return user, page, cdp, authenticator
+
+
 def add_passkey(page: Page, user: User, name: str, current_code: str | None = None, refused=False) -> None:
     """The Security page's form; the script asks for options, Chromium's authenticator makes the
     passkey, and the form goes (unless the options were refused: then the form says why)."""
@@ -109,11 +120,7 @@ def test_totp_enrolment_sign_in_with_a_code_then_with_a_recovery_code(page: Page
 def test_passkey_registration_second_factor_and_passwordless(
     make_context, new_user, passkey_base_url: str, artifacts_dir: Path
 ) -> None:
-    user = new_user()
-    context = make_context(base_url=passkey_base_url)
-    page = context.new_page()
-    cdp, authenticator = virtual_authenticator(context, page)
-    sign_in_ok(page, user)
+    user, page, cdp, authenticator = signed_in_with_authenticator(make_context, new_user, passkey_base_url)
 
     add_passkey(page, user, "Virtual laptop")
     expect(heading(page)).to_have_text("Your recovery codes")  # the first factor: codes are made
@@ -163,11 +170,7 @@ def test_passkey_registration_second_factor_and_passwordless(
 
 def test_a_passkey_next_to_an_authenticator_app(make_context, new_user, passkey_base_url: str) -> None:
     """With an app on, adding a passkey needs a code too; both then work as the second step."""
-    user = new_user()
-    context = make_context(base_url=passkey_base_url)
-    page = context.new_page()
-    virtual_authenticator(context, page)
-    sign_in_ok(page, user)
+    user, page, _, _ = signed_in_with_authenticator(make_context, new_user, passkey_base_url)
     secret, _codes = enable_totp(page, user)
 
     add_passkey(page, user, "Phone", refused=True)
@@ -203,6 +206,13 @@ def test_without_javascript_the_pages_offer_password_and_code(
     assert path_of(page) == "/dashboard"
 
 
+def sign_out_to_the_login_page(keys: KeyboardUser) -> None:
+    """By keyboard: the dashboard's Sign out button, then a fresh start on the sign-in page."""
+    keys.start("/dashboard")
+    keys.press_button("Sign out", within=8)
+    keys.start("/auth/login")
+
+
 def test_keyboard_enrolment_and_two_step_sign_in(page: Page, new_user) -> None:
     user = new_user()
     keys = KeyboardUser(page)
@@ -215,10 +225,7 @@ def test_keyboard_enrolment_and_two_step_sign_in(page: Page, new_user) -> None:
     keys.type_into("password", user.password)
     keys.press_button("Turn on")
     expect(heading(page)).to_have_text("Your recovery codes")
-    keys.start("/dashboard")
-    keys.press_button("Sign out", within=8)
-
-    keys.start("/auth/login")
+    sign_out_to_the_login_page(keys)
     keys.type_into("login", user.username, within=8)
     keys.type_into("password", user.password)
     keys.press_button("Sign in", within=3)
@@ -229,20 +236,14 @@ def test_keyboard_enrolment_and_two_step_sign_in(page: Page, new_user) -> None:
 
 
 def test_keyboard_passkey_sign_in(make_context, new_user, passkey_base_url: str) -> None:
-    user = new_user()
-    context = make_context(base_url=passkey_base_url)
-    page = context.new_page()
-    virtual_authenticator(context, page)
-    sign_in_ok(page, user)
+    user, page, _, _ = signed_in_with_authenticator(make_context, new_user, passkey_base_url)
     keys = KeyboardUser(page)
     keys.start("/account/security")
     keys.type_into("passkey-name", "Keyboard key", within=16)
     keys.type_into("passkey-password", user.password)
     keys.press_button("Add a passkey")
     expect(heading(page)).to_have_text("Your recovery codes")
-    keys.start("/dashboard")
-    keys.press_button("Sign out", within=8)
-    keys.start("/auth/login")
+    sign_out_to_the_login_page(keys)
     keys.press_button("Sign in with a passkey", within=12)
     assert path_of(page) == "/dashboard"
 

@@ -18,10 +18,9 @@ import time
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.infra.test_alerts import rule_groups
-from tests.infra.test_dashboard import panel_expressions
 from tests.support.passwords import PASSWORD
 from tests.support.ports import free_port
+from tests.support.prometheus import panel_expressions, rule_groups
 from tests.support.server import Browser, get, gunicorn, register
 
 # Labels Prometheus adds to every scraped series (target and ServiceMonitor labels).

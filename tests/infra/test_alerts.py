@@ -9,33 +9,16 @@ refuses to run without it). A missing promtool is a failure, never a skip.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
-from tests.infra.test_helm_chart import NAMESPACE, VALUE_SETS, kinds, one, render
+from tests.support.helm import NAMESPACE, VALUE_SETS, kinds, render
+from tests.support.prometheus import alerts, promtool, rule_groups
 
-PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 POD = "flask-app-7c9d8b6f5-x2k4q"
 APP = {"namespace": NAMESPACE, "method": "POST", "route": "/login"}
-
-
-def promtool(*args: str) -> subprocess.CompletedProcess:
-    if not Path(PROMTOOL).exists():
-        pytest.fail("promtool is missing: apt-get install -y --no-install-recommends prometheus")
-    return subprocess.run([PROMTOOL, *args], capture_output=True, text=True, check=False)
-
-
-def rule_groups(value_set: str = "prod", **rule_values) -> list[dict]:
-    docs = render(value_set, prometheusRule={"enabled": True, **rule_values})
-    return one(docs, "PrometheusRule")["spec"]["groups"]
-
-
-def alerts(groups: list[dict]) -> list[dict]:
-    return [rule for group in groups for rule in group["rules"] if "alert" in rule]
 
 
 def write_rules(path: Path, groups: list[dict], annotations: bool = True) -> Path:
@@ -79,8 +62,8 @@ def requests(ok: list[tuple[float, int]], bad: list[tuple[float, int]], route: s
     base = {**APP, "route": route}
     count = "flask_http_request_duration_seconds_count"
     return [
-        {"series": labels(count, **base, status="200"), "values": counter(*ok)},
-        {"series": labels(count, **base, status="500"), "values": counter(*bad)},
+        series(count, counter(*ok), **base, status="200"),
+        series(count, counter(*bad), **base, status="500"),
     ]
 
 
@@ -131,6 +114,7 @@ KUBE = {"namespace": NAMESPACE, "pod": POD, "container": "app"}
 OTHER_POD = {"namespace": "other", "pod": "flask-app-55f-abcde", "container": "app"}
 MIGRATE = {"namespace": NAMESPACE, "pod": "flask-app-migrate-abcde", "container": "migrate"}
 NS = {"namespace": NAMESPACE}
+WAITING = "kube_pod_container_status_waiting_reason"
 
 
 def pod_alert(labels_: dict, **extra) -> dict:
@@ -299,14 +283,7 @@ def unit_cases() -> list[dict]:
         ),
         case(
             "CrashLoopBackOff for 12 minutes",
-            [
-                {
-                    "series": labels(
-                        "kube_pod_container_status_waiting_reason", **KUBE, reason="CrashLoopBackOff"
-                    ),
-                    "values": "1x15",
-                }
-            ],
+            [series(WAITING, "1x15", **KUBE, reason="CrashLoopBackOff")],
             "12m",
             "FlaskAppPodCrashLooping",
             [pod_alert({**KUBE, "reason": "CrashLoopBackOff"}, severity="critical")],
@@ -314,18 +291,8 @@ def unit_cases() -> list[dict]:
         case(
             "CrashLoopBackOff for 5 minutes only, and ContainerCreating for long",
             [
-                {
-                    "series": labels(
-                        "kube_pod_container_status_waiting_reason", **KUBE, reason="CrashLoopBackOff"
-                    ),
-                    "values": "0x7 1x5",
-                },
-                {
-                    "series": labels(
-                        "kube_pod_container_status_waiting_reason", **KUBE, reason="ContainerCreating"
-                    ),
-                    "values": "1x12",
-                },
+                series(WAITING, "0x7 1x5", **KUBE, reason="CrashLoopBackOff"),
+                series(WAITING, "1x12", **KUBE, reason="ContainerCreating"),
             ],
             "12m",
             "FlaskAppPodCrashLooping",

@@ -11,37 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from tests.infra.test_alerts import promtool
-from tests.infra.test_helm_chart import (
-    CHART,
-    NAMESPACE,
-    VALUE_SETS,
-    kinds,
-    kubernetes_validate_problems,
-    one,
-    render,
-)
-
-DASHBOARD = CHART / "dashboards" / "flask-app.json"
-# Grafana's variables, as they would be on a 1-minute scrape in the release's namespace.
-VARIABLES = {"$__rate_interval": "5m", "$namespace": NAMESPACE}
-
-
-def dashboard() -> dict:
-    return json.loads(DASHBOARD.read_text())
-
-
-def panel_expressions(board: dict | None = None) -> dict[str, str]:
-    """'panel title / refId' -> the query with Grafana's variables filled in."""
-    found = {}
-    for panel in (board or dashboard())["panels"]:
-        for target in panel["targets"]:
-            expr = target["expr"]
-            for variable, value in VARIABLES.items():
-                expr = expr.replace(variable, value)
-            assert "$" not in expr, f"an unknown variable in {panel['title']}: {expr}"
-            found[f"{panel['title']} / {target['refId']}"] = expr
-    return found
+from tests.support.helm import VALUE_SETS, kinds, kubernetes_validate_problems, one, render
+from tests.support.prometheus import dashboard, panel_expressions, promtool
 
 
 def check_with_promtool(tmp_path: Path, expressions: dict[str, str]):

@@ -25,6 +25,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "scripts" / "deploy.sh"
 SMOKE = ROOT / "scripts" / "smoke-test.sh"
+COMMON = ROOT / "scripts" / "lib" / "common.sh"
 ACCOUNT = "123456789012"
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 COMMIT = "3f6c2e1a9b8d7c6e5f4a3b2c1d0e9f8a7b6c5d4e"
@@ -916,6 +917,9 @@ def test_scripts_are_executable_and_shellcheck_clean():
         assert os.access(script, os.X_OK), script
     shellcheck = ROOT / ".venv" / "bin" / "shellcheck"
     result = subprocess.run(
-        [str(shellcheck), "-S", "style", str(DEPLOY), str(SMOKE)], capture_output=True, text=True, check=False
+        [str(shellcheck), "-x", "-S", "style", str(DEPLOY), str(SMOKE), str(COMMON)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout

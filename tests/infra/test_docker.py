@@ -227,18 +227,20 @@ def _register_and_sign_in(port: int) -> None:
     assert "Welcome, docker" in reply.read().decode()
 
 
-def _wait_ready(container: str, port: int) -> None:
+def _wait_for(container: str, port: int, path: str = "/health/ready") -> str:
+    """Polls PATH until it answers 200 (for 60 s at most) and returns that answer's body."""
     deadline = time.monotonic() + 60
     status = None
     while time.monotonic() < deadline:
         try:
-            status, _ = _get(f"http://127.0.0.1:{port}/health/ready")
+            status, body = _get(f"http://127.0.0.1:{port}{path}")
             if status == 200:
-                return
+                return body
         except OSError:
             pass
         time.sleep(0.3)
-    pytest.fail(f"not ready ({status}): {docker('logs', container, check=False).stdout[-3000:]}")
+    logs = docker("logs", container, check=False).stdout[-3000:]
+    pytest.fail(f"{path} never answered 200 ({status}): {logs}")
 
 
 def _tables(container: str) -> str:
@@ -272,23 +274,12 @@ def test_serves_read_only_as_non_root_and_stops_cleanly(image):
         image["name"],
     ).stdout.strip()
     try:
-        deadline = time.monotonic() + 60
-        status = None
-        while time.monotonic() < deadline:
-            try:
-                status, body = _get(f"http://127.0.0.1:{port}/health/live")
-                if status == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.3)
-        assert status == 200, docker("logs", container, check=False).stdout[-3000:]
-        assert json.loads(body) == {"status": "ok"}
+        assert json.loads(_wait_for(container, port, "/health/live")) == {"status": "ok"}
 
         assert _tables(container).strip() == "[]", "serving must not run migrations"
         docker("exec", container, "docker-entrypoint", "migrate")
         assert "'users'" in _tables(container)
-        _wait_ready(container, port)
+        _wait_for(container, port)
         status, page = _get(f"http://127.0.0.1:{port}/auth/login")
         assert status == 200 and "Sign in" in page
         _register_and_sign_in(port)
@@ -339,7 +330,7 @@ def test_serves_on_the_machines_postgresql_after_migrate(image, postgresql_datab
         "run", "-d", "-p", f"127.0.0.1:{port}:8000", "-e", "SECURE_COOKIES=false", *flags, image["name"]
     ).stdout.strip()
     try:
-        _wait_ready(container, port)
+        _wait_for(container, port)
         status, page = _get(f"http://127.0.0.1:{port}/auth/login")
         assert status == 200 and "Sign in" in page
         _register_and_sign_in(port)

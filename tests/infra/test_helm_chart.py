@@ -9,68 +9,33 @@ Trivy and Checkov, and the behaviour tests read the rendered objects.
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import helm_python
 import pytest
 import yaml
 
-from tests.support.scanners import checkov, trivy_config
+from tests.support.helm import (
+    CHART,
+    KUBE_VERSION,
+    NAMESPACE,
+    RELEASE,
+    ROOT,
+    VALUE_SETS,
+    file_values,
+    kinds,
+    kubernetes_validate,
+    kubernetes_validate_problems,
+    one,
+    render,
+    render_templates,
+)
+from tests.support.scanners import assert_checkov_clean, checkov, trivy_config
 
-ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "helm" / "flask-app"
-BIN = ROOT / ".venv" / "bin"
-KUBE_VERSION = "1.30"
-NAMESPACE = "flask-auth"
-RELEASE = "flask-app"
-
-VALUE_SETS = ["default", "dev", "staging", "prod"]
 DIGEST = "sha256:" + "ab" * 32
-
-
-def file_values(value_set: str) -> dict:
-    if value_set == "default":
-        return {}
-    return yaml.safe_load((CHART / f"values-{value_set}.yaml").read_text()) or {}
-
-
-def merge(base: dict, override: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def render_templates(value_set: str = "default", **overrides) -> dict[str, str]:
-    values = merge(file_values(value_set), overrides)
-    with helm_python.Chart.load(CHART) as chart:
-        return chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
-
-
-def render(value_set: str = "default", **overrides) -> list[dict]:
-    docs = []
-    for path, text in sorted(render_templates(value_set, **overrides).items()):
-        if path.endswith(".yaml"):
-            docs.extend(doc for doc in yaml.safe_load_all(text) if doc)
-    return docs
-
-
-def kinds(docs: list[dict], kind: str) -> list[dict]:
-    return [doc for doc in docs if doc["kind"] == kind]
-
-
-def one(docs: list[dict], kind: str) -> dict:
-    found = kinds(docs, kind)
-    assert len(found) == 1, f"expected one {kind}, found {len(found)}"
-    return found[0]
 
 
 def pod_specs(docs: list[dict]) -> list[tuple[str, dict]]:
@@ -274,26 +239,6 @@ def test_each_part_carries_its_component_and_the_web_selectors_match_the_web_pod
 # -- the real validators on the rendered manifests ----------------------------------------------
 
 
-def kubernetes_validate(path: Path) -> tuple[int, str]:
-    result = subprocess.run(
-        [str(BIN / "kubernetes-validate"), "-k", KUBE_VERSION, "--strict", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return result.returncode, result.stdout + result.stderr
-
-
-def kubernetes_validate_problems(path: Path) -> list[str]:
-    """Anything but a pass. kubernetes-validate exits 0 on a WARN (an unknown kind,
-    a removed apiVersion): that counts as a failure here."""
-    code, output = kubernetes_validate(path)
-    problems = [line for line in output.splitlines() if line.strip() and not line.startswith("INFO ")]
-    if code != 0 and not problems:
-        problems.append(f"exit code {code}")
-    return problems
-
-
 @pytest.mark.parametrize("value_set", VALUE_SETS)
 def test_every_rendered_object_validates_against_kubernetes_schemas(rendered_dir, value_set):
     manifest = rendered_dir / f"values-{value_set}" / "manifests.yaml"
@@ -361,12 +306,7 @@ def test_trivy_finds_nothing_in_the_rendered_manifests(rendered_dir):
 
 
 def test_checkov_passes_the_rendered_manifests_with_reasoned_skips_only(rendered_dir):
-    report = checkov(rendered_dir, "kubernetes")
-    assert report.failed == []
-    assert report.passed > 100
-    for check in report.skipped:
-        assert len(check["check_result"].get("suppress_comment", "")) > 30, check["check_id"]
-    assert report.returncode == 0, report.stderr[-2000:]
+    assert_checkov_clean(checkov(rendered_dir, "kubernetes"), passed_over=100, reason_over=30)
 
 
 # -- behaviour of the rendered output -----------------------------------------------------------

@@ -214,17 +214,23 @@ def _local_checkout(tmp_path: Path, docker: str, compose: str) -> tuple[Path, di
     return checkout, env
 
 
-@pytest.mark.parametrize("target", ["deploy-local", "deploy-local-down"])
-def test_deploy_local_refuses_compose_v1_and_says_how_to_get_v2(tmp_path, target):
-    checkout, env = _local_checkout(tmp_path, FAKE_DOCKER_WITHOUT_COMPOSE, FAKE_COMPOSE_V1)
-    result = subprocess.run(
+def _make_in(checkout: Path, env: dict[str, str], target: str, timeout: float | None = None):
+    """`make TARGET` in the copied checkout with the fakes' environment, output captured."""
+    return subprocess.run(
         ["make", "--no-print-directory", target],
         cwd=checkout,
         env=env,
         capture_output=True,
         text=True,
         check=False,
+        timeout=timeout,
     )
+
+
+@pytest.mark.parametrize("target", ["deploy-local", "deploy-local-down"])
+def test_deploy_local_refuses_compose_v1_and_says_how_to_get_v2(tmp_path, target):
+    checkout, env = _local_checkout(tmp_path, FAKE_DOCKER_WITHOUT_COMPOSE, FAKE_COMPOSE_V1)
+    result = _make_in(checkout, env, target)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert "Docker Compose v2 is required" in result.stderr, output
@@ -254,15 +260,7 @@ def test_deploy_local_prints_the_url_only_once_ready_answers(tmp_path):
     try:
         checkout, env = _local_checkout(tmp_path, FAKE_DOCKER_WITHOUT_COMPOSE, FAKE_COMPOSE_V2)
         env["FAKE_APP_PORT"] = str(server.server_address[1])
-        result = subprocess.run(
-            ["make", "--no-print-directory", "deploy-local"],
-            cwd=checkout,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
+        result = _make_in(checkout, env, "deploy-local", timeout=120)
     finally:
         server.shutdown()
     output = result.stdout + result.stderr

@@ -412,7 +412,7 @@ def test_the_drill_is_executable_shellcheck_clean_and_linted_by_make():
     assert os.access(DRILL, os.X_OK)
     shellcheck = ROOT / ".venv" / "bin" / "shellcheck"
     result = subprocess.run(
-        [str(shellcheck), "-S", "style", str(DRILL)], capture_output=True, text=True, check=False
+        [str(shellcheck), "-x", "-S", "style", str(DRILL)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout
     # make lint-infra runs shellcheck on scripts/*.sh: the drill is among them.

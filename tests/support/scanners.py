@@ -68,6 +68,16 @@ TRIVY_CONFIG = (
 )
 
 
+def assert_checkov_clean(report: CheckovReport, *, passed_over: int, reason_over: int) -> None:
+    """No failed check, more than `passed_over` passes (the scan really read the code), every
+    skip with a suppress comment longer than `reason_over` characters, and exit status 0."""
+    assert report.failed == []
+    assert report.passed > passed_over
+    for check in report.skipped:
+        assert len(check["check_result"].get("suppress_comment", "")) > reason_over, check["check_id"]
+    assert report.returncode == 0, report.stderr[-2000:]
+
+
 @dataclass
 class TrivyReport:
     failures: list[tuple[str, str, str, str]]  # (target, id, severity, title)

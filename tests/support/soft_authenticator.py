@@ -78,17 +78,21 @@ class SoftAuthenticator:
             {"fmt": "none", "attStmt": {}, "authData": self._auth_data(rp, flags, True)}
         )
         client_data = self._client_data("webauthn.create", options["challenge"], origin)
+        return self._credential(
+            clientDataJSON=b64url(client_data),
+            attestationObject=b64url(attestation),
+            transports=["internal", "hybrid"],
+        )
+
+    def _credential(self, **response: object) -> dict:
+        """A PublicKeyCredential of this authenticator, as JSON, around its `response`."""
         return {
             "id": b64url(self.credential_id),
             "rawId": b64url(self.credential_id),
             "type": "public-key",
             "authenticatorAttachment": "platform",
             "clientExtensionResults": {},
-            "response": {
-                "clientDataJSON": b64url(client_data),
-                "attestationObject": b64url(attestation),
-                "transports": ["internal", "hybrid"],
-            },
+            "response": response,
         }
 
     def get(
@@ -111,18 +115,11 @@ class SoftAuthenticator:
         client_data = self._client_data("webauthn.get", options["challenge"], origin)
         signature = self.key.sign(auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256()))
         handle = user_handle if user_handle is not None else self.user_handle
-        answer = {
-            "id": b64url(self.credential_id),
-            "rawId": b64url(self.credential_id),
-            "type": "public-key",
-            "authenticatorAttachment": "platform",
-            "clientExtensionResults": {},
-            "response": {
-                "clientDataJSON": b64url(client_data),
-                "authenticatorData": b64url(auth_data),
-                "signature": b64url(signature),
-            },
-        }
+        answer = self._credential(
+            clientDataJSON=b64url(client_data),
+            authenticatorData=b64url(auth_data),
+            signature=b64url(signature),
+        )
         if handle:
             answer["response"]["userHandle"] = b64url(handle)
         return answer
