@@ -13,7 +13,7 @@ from sqlalchemy import Integer, Row, and_, bindparam, delete, func, or_, select,
 
 from .events import emit
 from .extensions import db, login_manager
-from .models import User, UserSession, UTCDateTime, hash_session_token, utcnow
+from .models import User, UserSession, UTCDateTime, hash_session_token, increment, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,12 +184,7 @@ def count_reauth_failure(user: User) -> bool:
     current = current_session_id(user)
     if current is None:
         return False
-    failures = db.session.execute(
-        update(UserSession)
-        .where(UserSession.id == current)
-        .values(reauth_failures=UserSession.reauth_failures + 1)
-        .returning(UserSession.reauth_failures)
-    ).scalar()
+    failures = increment(UserSession.reauth_failures, current)
     db.session.commit()
     emit("auth.reauth_failed", user_id=user.id, failures=failures)
     if failures is None or failures >= current_app.config["LOCKOUT_THRESHOLD"]:

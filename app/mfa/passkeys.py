@@ -15,7 +15,6 @@ request.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from dataclasses import dataclass
@@ -27,7 +26,15 @@ from flask import current_app, session
 from sqlalchemy import delete, select, update
 
 from ..extensions import db
-from ..models import MfaFactor, PasskeyCredential, User, WebAuthnChallenge, utcnow
+from ..models import (
+    MfaFactor,
+    PasskeyCredential,
+    User,
+    WebAuthnChallenge,
+    add_token_row,
+    hash_session_token,
+    utcnow,
+)
 
 PASSKEY = "passkey"
 SESSION_KEY = "webauthn_challenge"
@@ -75,10 +82,6 @@ def enabled() -> bool:
     return bool(current_app.config["WEBAUTHN_ENABLED"])
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 # --- challenges ----------------------------------------------------------------------------------
 
 
@@ -89,23 +92,22 @@ def _issue(
     now = utcnow()
     previous = session.get(SESSION_KEY)
     if isinstance(previous, str) and len(previous) <= 128:
-        db.session.execute(delete(WebAuthnChallenge).where(WebAuthnChallenge.id == _digest(previous)))
+        db.session.execute(
+            delete(WebAuthnChallenge).where(WebAuthnChallenge.id == hash_session_token(previous))
+        )
     # Expired challenges go now, whoever they were for: the table stays bounded
     # even when nobody runs `flask purge`.
     purge_expired(now)
-    token = secrets.token_urlsafe(32)
     challenge = secrets.token_bytes(32)
-    db.session.add(
-        WebAuthnChallenge(
-            id=_digest(token),
-            purpose=purpose,
-            user_id=user_id,
-            challenge=challenge,
-            name=name,
-            user_handle=user_handle,
-            created_at=now,
-            expires_at=now + current_app.config["WEBAUTHN_CHALLENGE_LIFETIME"],
-        )
+    token = add_token_row(
+        WebAuthnChallenge,
+        now,
+        expires_at=now + current_app.config["WEBAUTHN_CHALLENGE_LIFETIME"],
+        purpose=purpose,
+        user_id=user_id,
+        challenge=challenge,
+        name=name,
+        user_handle=user_handle,
     )
     db.session.commit()
     session[SESSION_KEY] = token
@@ -127,7 +129,7 @@ def _consume(purpose: str, now: datetime | None = None) -> Issued:
         raise PasskeyError("expired", "no challenge in this session")
     row = db.session.execute(
         delete(WebAuthnChallenge)
-        .where(WebAuthnChallenge.id == _digest(token))
+        .where(WebAuthnChallenge.id == hash_session_token(token))
         .returning(
             WebAuthnChallenge.purpose,
             WebAuthnChallenge.user_id,
