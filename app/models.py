@@ -19,6 +19,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     TypeDecorator,
+    delete,
     update,
 )
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column, relationship
@@ -66,12 +67,20 @@ def hash_session_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def add_token_row(model: type, now: datetime, **columns) -> str:
-    """Add a row of model keyed by the digest of a fresh 256-bit random token,
-    created now; return the token (for the browser only). The caller commits."""
+def add_token_row(model: type, user_id: int | None, now: datetime, **columns) -> str:
+    """Add a row of model for the account user_id, keyed by the digest of a
+    fresh 256-bit random token, created now; return the token (for the browser
+    only). The caller commits."""
     token = secrets.token_urlsafe(32)
-    db.session.add(model(id=hash_session_token(token), created_at=now, **columns))
+    db.session.add(model(id=hash_session_token(token), user_id=user_id, created_at=now, **columns))
     return token
+
+
+def delete_rows(model: type, *conditions) -> int:
+    """Delete the rows of model that meet conditions, in one statement (objects
+    already in the session are left as they are); how many went. The caller commits."""
+    statement = delete(model).where(*conditions).execution_options(synchronize_session=False)
+    return db.session.execute(statement).rowcount or 0
 
 
 def increment(column: InstrumentedAttribute, row_id: object) -> int | None:
@@ -180,9 +189,9 @@ class UserSession(db.Model):
         now = utcnow()
         return add_token_row(
             cls,
+            user_id,
             now,
             last_seen_at=now,
-            user_id=user_id,
             credential_version=credential_version,
             ip=ip,
             user_agent=(user_agent or "")[:255] or None,

@@ -31,10 +31,11 @@ from ..models import (
     PasskeyCredential,
     User,
     WebAuthnChallenge,
-    add_token_row,
+    delete_rows,
     hash_session_token,
     utcnow,
 )
+from ..sessions import hold_token
 
 PASSKEY = "passkey"
 SESSION_KEY = "webauthn_challenge"
@@ -99,18 +100,17 @@ def _issue(
     # even when nobody runs `flask purge`.
     purge_expired(now)
     challenge = secrets.token_bytes(32)
-    token = add_token_row(
+    hold_token(
+        SESSION_KEY,
         WebAuthnChallenge,
+        user_id,
         now,
         expires_at=now + current_app.config["WEBAUTHN_CHALLENGE_LIFETIME"],
         purpose=purpose,
-        user_id=user_id,
         challenge=challenge,
         name=name,
         user_handle=user_handle,
     )
-    db.session.commit()
-    session[SESSION_KEY] = token
     return challenge
 
 
@@ -146,14 +146,7 @@ def _consume(purpose: str, now: datetime | None = None) -> Issued:
 
 
 def purge_expired(now: datetime) -> int:
-    return (
-        db.session.execute(
-            delete(WebAuthnChallenge)
-            .where(WebAuthnChallenge.expires_at <= now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        or 0
-    )
+    return delete_rows(WebAuthnChallenge, WebAuthnChallenge.expires_at <= now)
 
 
 # --- what an account has -------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from flask import session
 from sqlalchemy import delete, select
 
 from ..extensions import db
-from ..models import MfaPendingSignIn, add_token_row, hash_session_token, increment, utcnow
+from ..models import MfaPendingSignIn, delete_rows, hash_session_token, increment, utcnow
+from ..sessions import hold_token
 
 PENDING_LIFETIME = timedelta(minutes=5)
 MAX_FAILURES = 5
@@ -35,19 +36,19 @@ def start(
             MfaPendingSignIn.user_id == user_id, MfaPendingSignIn.expires_at <= now
         )
     )
-    token = add_token_row(
+    # A fresh session: whatever the cookie held before goes (no fixation).
+    session.clear()
+    hold_token(
+        SESSION_KEY,
         MfaPendingSignIn,
+        user_id,
         now,
         expires_at=now + PENDING_LIFETIME,
-        user_id=user_id,
         credential_version=credential_version,
         device_id=device_id,
         remember=remember,
         next_url=next_url,
     )
-    db.session.commit()
-    session.clear()
-    session[SESSION_KEY] = token
 
 
 def current(now: datetime | None = None) -> MfaPendingSignIn | None:
@@ -84,11 +85,4 @@ def forget() -> None:
 
 
 def purge_expired(now: datetime) -> int:
-    return (
-        db.session.execute(
-            delete(MfaPendingSignIn)
-            .where(MfaPendingSignIn.expires_at <= now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        or 0
-    )
+    return delete_rows(MfaPendingSignIn, MfaPendingSignIn.expires_at <= now)
