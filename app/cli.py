@@ -120,7 +120,15 @@ def purge() -> None:
         "webauthn_challenges": mfa_passkeys.purge_expired(now),
     }
     db.session.commit()
-    emit("maintenance.purged", via="cli", **counts)
+    emit(
+        "maintenance.purged",
+        via="cli",
+        sessions=counts["sessions"],
+        login_events=counts["login_events"],
+        devices=counts["devices"],
+        mfa_pending_sign_ins=counts["mfa_pending_sign_ins"],
+        webauthn_challenges=counts["webauthn_challenges"],
+    )
     click.echo(
         "Purged " + ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in counts.items()) + "."
     )
