@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import lockout, outbox, sessions
@@ -13,7 +15,7 @@ from .events import emit
 from .extensions import db
 from .mfa import passkeys as mfa_passkeys
 from .mfa import pending as mfa_pending
-from .models import LoginEvent, MailOutbox, TrustedDevice, User, UserSession, utcnow
+from .models import LoginEvent, MailOutbox, TrustedDevice, User, UserSession, delete_rows, utcnow
 from .security import hash_password
 
 
@@ -59,29 +61,39 @@ def create_user(username: str, email: str, password: str) -> None:
     click.echo(f"Created user {username} (id {user.id}).")
 
 
-@click.command("unlock-user")
-@with_appcontext
-@click.argument("name")
-def unlock_user(name: str) -> None:
+def _account_command(command_name: str):
+    """A command acting on the account NAME (username or e-mail): the decorated
+    function gets its User; no such account is an error."""
+
+    def decorate(function):
+        @click.command(command_name)
+        @with_appcontext
+        @click.argument("name")
+        @functools.wraps(function)
+        def command(name: str) -> None:
+            user = _find_user(name)
+            if user is None:
+                raise click.ClickException(f"No account named {name!r}.")
+            function(user)
+
+        return command
+
+    return decorate
+
+
+@_account_command("unlock-user")
+def unlock_user(user: User) -> None:
     """Lift the lockout of the account NAME (username or e-mail)."""
-    user = _find_user(name)
-    if user is None:
-        raise click.ClickException(f"No account named {name!r}.")
     lockout.unlock(user.id)
     db.session.commit()
     emit("auth.unlocked", user_id=user.id, via="cli")
     click.echo(f"Unlocked {user.username}.")
 
 
-@click.command("end-sessions")
-@with_appcontext
-@click.argument("name")
-def end_sessions(name: str) -> None:
+@_account_command("end-sessions")
+def end_sessions(user: User) -> None:
     """End every session of the account NAME (username or e-mail), everywhere."""
-    user = _find_user(name)
-    if user is None:
-        raise click.ClickException(f"No account named {name!r}.")
-    ended = db.session.execute(delete(UserSession).where(UserSession.user_id == user.id)).rowcount or 0
+    ended = delete_rows(UserSession, UserSession.user_id == user.id)
     db.session.commit()
     emit("session.ended", user_id=user.id, reason="ended_by_operator", count=ended, via="cli")
     click.echo(f"Ended {ended} session{'s' if ended != 1 else ''} of {user.username}.")
@@ -98,14 +110,12 @@ def purge() -> None:
     now = utcnow()
     counts = {
         "sessions": sessions.purge_expired(now),
-        "login_events": db.session.execute(
-            delete(LoginEvent).where(LoginEvent.created_at < now - config["LOGIN_EVENT_RETENTION"])
-        ).rowcount
-        or 0,
-        "devices": db.session.execute(
-            delete(TrustedDevice).where(TrustedDevice.last_used_at < now - config["DEVICE_COOKIE_LIFETIME"])
-        ).rowcount
-        or 0,
+        "login_events": delete_rows(
+            LoginEvent, LoginEvent.created_at < now - config["LOGIN_EVENT_RETENTION"]
+        ),
+        "devices": delete_rows(
+            TrustedDevice, TrustedDevice.last_used_at < now - config["DEVICE_COOKIE_LIFETIME"]
+        ),
         "mfa_pending_sign_ins": mfa_pending.purge_expired(now),
         "webauthn_challenges": mfa_passkeys.purge_expired(now),
     }
@@ -123,13 +133,8 @@ def purge() -> None:
         "Purged " + ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in counts.items()) + "."
     )
     # Sent e-mails are history; failed ones wait for an operator (flask mail-outbox).
-    sent = (
-        db.session.execute(
-            delete(MailOutbox).where(
-                MailOutbox.status == "sent", MailOutbox.sent_at < now - config["MAIL_OUTBOX_RETENTION"]
-            )
-        ).rowcount
-        or 0
+    sent = delete_rows(
+        MailOutbox, MailOutbox.status == "sent", MailOutbox.sent_at < now - config["MAIL_OUTBOX_RETENTION"]
     )
     db.session.commit()
     emit("maintenance.purged", via="cli", mail_outbox=sent)

@@ -10,10 +10,10 @@ from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, widgets
 from wtforms.fields.core import Label
-from wtforms.validators import DataRequired, EqualTo, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 from wtforms.widgets.core import clean_key
 
-from .security import password_problems
+from .security import PASSWORD_MAX_LENGTH, password_problems
 
 
 def html_params(**kwargs: object) -> Markup:
@@ -144,24 +144,70 @@ class PasswordPolicy:
             raise ValidationError(" ".join(problems))
 
 
+# --- the fields the blueprints' forms share ----------------------------------------------------------
+
+
+def text_field(label: str, required, max_length: int, *more, too_long: str = "", field_class=StringField):
+    """A one-line field, stripped, of at most max_length characters and no
+    control characters; required is its first validator (DataRequired with its
+    message, or Optional()), more run after the others."""
+    return field_class(
+        label,
+        filters=[strip],
+        validators=[
+            required,
+            Length(max=max_length, message=too_long or f"Use at most {max_length} characters."),
+            no_control_characters,
+            *more,
+        ],
+    )
+
+
+def email_field(required_message: str) -> EmailField:
+    """An e-mail address, stored lower-case once its syntax is valid."""
+    return text_field(
+        "E-mail address", DataRequired(message=required_message), 254, normalize_email, field_class=EmailField
+    )
+
+
+def password_field(label: str, required_message: str) -> PasswordField:
+    """An existing password, typed to prove who one is: checked against its
+    hash, never against the policy, but bounded so no huge value reaches the hasher."""
+    return PasswordField(
+        label,
+        validators=[
+            DataRequired(message=required_message),
+            Length(max=PASSWORD_MAX_LENGTH * 4, message="That password is too long."),
+        ],
+    )
+
+
+def new_password_pair(
+    label: str, required_message: str, name: str, **policy
+) -> tuple[PasswordField, PasswordField]:
+    """A password being chosen (name is its field's) and its confirmation:
+    the policy applies to the first, the second must repeat it. policy names
+    the form's username and e-mail fields, if it has them."""
+    new = PasswordField(
+        label,
+        validators=[DataRequired(message=required_message), no_control_characters, PasswordPolicy(**policy)],
+    )
+    confirm = PasswordField(
+        f"Confirm {label.lower()}",
+        validators=[
+            DataRequired(message=f"Repeat the {label.lower()}."),
+            EqualTo(name, message="The passwords do not match."),
+        ],
+    )
+    return new, confirm
+
+
 class NewPasswordForm(AppForm):
     """A new password for an existing account, typed twice; the policy keeps
     the account's username and address out of it."""
 
-    new_password = PasswordField(
-        "New password",
-        validators=[
-            DataRequired(message="Choose a new password."),
-            no_control_characters,
-            PasswordPolicy(),
-        ],
-    )
-    confirm_password = PasswordField(
-        "Confirm new password",
-        validators=[
-            DataRequired(message="Repeat the new password."),
-            EqualTo("new_password", message="The passwords do not match."),
-        ],
+    new_password, confirm_password = new_password_pair(
+        "New password", "Choose a new password.", "new_password"
     )
 
     def __init__(self, user, *args, **kwargs):

@@ -10,8 +10,19 @@ import hashlib
 import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, TypeDecorator
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    TypeDecorator,
+    delete,
+    update,
+)
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column, relationship
 
 from .extensions import db
 
@@ -47,12 +58,38 @@ class UTCDateTime(TypeDecorator):
 
 
 def hash_session_token(token: str) -> str:
-    """The database keeps only a digest of each session token.
+    """The database keeps only a digest of each token a browser holds (a
+    session's, a pending sign-in's, a passkey challenge's).
 
     The cookie carries the 256-bit random token; a leaked table of digests
     cannot be replayed as cookies.
     """
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_token_row(model: type, user_id: int | None, now: datetime, **columns) -> str:
+    """Add a row of model for the account user_id, keyed by the digest of a
+    fresh 256-bit random token, created now; return the token (for the browser
+    only). The caller commits."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(model(id=hash_session_token(token), user_id=user_id, created_at=now, **columns))
+    return token
+
+
+def delete_rows(model: type, *conditions) -> int:
+    """Delete the rows of model that meet conditions, in one statement (objects
+    already in the session are left as they are); how many went. The caller commits."""
+    statement = delete(model).where(*conditions).execution_options(synchronize_session=False)
+    return db.session.execute(statement).rowcount or 0
+
+
+def increment(column: InstrumentedAttribute, row_id: object) -> int | None:
+    """Add one to column in the row whose id is row_id, atomically (one UPDATE
+    ... RETURNING); the new value, None when there is no such row. The caller commits."""
+    model = column.class_
+    return db.session.execute(
+        update(model).where(model.id == row_id).values({column.key: column + 1}).returning(column)
+    ).scalar()
 
 
 class User(db.Model):
@@ -149,21 +186,17 @@ class UserSession(db.Model):
         was checked, never a fresher one: a password change that raced the
         sign-in then ends this session at its first request.
         """
-        token = secrets.token_urlsafe(32)
         now = utcnow()
-        db.session.add(
-            cls(
-                id=hash_session_token(token),
-                user_id=user_id,
-                credential_version=credential_version,
-                created_at=now,
-                last_seen_at=now,
-                ip=ip,
-                user_agent=(user_agent or "")[:255] or None,
-                remember=remember,
-            )
+        return add_token_row(
+            cls,
+            user_id,
+            now,
+            last_seen_at=now,
+            credential_version=credential_version,
+            ip=ip,
+            user_agent=(user_agent or "")[:255] or None,
+            remember=remember,
         )
-        return token
 
 
 class TrustedDevice(db.Model):

@@ -188,6 +188,15 @@ def verify_password(stored_hash: str, password: str) -> bool:
         return stored_hash_matches(stored_hash, password, _hasher())
 
 
+def check_typed_password(stored_hash: str, password: str) -> bool:
+    """A password someone typed, against the stored hash: one hash check's cost
+    whatever its length (one longer than PASSWORD_MAX_LENGTH is never right)."""
+    if len(password) > PASSWORD_MAX_LENGTH:
+        dummy_password_check(password)
+        return False
+    return verify_password(stored_hash, password)
+
+
 def stored_hash_matches(stored_hash: str, password: str, hasher: PasswordHasher) -> bool:
     """argon2 hashes (their parameters are read from the hash), and the Werkzeug
     scrypt hashes stored before argon2id. No app needed: the fault suite uses it too."""

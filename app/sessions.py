@@ -13,7 +13,16 @@ from sqlalchemy import Integer, Row, and_, bindparam, delete, func, or_, select,
 
 from .events import emit
 from .extensions import db, login_manager
-from .models import User, UserSession, UTCDateTime, hash_session_token, utcnow
+from .models import (
+    User,
+    UserSession,
+    UTCDateTime,
+    add_token_row,
+    delete_rows,
+    hash_session_token,
+    increment,
+    utcnow,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +105,15 @@ def load_user(token: str) -> User | None:
     user.session_token = token
     user.current_session = CurrentSession(session_id, bool(row.session_remember))
     return user
+
+
+def hold_token(key: str, model: type, user_id: int | None, now: datetime, **columns) -> None:
+    """Add a row of model for the account user_id (a pending sign-in, a passkey
+    challenge), keyed by the digest of a fresh token that this browser's
+    session keeps under key; columns are the row's others. Commits."""
+    token = add_token_row(model, user_id, now, **columns)
+    db.session.commit()
+    session[key] = token
 
 
 def client_user_agent() -> str | None:
@@ -184,12 +202,7 @@ def count_reauth_failure(user: User) -> bool:
     current = current_session_id(user)
     if current is None:
         return False
-    failures = db.session.execute(
-        update(UserSession)
-        .where(UserSession.id == current)
-        .values(reauth_failures=UserSession.reauth_failures + 1)
-        .returning(UserSession.reauth_failures)
-    ).scalar()
+    failures = increment(UserSession.reauth_failures, current)
     db.session.commit()
     emit("auth.reauth_failed", user_id=user.id, failures=failures)
     if failures is None or failures >= current_app.config["LOCKOUT_THRESHOLD"]:
@@ -291,14 +304,7 @@ def enforce_session_cap(user_id: int) -> int:
         .limit(cap)
         .scalar_subquery()
     )
-    ended = (
-        db.session.execute(
-            delete(UserSession)
-            .where(UserSession.user_id == user_id, UserSession.id.not_in(keep))
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        or 0
-    )
+    ended = delete_rows(UserSession, UserSession.user_id == user_id, UserSession.id.not_in(keep))
     if ended:
         emit("session.ended", user_id=user_id, reason="session_limit", count=ended)
     return ended
@@ -306,9 +312,4 @@ def enforce_session_cap(user_id: int) -> int:
 
 def purge_expired(now: datetime) -> int:
     """Delete every expired session (the loader would end each at its next use anyway)."""
-    return (
-        db.session.execute(
-            delete(UserSession).where(~_live(now)).execution_options(synchronize_session=False)
-        ).rowcount
-        or 0
-    )
+    return delete_rows(UserSession, ~_live(now))

@@ -18,10 +18,6 @@ from ..models import User
 SEND_FAILED = "We could not send the e-mail just now. Please try again in a few minutes."
 
 
-def link_mail_limit() -> str:
-    return current_app.config["RATELIMIT_RESET"]
-
-
 def mail_allowed(user: User, kind: str) -> bool:
     """Within MAIL_PER_ACCOUNT_LIMIT for the account, whoever asks, and within
     MAIL_PER_ACCOUNT_CLIENT_LIMIT for the account from this client address: a

@@ -1,8 +1,15 @@
-from wtforms import BooleanField, EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, Regexp
+from wtforms import BooleanField, StringField
+from wtforms.validators import DataRequired, Length, Regexp
 
-from ..forms import AppForm, NewPasswordForm, PasswordPolicy, no_control_characters, normalize_email, strip
-from ..security import PASSWORD_MAX_LENGTH
+from ..forms import (
+    AppForm,
+    NewPasswordForm,
+    email_field,
+    new_password_pair,
+    password_field,
+    strip,
+    text_field,
+)
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
@@ -20,64 +27,22 @@ class RegisterForm(AppForm):
             ),
         ],
     )
-    email = EmailField(
-        "E-mail address",
-        filters=[strip],
-        validators=[
-            DataRequired(message="Enter your e-mail address."),
-            Length(max=254, message="Use at most 254 characters."),
-            no_control_characters,
-            normalize_email,
-        ],
-    )
-    password = PasswordField(
-        "Password",
-        validators=[
-            DataRequired(message="Choose a password."),
-            no_control_characters,
-            PasswordPolicy(username_field="username", email_field="email"),
-        ],
-    )
-    confirm_password = PasswordField(
-        "Confirm password",
-        validators=[
-            DataRequired(message="Repeat the password."),
-            EqualTo("password", message="The passwords do not match."),
-        ],
+    email = email_field("Enter your e-mail address.")
+    password, confirm_password = new_password_pair(
+        "Password", "Choose a password.", "password", username_field="username", email_field="email"
     )
 
 
 class LoginForm(AppForm):
-    login = StringField(
-        "Username or e-mail address",
-        filters=[strip],
-        validators=[
-            DataRequired(message="Enter your username or e-mail address."),
-            Length(max=254, message="Use at most 254 characters."),
-            no_control_characters,
-        ],
+    login = text_field(
+        "Username or e-mail address", DataRequired(message="Enter your username or e-mail address."), 254
     )
-    password = PasswordField(
-        "Password",
-        validators=[
-            DataRequired(message="Enter your password."),
-            Length(max=PASSWORD_MAX_LENGTH * 4, message="That password is too long."),
-        ],
-    )
+    password = password_field("Password", "Enter your password.")
     remember_me = BooleanField("Keep me signed in on this device")
 
 
 class ResetRequestForm(AppForm):
-    email = EmailField(
-        "E-mail address",
-        filters=[strip],
-        validators=[
-            DataRequired(message="Enter the e-mail address of your account."),
-            Length(max=254, message="Use at most 254 characters."),
-            no_control_characters,
-            normalize_email,
-        ],
-    )
+    email = email_field("Enter the e-mail address of your account.")
 
 
 class ResetPasswordForm(NewPasswordForm):

@@ -21,11 +21,12 @@ from sqlalchemy import delete, func, select, update
 from .. import lockout, outbox, tokens
 from ..events import emit
 from ..extensions import db, limiter
+from ..limits import link_mail_limit
 from ..models import User, UserSession, utcnow
 from ..security import hash_password
 from ..sessions import sign_out
 from . import bp
-from .account_mail import invalid_link, link_mail_limit, queue_mail
+from .account_mail import invalid_link, queue_mail
 from .forms import ResetPasswordForm, ResetRequestForm
 
 RESET_REQUESTED = (

@@ -10,16 +10,16 @@ from sqlalchemy.exc import IntegrityError
 from .. import lockout
 from ..events import emit
 from ..extensions import db, limiter
+from ..limits import login_limit, register_limit
 from ..mfa import factors as mfa_factors
 from ..mfa import pending as mfa_pending
 from ..models import LoginEvent, User, utcnow
 from ..security import (
-    PASSWORD_MAX_LENGTH,
+    check_typed_password,
     dummy_password_check,
     hash_password,
     needs_rehash,
     safe_redirect_target,
-    verify_password,
 )
 from ..sessions import client_user_agent, sign_in, sign_out
 from . import bp
@@ -32,16 +32,8 @@ INVALID_CREDENTIALS = "Invalid username/e-mail or password."
 UNVERIFIED = "Confirm your e-mail address first: follow the link in the e-mail we sent you."
 
 
-def _login_limit() -> str:
-    return current_app.config["RATELIMIT_LOGIN"]
-
-
-def _register_limit() -> str:
-    return current_app.config["RATELIMIT_REGISTER"]
-
-
 @bp.route("/register", methods=["GET", "POST"])
-@limiter.limit(_register_limit, methods=["POST"])
+@limiter.limit(register_limit, methods=["POST"])
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("dashboard.dashboard"))
@@ -96,7 +88,7 @@ def _taken_fields(username: str, email: str) -> set[str]:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(login_limit, methods=["POST"])
 def login():
     next_url = safe_redirect_target(request.args.get("next"), url_for("dashboard.dashboard"))
     if current_user.is_authenticated:
@@ -182,11 +174,7 @@ def _authenticate(login: str, password: str) -> Attempt | None:
     db.session.expunge(account)
     db.session.rollback()
 
-    if len(password) > PASSWORD_MAX_LENGTH:
-        dummy_password_check(password)  # the same cost as a real check
-        password_ok = False
-    else:
-        password_ok = verify_password(account.password_hash, password)
+    password_ok = check_typed_password(account.password_hash, password)
     rehash = None
     if password_ok and needs_rehash(account.password_hash):
         rehash = (account.password_hash, hash_password(password))

@@ -16,9 +16,10 @@ from flask_login import current_user, login_required
 from .. import outbox, tokens
 from ..events import emit
 from ..extensions import db, limiter
+from ..limits import link_mail_limit
 from ..models import User, utcnow
 from . import bp
-from .account_mail import SEND_FAILED, invalid_link, link_mail_limit, queue_mail
+from .account_mail import SEND_FAILED, invalid_link, queue_mail
 
 
 def send_verification(user: User) -> str:

@@ -1,37 +1,15 @@
-from wtforms import PasswordField
-from wtforms.validators import DataRequired, Length
-
-from ..forms import AppForm, NewPasswordForm
-from ..security import PASSWORD_MAX_LENGTH
+from ..forms import AppForm, NewPasswordForm, password_field
 
 
 class ChangePasswordForm(NewPasswordForm):
-    current_password = PasswordField(
-        "Current password",
-        validators=[
-            DataRequired(message="Enter your current password."),
-            Length(max=PASSWORD_MAX_LENGTH * 4, message="That password is too long."),
-        ],
-    )
+    current_password = password_field("Current password", "Enter your current password.")
 
 
 class DeleteAccountForm(AppForm):
-    password = PasswordField(
-        "Password",
-        validators=[
-            DataRequired(message="Enter your password to confirm."),
-            Length(max=PASSWORD_MAX_LENGTH * 4, message="That password is too long."),
-        ],
-    )
+    password = password_field("Password", "Enter your password to confirm.")
 
 
 class ConfirmPasswordForm(AppForm):
     """The account's password again, before ending other sessions (ASVS 7.5.2)."""
 
-    password = PasswordField(
-        "Your password",
-        validators=[
-            DataRequired(message="Enter your password to confirm."),
-            Length(max=PASSWORD_MAX_LENGTH * 4, message="That password is too long."),
-        ],
-    )
+    password = password_field("Your password", "Enter your password to confirm.")

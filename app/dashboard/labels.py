@@ -22,32 +22,33 @@ def when(moment) -> Markup:
     return _TIME % (moment.isoformat(), moment.strftime("%Y-%m-%d %H:%M"))
 
 
+# What a User-Agent names, in order of precedence within each kind: the first
+# pattern of a kind found anywhere in it names the browser or the system.
+_NAMES = (
+    ("browser", "Edge", r"Edg/"),
+    ("browser", "Opera", r"OPR/"),
+    ("browser", "Firefox", r"Firefox/"),
+    ("browser", "Chrome", r"(?:Chrome|Chromium|CriOS)/"),
+    ("browser", "Safari", r"Safari/"),
+    ("browser", "curl", r"^curl/"),
+    ("system", "Android", r"Android"),
+    ("system", "iOS", r"iPhone|iPad"),
+    ("system", "Windows", r"Windows"),
+    ("system", "macOS", r"Mac OS X|Macintosh"),
+    ("system", "Linux", r"Linux"),
+)
+
+
 @lru_cache(maxsize=512)
 def describe_user_agent(user_agent: str | None) -> str:
     """A short "Browser on OS" label for the dashboard."""
     ua = user_agent or ""
-    browser = "Unknown browser"
-    for name, pattern in (
-        ("Edge", r"Edg/"),
-        ("Opera", r"OPR/"),
-        ("Firefox", r"Firefox/"),
-        ("Chrome", r"(?:Chrome|Chromium|CriOS)/"),
-        ("Safari", r"Safari/"),
-        ("curl", r"^curl/"),
-    ):
-        if re.search(pattern, ua):
-            browser = name
-            break
-    system = ""
-    for name, pattern in (
-        ("Android", r"Android"),
-        ("iOS", r"iPhone|iPad"),
-        ("Windows", r"Windows"),
-        ("macOS", r"Mac OS X|Macintosh"),
-        ("Linux", r"Linux"),
-    ):
-        if re.search(pattern, ua):
-            system = name
-            break
+    found = {"browser": "Unknown browser", "system": ""}
+    named = set()
+    for kind, name, pattern in _NAMES:
+        if kind not in named and re.search(pattern, ua):
+            found[kind] = name
+            named.add(kind)
+    browser, system = found["browser"], found["system"]
     label = f"{browser} on {system}" if system else browser
     return unicodedata.normalize("NFC", label)

@@ -1,16 +1,16 @@
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import Row, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from ..events import emit
-from ..extensions import db, limiter
+from ..extensions import db
+from ..limits import reauthenticating
 from ..models import LoginEvent, User, UserSession
 from ..security import (
-    PASSWORD_MAX_LENGTH,
-    dummy_password_check,
+    check_typed_password,
     hash_password,
     verify_password,
 )
@@ -139,18 +139,6 @@ def sessions():
     )
 
 
-def _reauth_limit() -> str:
-    return current_app.config["RATELIMIT_REAUTH"]
-
-
-def _per_user() -> str:
-    """Rate-limit key of the re-authenticating pages: the signed-in account,
-    so one client cannot tie up the password hashing for everyone."""
-    if current_user.is_authenticated:
-        return f"user:{current_user.id}"
-    return request.remote_addr or "unknown"
-
-
 def _check_password(user: User, password: str) -> bool | None:
     """The account's current password, checked like a sign-in.
 
@@ -160,12 +148,7 @@ def _check_password(user: User, password: str) -> bool | None:
     """
     stored = user.password_hash
     db.session.rollback()
-    if len(password) > PASSWORD_MAX_LENGTH:
-        dummy_password_check(password)
-        right = False
-    else:
-        right = verify_password(stored, password)
-    if right:
+    if check_typed_password(stored, password):
         return True
     if count_reauth_failure(user):
         return None
@@ -178,8 +161,7 @@ def _signed_out_for_reauth():
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
-@login_required
-@limiter.limit(_reauth_limit, key_func=_per_user, methods=["POST"])
+@reauthenticating(methods=["POST"])
 def change_password():
     user: User = current_user._get_current_object()
     form = ChangePasswordForm(user)
@@ -217,8 +199,7 @@ def change_password():
 
 
 @bp.route("/account/delete", methods=["POST"])
-@login_required
-@limiter.limit(_reauth_limit, key_func=_per_user)
+@reauthenticating()
 def delete_account():
     user: User = current_user._get_current_object()
     form = DeleteAccountForm()
@@ -264,8 +245,7 @@ def _confirm_with_password(user: User, description: str, action: str):
 
 
 @bp.route("/account/sessions/<session_id>/end", methods=["POST"])
-@login_required
-@limiter.limit(_reauth_limit, key_func=_per_user)
+@reauthenticating()
 def end_session(session_id: str):
     user: User = current_user._get_current_object()
     if session_id == current_session_id(user):
@@ -296,8 +276,7 @@ def end_session(session_id: str):
 
 
 @bp.route("/account/sessions/end-others", methods=["POST"])
-@login_required
-@limiter.limit(_reauth_limit, key_func=_per_user)
+@reauthenticating()
 def end_others():
     user: User = current_user._get_current_object()
     answer = _confirm_with_password(user, "Sign out all your other sessions", url_for("dashboard.end_others"))

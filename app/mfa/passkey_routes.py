@@ -9,12 +9,15 @@ is an ordinary page or redirect. Without JavaScript nothing here is offered.
 
 from __future__ import annotations
 
+import functools
+
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from .. import lockout
 from ..events import emit, occurrence
 from ..extensions import db, limiter
+from ..limits import login_limit, mfa_limit, reauthenticating
 from ..models import LoginEvent, User, utcnow
 from ..security import safe_redirect_target
 from ..sessions import client_user_agent, sign_in
@@ -24,12 +27,11 @@ from .routes import (
     _announce,
     _complete,
     _counted,
-    _mfa_limit,
+    _factor_removed,
     _pending_account,
-    _per_user,
-    _reauth_limit,
     _reauthenticate,
     _show_codes,
+    _signed_out,
     _user,
     record_failed_step,
 )
@@ -38,13 +40,20 @@ PASSKEY_FAILED = "That passkey did not work. Try again, or use a code."
 SIGN_IN_FAILED = "That passkey did not sign you in. Try again, or sign in with your password."
 
 
-def _login_limit() -> str:
-    return current_app.config["RATELIMIT_LOGIN"]
+def _passkey_view(rule: str, guard):
+    """A view of a passkey ceremony: POST only, behind guard (its sign-in
+    requirement and rate limit), and not there (404) while passkeys are off."""
 
+    def decorate(view):
+        @functools.wraps(view)
+        def only_with_passkeys(*args, **kwargs):
+            if not passkeys.enabled():
+                abort(404)
+            return view(*args, **kwargs)
 
-def _require_passkeys() -> None:
-    if not passkeys.enabled():
-        abort(404)
+        return bp.route(rule, methods=["POST"])(guard(only_with_passkeys))
+
+    return decorate
 
 
 def _json(payload: dict):
@@ -72,12 +81,9 @@ def _first_error(form) -> str:
 # --- adding and removing a passkey (Security page) -----------------------------------------------
 
 
-@bp.route("/account/security/passkeys/options", methods=["POST"])
-@login_required
-@limiter.limit(_reauth_limit, key_func=_per_user)
+@_passkey_view("/account/security/passkeys/options", reauthenticating())
 def passkey_options():
     """The password (and current factor) checked, the options to create a passkey."""
-    _require_passkeys()
     user = _user()
     form = AddPasskeyForm(prefix="passkey")
     if not form.validate_on_submit():
@@ -91,23 +97,17 @@ def passkey_options():
     return _options(passkeys.registration_options(user, form.name.data))
 
 
-@bp.route("/account/security/passkeys/confirm/options", methods=["POST"])
-@login_required
-@limiter.limit(_reauth_limit, key_func=_per_user)
+@_passkey_view("/account/security/passkeys/confirm/options", reauthenticating())
 def confirm_options():
     """Options for confirming a change with one of the account's passkeys (instead of a code)."""
-    _require_passkeys()
     user = _user()
     if not passkeys.credentials(user.id):
         return _json({"error": "This account has no passkey: enter a code."})
     return _options(passkeys.authentication_options(passkeys.REAUTH, user.id))
 
 
-@bp.route("/account/security/passkeys", methods=["POST"])
-@login_required
-@limiter.limit(_reauth_limit, key_func=_per_user)
+@_passkey_view("/account/security/passkeys", reauthenticating())
 def add_passkey():
-    _require_passkeys()
     user = _user()
     form = PasskeyResponseForm(prefix="passkey")
     if not form.validate_on_submit():
@@ -139,8 +139,7 @@ def add_passkey():
 
 
 @bp.route("/account/security/passkeys/<int:factor_id>/remove", methods=["GET", "POST"])
-@login_required
-@limiter.limit(_reauth_limit, key_func=_per_user, methods=["POST"])
+@reauthenticating(methods=["POST"])
 def remove_passkey(factor_id: int):
     user = _user()
     factor = next((f for f in passkeys.passkeys(user.id) if f.id == factor_id), None)
@@ -153,23 +152,11 @@ def remove_passkey(factor_id: int):
         else:
             right = _reauthenticate(user, form.password.data, form.current_code.data, form)
             if right is None:
-                flash("Too many wrong answers: you have been signed out. Sign in again to continue.", "error")
-                return redirect(url_for("auth.login"))
+                return _signed_out()
             if right:
                 name = factor.name
                 passkeys.remove(user.id, factor_id)
-                db.session.flush()
-                if not factors.has_factor(user.id):
-                    factors.remove_all(user.id)  # the recovery codes go with the last factor
-                _announce(
-                    user,
-                    occurrence(
-                        "auth.mfa_disabled",
-                        user_id=user.id,
-                        kind_of_factor=passkeys.PASSKEY,
-                        change="passkey_removed",
-                    ),
-                )
+                _factor_removed(user, passkeys.PASSKEY, "passkey_removed")
                 flash(f"The passkey “{name}” was removed; it no longer signs you in.", "success")
                 return redirect(url_for("mfa.security"))
     status = 422 if (form.errors or form.form_errors) else 200
@@ -188,10 +175,8 @@ def remove_passkey(factor_id: int):
 # --- a passkey as the second step ----------------------------------------------------------------
 
 
-@bp.route("/auth/mfa/passkey/options", methods=["POST"])
-@limiter.limit(_mfa_limit, key_func=_pending_account)
+@_passkey_view("/auth/mfa/passkey/options", limiter.limit(mfa_limit, key_func=_pending_account))
 def second_step_options():
-    _require_passkeys()
     row = pending.current()
     if row is None:
         return _json({"redirect": url_for("auth.login")})
@@ -200,10 +185,8 @@ def second_step_options():
     return _options(passkeys.authentication_options(passkeys.SECOND_FACTOR, row.user_id))
 
 
-@bp.route("/auth/mfa/passkey", methods=["POST"])
-@limiter.limit(_mfa_limit, key_func=_pending_account, deduct_when=_counted)
+@_passkey_view("/auth/mfa/passkey", limiter.limit(mfa_limit, key_func=_pending_account, deduct_when=_counted))
 def second_step_passkey():
-    _require_passkeys()
     if current_user.is_authenticated:
         return redirect(url_for("dashboard.dashboard"))
     row = pending.current()
@@ -241,19 +224,15 @@ def _passkey_failed(row, scope: lockout.Scope, reason: str, now):
 # --- a passwordless sign-in ----------------------------------------------------------------------
 
 
-@bp.route("/auth/passkey/options", methods=["POST"])
-@limiter.limit(_login_limit)
+@_passkey_view("/auth/passkey/options", limiter.limit(login_limit))
 def sign_in_options():
-    _require_passkeys()
     if current_user.is_authenticated:
         return _json({"redirect": url_for("dashboard.dashboard")})
     return _options(passkeys.authentication_options(passkeys.SIGN_IN))
 
 
-@bp.route("/auth/passkey", methods=["POST"])
-@limiter.limit(_login_limit)
+@_passkey_view("/auth/passkey", limiter.limit(login_limit))
 def passkey_sign_in():
-    _require_passkeys()
     next_url = safe_redirect_target(request.args.get("next"), url_for("dashboard.dashboard"))
     if current_user.is_authenticated:
         return redirect(next_url)

@@ -15,7 +15,6 @@ request.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from dataclasses import dataclass
@@ -27,7 +26,16 @@ from flask import current_app, session
 from sqlalchemy import delete, select, update
 
 from ..extensions import db
-from ..models import MfaFactor, PasskeyCredential, User, WebAuthnChallenge, utcnow
+from ..models import (
+    MfaFactor,
+    PasskeyCredential,
+    User,
+    WebAuthnChallenge,
+    delete_rows,
+    hash_session_token,
+    utcnow,
+)
+from ..sessions import hold_token
 
 PASSKEY = "passkey"
 SESSION_KEY = "webauthn_challenge"
@@ -75,10 +83,6 @@ def enabled() -> bool:
     return bool(current_app.config["WEBAUTHN_ENABLED"])
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 # --- challenges ----------------------------------------------------------------------------------
 
 
@@ -89,26 +93,24 @@ def _issue(
     now = utcnow()
     previous = session.get(SESSION_KEY)
     if isinstance(previous, str) and len(previous) <= 128:
-        db.session.execute(delete(WebAuthnChallenge).where(WebAuthnChallenge.id == _digest(previous)))
+        db.session.execute(
+            delete(WebAuthnChallenge).where(WebAuthnChallenge.id == hash_session_token(previous))
+        )
     # Expired challenges go now, whoever they were for: the table stays bounded
     # even when nobody runs `flask purge`.
     purge_expired(now)
-    token = secrets.token_urlsafe(32)
     challenge = secrets.token_bytes(32)
-    db.session.add(
-        WebAuthnChallenge(
-            id=_digest(token),
-            purpose=purpose,
-            user_id=user_id,
-            challenge=challenge,
-            name=name,
-            user_handle=user_handle,
-            created_at=now,
-            expires_at=now + current_app.config["WEBAUTHN_CHALLENGE_LIFETIME"],
-        )
+    hold_token(
+        SESSION_KEY,
+        WebAuthnChallenge,
+        user_id,
+        now,
+        expires_at=now + current_app.config["WEBAUTHN_CHALLENGE_LIFETIME"],
+        purpose=purpose,
+        challenge=challenge,
+        name=name,
+        user_handle=user_handle,
     )
-    db.session.commit()
-    session[SESSION_KEY] = token
     return challenge
 
 
@@ -127,7 +129,7 @@ def _consume(purpose: str, now: datetime | None = None) -> Issued:
         raise PasskeyError("expired", "no challenge in this session")
     row = db.session.execute(
         delete(WebAuthnChallenge)
-        .where(WebAuthnChallenge.id == _digest(token))
+        .where(WebAuthnChallenge.id == hash_session_token(token))
         .returning(
             WebAuthnChallenge.purpose,
             WebAuthnChallenge.user_id,
@@ -144,14 +146,7 @@ def _consume(purpose: str, now: datetime | None = None) -> Issued:
 
 
 def purge_expired(now: datetime) -> int:
-    return (
-        db.session.execute(
-            delete(WebAuthnChallenge)
-            .where(WebAuthnChallenge.expires_at <= now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        or 0
-    )
+    return delete_rows(WebAuthnChallenge, WebAuthnChallenge.expires_at <= now)
 
 
 # --- what an account has -------------------------------------------------------------------------

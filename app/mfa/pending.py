@@ -11,23 +11,18 @@ which clears the cookie's old contents: no fixation).
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import datetime, timedelta
 
 from flask import session
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
 from ..extensions import db
-from ..models import MfaPendingSignIn, utcnow
+from ..models import MfaPendingSignIn, delete_rows, hash_session_token, increment, utcnow
+from ..sessions import hold_token
 
 PENDING_LIFETIME = timedelta(minutes=5)
 MAX_FAILURES = 5
 SESSION_KEY = "mfa_pending"
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def start(
@@ -41,23 +36,19 @@ def start(
             MfaPendingSignIn.user_id == user_id, MfaPendingSignIn.expires_at <= now
         )
     )
-    token = secrets.token_urlsafe(32)
-    db.session.add(
-        MfaPendingSignIn(
-            id=_digest(token),
-            user_id=user_id,
-            credential_version=credential_version,
-            device_id=device_id,
-            remember=remember,
-            next_url=next_url,
-            failures=0,
-            created_at=now,
-            expires_at=now + PENDING_LIFETIME,
-        )
-    )
-    db.session.commit()
+    # A fresh session: whatever the cookie held before goes (no fixation).
     session.clear()
-    session[SESSION_KEY] = token
+    hold_token(
+        SESSION_KEY,
+        MfaPendingSignIn,
+        user_id,
+        now,
+        expires_at=now + PENDING_LIFETIME,
+        credential_version=credential_version,
+        device_id=device_id,
+        remember=remember,
+        next_url=next_url,
+    )
 
 
 def current(now: datetime | None = None) -> MfaPendingSignIn | None:
@@ -67,7 +58,7 @@ def current(now: datetime | None = None) -> MfaPendingSignIn | None:
         return None
     return db.session.scalar(
         select(MfaPendingSignIn).where(
-            MfaPendingSignIn.id == _digest(token), MfaPendingSignIn.expires_at > (now or utcnow())
+            MfaPendingSignIn.id == hash_session_token(token), MfaPendingSignIn.expires_at > (now or utcnow())
         )
     )
 
@@ -78,12 +69,7 @@ def has_token() -> bool:
 
 def count_failure(pending_id: str) -> int:
     """One more wrong code, atomically; the new count (0: the row is gone). The caller commits."""
-    failures = db.session.execute(
-        update(MfaPendingSignIn)
-        .where(MfaPendingSignIn.id == pending_id)
-        .values(failures=MfaPendingSignIn.failures + 1)
-        .returning(MfaPendingSignIn.failures)
-    ).scalar()
+    failures = increment(MfaPendingSignIn.failures, pending_id)
     return failures or 0
 
 
@@ -99,11 +85,4 @@ def forget() -> None:
 
 
 def purge_expired(now: datetime) -> int:
-    return (
-        db.session.execute(
-            delete(MfaPendingSignIn)
-            .where(MfaPendingSignIn.expires_at <= now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        or 0
-    )
+    return delete_rows(MfaPendingSignIn, MfaPendingSignIn.expires_at <= now)

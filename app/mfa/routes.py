@@ -9,8 +9,9 @@ from flask_login import current_user, login_required
 from .. import lockout, mail, outbox
 from ..events import Occurrence, emit, occurrence
 from ..extensions import db, limiter
+from ..limits import mfa_limit, reauthenticating
 from ..models import MfaFactor, User, utcnow
-from ..security import PASSWORD_MAX_LENGTH, dummy_password_check, verify_password
+from ..security import check_typed_password
 from ..sessions import count_reauth_failure, end_other_sessions, sign_in
 from . import bp, factors, passkeys, pending
 from .forms import CODE_HINT, AddPasskeyForm, ConfirmChangeForm, EnableTotpForm, SecondStepForm
@@ -19,10 +20,6 @@ WRONG_CODE = "That code is not right. Check your authenticator app's time and tr
 
 
 # --- the second step of a sign-in ----------------------------------------------------------------
-
-
-def _mfa_limit() -> str:
-    return current_app.config["RATELIMIT_MFA"]
 
 
 def _pending_account() -> str:
@@ -36,7 +33,7 @@ def _counted(_response) -> bool:
 
 
 @bp.route("/auth/mfa", methods=["GET", "POST"])
-@limiter.limit(_mfa_limit, key_func=_pending_account, methods=["POST"], deduct_when=_counted)
+@limiter.limit(mfa_limit, key_func=_pending_account, methods=["POST"], deduct_when=_counted)
 def second_step():
     if current_user.is_authenticated:
         return redirect(url_for("dashboard.dashboard"))
@@ -137,16 +134,6 @@ def _wrong_code(form, user_id: int, pending_id: str, proof: factors.Proof, scope
 # --- the Security page ---------------------------------------------------------------------------
 
 
-def _reauth_limit() -> str:
-    return current_app.config["RATELIMIT_REAUTH"]
-
-
-def _per_user() -> str:
-    if current_user.is_authenticated:
-        return f"user:{current_user.id}"
-    return request.remote_addr or "unknown"
-
-
 def _user() -> User:
     return current_user._get_current_object()
 
@@ -197,11 +184,7 @@ def _reauthenticate(user: User, password: str, code: str | None, form) -> bool |
     """
     stored = user.password_hash
     db.session.rollback()  # no transaction is held while the hash runs
-    if len(password) > PASSWORD_MAX_LENGTH:
-        dummy_password_check(password)
-        right = False
-    else:
-        right = verify_password(stored, password)
+    right = check_typed_password(stored, password)
     if right and factors.has_factor(user.id):
         answer = getattr(getattr(form, "current_passkey", None), "data", None)
         if not code and not answer:
@@ -252,8 +235,7 @@ def _announce(user: User, change: Occurrence) -> None:
 
 
 @bp.route("/account/security/totp", methods=["GET", "POST"])
-@login_required
-@limiter.limit(_reauth_limit, key_func=_per_user, methods=["POST"])
+@reauthenticating(methods=["POST"])
 def enrol_totp():
     user = _user()
     factor = factors.enrolment(user.id)
@@ -321,14 +303,25 @@ def _enable(user: User, factor: MfaFactor, had_factor: bool):
     return redirect(url_for("mfa.security"))
 
 
+def _factor_removed(user: User, kind_of_factor: str, change: str) -> None:
+    """After a factor's removal: the recovery codes go with the last factor, and
+    the change is announced (see _announce)."""
+    db.session.flush()
+    if not factors.has_factor(user.id):
+        factors.remove_all(user.id)
+    _announce(
+        user,
+        occurrence("auth.mfa_disabled", user_id=user.id, kind_of_factor=kind_of_factor, change=change),
+    )
+
+
 def _show_codes(codes: list[str], first: bool):
     text = "Flask Auth recovery codes (each works once)\n\n" + "\n".join(codes) + "\n"
     return render_template("mfa/recovery_codes.html", codes=codes, text=text, first=first)
 
 
 @bp.route("/account/security/totp/disable", methods=["POST"])
-@login_required
-@limiter.limit(_reauth_limit, key_func=_per_user)
+@reauthenticating()
 def disable_totp():
     user = _user()
     form = ConfirmChangeForm(prefix="disable")
@@ -344,26 +337,14 @@ def disable_totp():
         if right:
             for factor in factors.enabled_factors(user.id, factors.TOTP):
                 db.session.delete(factor)
-            db.session.flush()
-            if not factors.has_factor(user.id):
-                factors.remove_all(user.id)  # the recovery codes go with the last factor
-            _announce(
-                user,
-                occurrence(
-                    "auth.mfa_disabled",
-                    user_id=user.id,
-                    kind_of_factor=factors.TOTP,
-                    change="totp_disabled",
-                ),
-            )
+            _factor_removed(user, factors.TOTP, "totp_disabled")
             flash("Two-step sign-in is off. Your password alone signs you in now.", "success")
             return redirect(url_for("mfa.security"))
     return _render_security(422, disable_form=form)
 
 
 @bp.route("/account/security/recovery-codes", methods=["POST"])
-@login_required
-@limiter.limit(_reauth_limit, key_func=_per_user)
+@reauthenticating()
 def regenerate_codes():
     user = _user()
     form = ConfirmChangeForm(prefix="codes")
