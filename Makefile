@@ -10,6 +10,11 @@ PORT   ?= 5000
 export APP_ENV ?= development
 
 PYTEST_ARGS ?=
+# make test-infra / test-terraform spread their tests over this many pytest-xdist workers
+# (auto: one per core; 0: serially in one process). Each file runs whole on one worker
+# (--dist loadfile), but for test_terraform.py's: tests/infra/conftest.py.
+INFRA_WORKERS ?= auto
+INFRA_XDIST    = -n $(INFRA_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The requirement files are complete, hashed sets (make lock): installed as they are,
 # every file checked against its hash, nothing resolved anew; `pip check` after.
@@ -125,10 +130,10 @@ PROMTOOL ?= promtool
 
 test-infra: install-infra lint-infra ## lint-infra, then the chart, alert rules (promtool), Terraform, pipeline and container tests
 	@command -v $(PROMTOOL) >/dev/null || { echo "test-infra needs promtool: apt-get install -y --no-install-recommends prometheus"; exit 1; }
-	eval "$$(scripts/ci/docker-engine.sh)" && $(BIN)/python -m pytest tests/infra $(PYTEST_ARGS)
+	eval "$$(scripts/ci/docker-engine.sh)" && $(BIN)/python -m pytest tests/infra $(INFRA_XDIST) $(PYTEST_ARGS)
 
 test-terraform: install-infra ## fmt, init+validate, setup-backend and plans against moto, Checkov, Trivy (offline)
-	$(BIN)/python -m pytest tests/infra/test_terraform.py $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/infra/test_terraform.py $(INFRA_XDIST) $(PYTEST_ARGS)
 
 test-chart: install-infra ## Lint, render and validate helm/flask-app for every values file, and its README (no Docker)
 	$(BIN)/python -m pytest tests/infra/test_helm_chart.py tests/infra/test_chart_readme.py $(PYTEST_ARGS)

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import subprocess
 import time
 import urllib.error
@@ -24,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.auth import csrf_token
+from tests.support.container import REPORT, docker
 from tests.support.database import new_postgresql_database
 from tests.support.ports import free_port
 from tests.support.standins import docker_build
@@ -33,22 +33,6 @@ DOCKERFILE = ROOT / "docker" / "Dockerfile"
 BIN = ROOT / ".venv" / "bin"
 IMAGE = f"flask-auth:test-{secrets.token_hex(3)}"
 SECRET = "container-test-secret-" + "k" * 32
-# Debian's docker.io client (/usr/bin/docker) builds with the engine's own BuildKit;
-# a newer client elsewhere on PATH may insist on a buildx plugin that is not here.
-DOCKER = "/usr/bin/docker" if Path("/usr/bin/docker").exists() else (shutil.which("docker") or "docker")
-
-
-def docker(*args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [DOCKER, *args],
-        check=check,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-REPORT: dict[str, str] = {}
 
 
 @pytest.fixture(scope="session")

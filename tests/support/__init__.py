@@ -8,6 +8,6 @@ ports      free_port(), listening()
 server     gunicorn as production runs it (sys.executable -m gunicorn), Browser, register()
 metrics    Prometheus samples of /metrics
 mfa        the TOTP clock and alice's enrolment and two-step sign-in
-services   private PostgreSQL and Redis for fault tests; mailbox, races, standins, scanners,
-           soft_authenticator, aws_emulator, slow_app: see each module
+services   private PostgreSQL and Redis for fault tests; mailbox, races, standins, container,
+           scanners, soft_authenticator, aws_emulator, slow_app: see each module
 """

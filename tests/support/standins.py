@@ -22,7 +22,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = Path(__file__).resolve().parent / "compose_standins"
-# Debian's docker.io client builds with the engine's own BuildKit (see tests/infra/test_docker.py).
+# Debian's docker.io client (/usr/bin/docker) builds with the engine's own BuildKit; a newer
+# client elsewhere on PATH may insist on a buildx plugin that is not here. tests.support.container
+# runs the app's image with it too.
 DOCKER = "/usr/bin/docker" if Path("/usr/bin/docker").exists() else (shutil.which("docker") or "docker")
 # recipe directory -> the compose service whose image it stands in for
 SERVICES = {"postgres": "db", "redis": "redis", "mailpit": "mailpit"}
