@@ -2,7 +2,7 @@
 
 The tables stand between terraform-docs' markers (<!-- BEGIN_TF_DOCS --> and
 <!-- END_TF_DOCS -->) under the same two headings in every module, made from the
-module's variables.tf and outputs.tf (python-hcl2, in the infra venv), so a
+module's variable and output blocks (python-hcl2, in the infra venv), so a
 README cannot drift from the code: tests/infra/test_terraform.py fails when one
 is stale.
 
@@ -29,15 +29,16 @@ OPTIONS = SerializationOptions(strip_string_quotes=True, with_comments=False)
 
 
 def declared(module: Path, kind: str) -> dict[str, dict]:
-    """{name: body} of the module's `kind` blocks (variable or output), in file order."""
-    path = module / ("variables.tf" if kind == "variable" else "outputs.tf")
-    with path.open() as handle:
-        parsed = hcl2.load(handle, serialization_options=OPTIONS)
+    """{name: body} of the module's `kind` blocks (variable or output), file by file in name
+    order: a module's inputs.tf and log_inputs.tf are links to the inputs modules share."""
     found = {}
-    for entry in parsed.get(kind, []):
-        for name, body in entry.items():
-            if name != "__is_block__":
-                found[name] = body
+    for path in sorted(module.glob("*.tf")):
+        with path.open() as handle:
+            parsed = hcl2.load(handle, serialization_options=OPTIONS)
+        for entry in parsed.get(kind, []):
+            for name, body in entry.items():
+                if name != "__is_block__":
+                    found[name] = body
     return found
 
 

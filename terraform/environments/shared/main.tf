@@ -26,40 +26,55 @@ module "platform" {
   tags        = local.tags
 
   vpc_cidr           = var.vpc_cidr
-  az_count           = var.az_count
-  single_nat_gateway = var.single_nat_gateway
+  nodes_in_one_zone  = var.nodes_in_one_zone
   log_retention_days = var.log_retention_days
 
-  github_repository           = var.github_repository
-  create_github_oidc_provider = var.create_github_oidc_provider
-  state_bucket_name           = var.state_bucket_name
-  state_kms_key_alias         = var.state_kms_key_alias
-  state_lock_table_name       = var.state_lock_table_name
+  network = {
+    az_count           = var.az_count
+    single_nat_gateway = var.single_nat_gateway
+  }
 
-  enable_waf             = var.enable_waf
-  waf_rate_limit         = var.waf_rate_limit
+  github = {
+    repository            = var.github_repository
+    create_oidc_provider  = var.create_github_oidc_provider
+    state_bucket_name     = var.state_bucket_name
+    state_lock_table_name = var.state_lock_table_name
+  }
+  state_kms_key_alias = var.state_kms_key_alias
+
+  waf = {
+    enabled    = var.enable_waf
+    rate_limit = var.waf_rate_limit
+  }
   ecr_keep_tagged_images = var.ecr_keep_tagged_images
 
-  api_allowed_cidrs    = var.api_allowed_cidrs
-  admin_principal_arns = var.admin_principal_arns
-  route53_zone_id      = var.route53_zone_id
-  on_demand_node_group = var.on_demand_node_group
-  spot_node_group      = var.spot_node_group
-  nodes_in_one_zone    = var.nodes_in_one_zone
+  cluster = {
+    api_allowed_cidrs    = var.api_allowed_cidrs
+    admin_principal_arns = var.admin_principal_arns
+    route53_zone_id      = var.route53_zone_id
+    node_groups = {
+      on_demand = var.on_demand_node_group
+      spot      = var.spot_node_group
+    }
+  }
 
   create_database = var.create_database
   database        = var.database
   create_cache    = var.create_cache
   cache           = var.cache
 
-  alarm_email_addresses             = var.alarm_email_addresses
-  monthly_budget_usd                = var.monthly_budget_usd
-  alb_exists                        = var.alb_exists
-  alb_5xx_threshold_percent         = var.alb_5xx_threshold_percent
-  alb_p99_latency_threshold_seconds = var.alb_p99_latency_threshold_seconds
-  waf_blocked_requests_threshold    = var.waf_blocked_requests_threshold
+  alerts = {
+    email_addresses                   = var.alarm_email_addresses
+    monthly_budget_usd                = var.monthly_budget_usd
+    alb_exists                        = var.alb_exists
+    alb_5xx_threshold_percent         = var.alb_5xx_threshold_percent
+    alb_p99_latency_threshold_seconds = var.alb_p99_latency_threshold_seconds
+    waf_blocked_requests_threshold    = var.waf_blocked_requests_threshold
+  }
 
-  backup_retention_days      = var.backup_retention_days
-  backup_copy_enabled        = var.backup_copy_enabled
-  backup_copy_retention_days = var.backup_copy_retention_days
+  backup = {
+    retention_days      = var.backup_retention_days
+    copy_enabled        = var.backup_copy_enabled
+    copy_retention_days = var.backup_copy_retention_days
+  }
 }

@@ -1,6 +1,6 @@
 # The inputs of every environment root (dev, staging and prod link this file):
 # each environment's terraform.tfvars gives the values that make it what it is.
-# modules/platform validates the values it is passed.
+# modules/platform validates the values it is passed (grouped by part: main.tf).
 
 variable "environment" {
   type        = string

@@ -1,41 +1,17 @@
-data "aws_caller_identity" "current" {}
-data "aws_partition" "current" {}
-data "aws_region" "current" {}
-
 data "aws_region" "copy" {
   provider = aws.copy
 }
 
-locals {
-  account_id = data.aws_caller_identity.current.account_id
-  partition  = data.aws_partition.current.partition
-}
-
 # --- Keys ------------------------------------------------------------------------------------
 
-# Account-owned keys; AWS Backup uses them through grants it creates with the
-# backup role's and the operator's IAM permissions, so no service statement.
-data "aws_iam_policy_document" "kms" {
-  #checkov:skip=CKV_AWS_109:Key policy, not an IAM policy: Resource "*" is this key only, and the account-root admin statement is the AWS-required default that lets IAM policies govern the key.
-  #checkov:skip=CKV_AWS_111:Key policy, not an IAM policy: Resource "*" is this key only, and the account-root admin statement is the AWS-required default that lets IAM policies govern the key.
-  #checkov:skip=CKV_AWS_356:Key policy: "*" is the only valid resource in a KMS key policy and means this key.
-  statement {
-    sid       = "EnableRootAccountAndIAMPolicies"
-    actions   = ["kms:*"]
-    resources = ["*"]
-
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
-    }
-  }
-}
-
+# Account-owned keys (key_policy.tf); AWS Backup uses them through grants it
+# creates with the backup role's and the operator's IAM permissions, so no
+# service statement.
 resource "aws_kms_key" "vault" {
   description             = "${var.name} AWS Backup vault"
   enable_key_rotation     = true
   deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.kms.json
+  policy                  = data.aws_iam_policy_document.key_owner.json
 
   tags = merge(var.tags, { Name = "${var.name}-backup" })
 }
@@ -54,7 +30,7 @@ resource "aws_kms_key" "copy" {
   description             = "${var.name} AWS Backup cross-region copy vault"
   enable_key_rotation     = true
   deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.kms.json
+  policy                  = data.aws_iam_policy_document.key_owner.json
 
   tags = merge(var.tags, { Name = "${var.name}-backup-copy" })
 }
@@ -87,7 +63,7 @@ resource "aws_backup_vault" "copy" {
 
   lifecycle {
     precondition {
-      condition     = data.aws_region.copy.id != data.aws_region.current.id
+      condition     = data.aws_region.copy.id != local.region
       error_message = "The aws.copy provider must be in another region than the backups, or the copy protects against nothing."
     }
   }
@@ -137,28 +113,14 @@ resource "aws_backup_plan" "this" {
 
 # --- The role AWS Backup works with ---------------------------------------------------------------
 
-data "aws_iam_policy_document" "assume" {
-  statement {
-    sid     = "AwsBackup"
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["backup.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
+locals {
+  service_role = { sid = "AwsBackup", service = "backup.amazonaws.com", source_arn = null }
 }
 
 resource "aws_iam_role" "backup" {
   name               = "${var.name}-backup"
   description        = "AWS Backup snapshots, copies and restores of ${var.name}"
-  assume_role_policy = data.aws_iam_policy_document.assume.json
+  assume_role_policy = data.aws_iam_policy_document.service_role_trust.json
 
   tags = merge(var.tags, { Name = "${var.name}-backup" })
 }

@@ -1,37 +1,6 @@
-variable "name" {
-  type        = string
-  description = "Prefix for resource names, e.g. \"flask-auth-prod\": the vault, the plan and the role are named after it."
-
-  validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,38}$", var.name))
-    error_message = "name must match ^[a-z][a-z0-9-]{1,38}$."
-  }
-}
-
-variable "environment" {
-  type        = string
-  description = "Deployment environment: dev, staging or prod."
-
-  validation {
-    condition     = contains(["dev", "staging", "prod"], var.environment)
-    error_message = "environment must be one of dev, staging, prod."
-  }
-}
-
-variable "tags" {
-  type        = map(string)
-  description = "Tags merged into every taggable resource (and the recovery points)."
-  default     = {}
-}
-
 variable "resource_arns" {
   type        = list(string)
   description = "ARNs of the resources the plan backs up (the RDS instance)."
-
-  validation {
-    condition     = length(var.resource_arns) >= 1
-    error_message = "resource_arns needs at least one resource: a plan without one backs up nothing."
-  }
 }
 
 variable "alert_topic_arn" {
@@ -45,11 +14,6 @@ variable "schedule" {
   type        = string
   description = "When the daily backup starts (AWS Backup cron, UTC). Default 22:30 UTC, 04:00 IST."
   default     = "cron(30 22 * * ? *)"
-
-  validation {
-    condition     = can(regex("^cron\\(.+\\)$", var.schedule))
-    error_message = "schedule must be an AWS cron expression, cron(...)."
-  }
 }
 
 variable "retention_days" {

@@ -130,181 +130,26 @@ data "aws_iam_policy_document" "lb_controller" {
     resources = concat(local.lbc_lb_arn, ["arn:${local.partition}:shield::${local.account_id}:protection/*"])
   }
 
-  # Node/pod security groups (not created by the controller) get the ALB
-  # ingress rules; only in this VPC.
-  statement {
-    sid       = "SecurityGroupRulesInVpc"
-    actions   = ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"]
-    resources = [local.sg_arn]
+  # What the controller creates and changes, each statement limited by the
+  # conditions of local.lbc_conditions it names (all must hold).
+  dynamic "statement" {
+    for_each = local.lbc_statements
 
-    condition {
-      test     = "ArnEquals"
-      variable = "ec2:Vpc"
-      values   = [local.vpc_arn]
+    content {
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
+
+      dynamic "condition" {
+        for_each = statement.value.conditions
+
+        content {
+          test     = local.lbc_conditions[condition.value].test
+          variable = local.lbc_conditions[condition.value].variable
+          values   = local.lbc_conditions[condition.value].values
+        }
+      }
     }
-  }
-
-  statement {
-    sid       = "CreateSecurityGroupInVpc"
-    actions   = ["ec2:CreateSecurityGroup"]
-    resources = [local.vpc_arn, local.sg_arn]
-  }
-
-  statement {
-    sid       = "TagSecurityGroupOnCreate"
-    actions   = ["ec2:CreateTags"]
-    resources = [local.sg_arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "ec2:CreateAction"
-      values   = ["CreateSecurityGroup"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:RequestTag/${local.lbc_tag}"
-      values   = [var.name]
-    }
-  }
-
-  statement {
-    sid       = "RetagOwnSecurityGroups"
-    actions   = ["ec2:CreateTags", "ec2:DeleteTags"]
-    resources = [local.sg_arn]
-
-    condition {
-      test     = "Null"
-      variable = "aws:RequestTag/${local.lbc_tag}"
-      values   = ["true"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/${local.lbc_tag}"
-      values   = [var.name]
-    }
-  }
-
-  statement {
-    sid       = "ManageOwnSecurityGroups"
-    actions   = ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:DeleteSecurityGroup"]
-    resources = [local.sg_arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/${local.lbc_tag}"
-      values   = [var.name]
-    }
-  }
-
-  statement {
-    sid       = "CreateTaggedLoadBalancers"
-    actions   = ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"]
-    resources = concat(local.lbc_lb_arn, [local.lbc_tg_arn])
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:RequestTag/${local.lbc_tag}"
-      values   = [var.name]
-    }
-  }
-
-  statement {
-    sid = "ListenersAndRules"
-    actions = [
-      "elasticloadbalancing:CreateListener",
-      "elasticloadbalancing:DeleteListener",
-      "elasticloadbalancing:CreateRule",
-      "elasticloadbalancing:DeleteRule",
-    ]
-    resources = concat(local.lbc_lb_arn, local.lbc_listener_arn, [local.lbc_tg_arn])
-  }
-
-  statement {
-    sid       = "RetagOwnLoadBalancers"
-    actions   = ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"]
-    resources = concat(local.lbc_lb_arn, [local.lbc_tg_arn])
-
-    condition {
-      test     = "Null"
-      variable = "aws:RequestTag/${local.lbc_tag}"
-      values   = ["true"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/${local.lbc_tag}"
-      values   = [var.name]
-    }
-  }
-
-  statement {
-    sid       = "TagListenersAndRules"
-    actions   = ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"]
-    resources = local.lbc_listener_arn
-  }
-
-  statement {
-    sid       = "TagOnCreate"
-    actions   = ["elasticloadbalancing:AddTags"]
-    resources = concat(local.lbc_lb_arn, [local.lbc_tg_arn])
-
-    condition {
-      test     = "StringEquals"
-      variable = "elasticloadbalancing:CreateAction"
-      values   = ["CreateTargetGroup", "CreateLoadBalancer"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:RequestTag/${local.lbc_tag}"
-      values   = [var.name]
-    }
-  }
-
-  statement {
-    sid = "ModifyOwnLoadBalancers"
-    actions = [
-      "elasticloadbalancing:ModifyLoadBalancerAttributes",
-      "elasticloadbalancing:SetIpAddressType",
-      "elasticloadbalancing:SetSecurityGroups",
-      "elasticloadbalancing:SetSubnets",
-      "elasticloadbalancing:DeleteLoadBalancer",
-      "elasticloadbalancing:ModifyTargetGroup",
-      "elasticloadbalancing:ModifyTargetGroupAttributes",
-      "elasticloadbalancing:DeleteTargetGroup",
-      "elasticloadbalancing:ModifyListenerAttributes",
-      "elasticloadbalancing:ModifyCapacityReservation",
-      "elasticloadbalancing:ModifyIpPools",
-    ]
-    # Listeners too: the controller tags them and changes their attributes.
-    resources = concat(local.lbc_lb_arn, local.lbc_listener_arn, [local.lbc_tg_arn])
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/${local.lbc_tag}"
-      values   = [var.name]
-    }
-  }
-
-  statement {
-    sid       = "Targets"
-    actions   = ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"]
-    resources = [local.lbc_tg_arn]
-  }
-
-  statement {
-    sid = "ListenerSettings"
-    actions = [
-      "elasticloadbalancing:SetWebAcl",
-      "elasticloadbalancing:ModifyListener",
-      "elasticloadbalancing:AddListenerCertificates",
-      "elasticloadbalancing:RemoveListenerCertificates",
-      "elasticloadbalancing:ModifyRule",
-      "elasticloadbalancing:SetRulePriorities",
-    ]
-    resources = concat(local.lbc_lb_arn, local.lbc_listener_arn)
   }
 }
 
@@ -312,4 +157,127 @@ resource "aws_iam_role_policy" "lb_controller" {
   name   = "aws-load-balancer-controller"
   role   = aws_iam_role.irsa["lb_controller"].id
   policy = data.aws_iam_policy_document.lb_controller.json
+}
+
+# The controller's security groups and load balancers: it may only create them
+# tagged with this cluster (tagged_request) and only change what carries the
+# tag (owned); a tag may be changed only when the request sets none
+# (untagged_request), so nothing can be re-tagged into or out of the cluster.
+locals {
+  lbc_conditions = {
+    in_vpc           = { test = "ArnEquals", variable = "ec2:Vpc", values = [local.vpc_arn] }
+    owned            = { test = "StringEquals", variable = "aws:ResourceTag/${local.lbc_tag}", values = [var.name] }
+    tagged_request   = { test = "StringEquals", variable = "aws:RequestTag/${local.lbc_tag}", values = [var.name] }
+    untagged_request = { test = "Null", variable = "aws:RequestTag/${local.lbc_tag}", values = ["true"] }
+    creating_sg      = { test = "StringEquals", variable = "ec2:CreateAction", values = ["CreateSecurityGroup"] }
+    creating_lb      = { test = "StringEquals", variable = "elasticloadbalancing:CreateAction", values = ["CreateTargetGroup", "CreateLoadBalancer"] }
+  }
+
+  lbc_statements = [
+    # Node/pod security groups (not created by the controller) get the ALB
+    # ingress rules; only in this VPC.
+    {
+      sid        = "SecurityGroupRulesInVpc"
+      actions    = ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"]
+      resources  = [local.sg_arn]
+      conditions = ["in_vpc"]
+    },
+    {
+      sid        = "CreateSecurityGroupInVpc"
+      actions    = ["ec2:CreateSecurityGroup"]
+      resources  = [local.vpc_arn, local.sg_arn]
+      conditions = []
+    },
+    {
+      sid        = "TagSecurityGroupOnCreate"
+      actions    = ["ec2:CreateTags"]
+      resources  = [local.sg_arn]
+      conditions = ["creating_sg", "tagged_request"]
+    },
+    {
+      sid        = "RetagOwnSecurityGroups"
+      actions    = ["ec2:CreateTags", "ec2:DeleteTags"]
+      resources  = [local.sg_arn]
+      conditions = ["untagged_request", "owned"]
+    },
+    {
+      sid        = "ManageOwnSecurityGroups"
+      actions    = ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:DeleteSecurityGroup"]
+      resources  = [local.sg_arn]
+      conditions = ["owned"]
+    },
+    {
+      sid        = "CreateTaggedLoadBalancers"
+      actions    = ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"]
+      resources  = concat(local.lbc_lb_arn, [local.lbc_tg_arn])
+      conditions = ["tagged_request"]
+    },
+    {
+      sid = "ListenersAndRules"
+      actions = [
+        "elasticloadbalancing:CreateListener",
+        "elasticloadbalancing:DeleteListener",
+        "elasticloadbalancing:CreateRule",
+        "elasticloadbalancing:DeleteRule",
+      ]
+      resources  = concat(local.lbc_lb_arn, local.lbc_listener_arn, [local.lbc_tg_arn])
+      conditions = []
+    },
+    {
+      sid        = "RetagOwnLoadBalancers"
+      actions    = ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"]
+      resources  = concat(local.lbc_lb_arn, [local.lbc_tg_arn])
+      conditions = ["untagged_request", "owned"]
+    },
+    {
+      sid        = "TagListenersAndRules"
+      actions    = ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"]
+      resources  = local.lbc_listener_arn
+      conditions = []
+    },
+    {
+      sid        = "TagOnCreate"
+      actions    = ["elasticloadbalancing:AddTags"]
+      resources  = concat(local.lbc_lb_arn, [local.lbc_tg_arn])
+      conditions = ["creating_lb", "tagged_request"]
+    },
+    {
+      sid = "ModifyOwnLoadBalancers"
+      actions = [
+        "elasticloadbalancing:ModifyLoadBalancerAttributes",
+        "elasticloadbalancing:SetIpAddressType",
+        "elasticloadbalancing:SetSecurityGroups",
+        "elasticloadbalancing:SetSubnets",
+        "elasticloadbalancing:DeleteLoadBalancer",
+        "elasticloadbalancing:ModifyTargetGroup",
+        "elasticloadbalancing:ModifyTargetGroupAttributes",
+        "elasticloadbalancing:DeleteTargetGroup",
+        "elasticloadbalancing:ModifyListenerAttributes",
+        "elasticloadbalancing:ModifyCapacityReservation",
+        "elasticloadbalancing:ModifyIpPools",
+      ]
+      # Listeners too: the controller tags them and changes their attributes.
+      resources  = concat(local.lbc_lb_arn, local.lbc_listener_arn, [local.lbc_tg_arn])
+      conditions = ["owned"]
+    },
+    {
+      sid        = "Targets"
+      actions    = ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"]
+      resources  = [local.lbc_tg_arn]
+      conditions = []
+    },
+    {
+      sid = "ListenerSettings"
+      actions = [
+        "elasticloadbalancing:SetWebAcl",
+        "elasticloadbalancing:ModifyListener",
+        "elasticloadbalancing:AddListenerCertificates",
+        "elasticloadbalancing:RemoveListenerCertificates",
+        "elasticloadbalancing:ModifyRule",
+        "elasticloadbalancing:SetRulePriorities",
+      ]
+      resources  = concat(local.lbc_lb_arn, local.lbc_listener_arn)
+      conditions = []
+    },
+  ]
 }

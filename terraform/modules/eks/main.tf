@@ -1,13 +1,4 @@
-data "aws_region" "current" {}
-data "aws_caller_identity" "current" {}
-data "aws_partition" "current" {}
-
 locals {
-  region     = data.aws_region.current.id
-  account_id = data.aws_caller_identity.current.account_id
-  partition  = data.aws_partition.current.partition
-  dns_suffix = data.aws_partition.current.dns_suffix
-
   node_subnet_ids = length(var.node_subnet_ids) > 0 ? var.node_subnet_ids : var.subnet_ids
 
   log_group_name = "/aws/eks/${var.name}/cluster"
@@ -85,9 +76,8 @@ resource "aws_eks_cluster" "this" {
     aws_iam_role_policy_attachment.cluster,
     aws_iam_role_policy.cluster_kms,
     # The control plane must reach the nodes/webhooks as soon as it is up.
-    aws_vpc_security_group_ingress_rule.cluster_from_nodes_https,
-    aws_vpc_security_group_egress_rule.cluster_to_nodes_https,
-    aws_vpc_security_group_egress_rule.cluster_to_nodes_ephemeral,
+    aws_vpc_security_group_ingress_rule.this,
+    aws_vpc_security_group_egress_rule.this,
   ]
 }
 

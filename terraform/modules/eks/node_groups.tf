@@ -1,16 +1,14 @@
 ################################################################################
-# Managed node groups: always on-demand, plus Spot when spot_node_group.max_size > 0
+# Managed node groups: always on-demand, plus Spot when node_groups.spot.max_size > 0
 ################################################################################
 
 locals {
-  node_groups = merge(
-    {
-      on-demand = merge(var.on_demand_node_group, { capacity_type = "ON_DEMAND", short = "od" })
-    },
-    var.spot_node_group.max_size > 0 ? {
-      spot = merge(var.spot_node_group, { capacity_type = "SPOT", short = "spot" })
-    } : {}
-  )
+  node_groups = {
+    for key, group in {
+      on-demand = merge(var.node_groups["on_demand"], { capacity_type = "ON_DEMAND", short = "od" })
+      spot      = merge(var.node_groups["spot"], { capacity_type = "SPOT", short = "spot" })
+    } : key => group if key == "on-demand" || group.max_size > 0
+  }
 
   # Managed node groups already tag their Auto Scaling groups for auto-discovery;
   # the same tags on the node group keep the intent visible and queryable.

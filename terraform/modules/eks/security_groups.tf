@@ -20,39 +20,6 @@ resource "aws_security_group" "cluster" {
   }
 }
 
-resource "aws_vpc_security_group_ingress_rule" "cluster_from_nodes_https" {
-  security_group_id            = aws_security_group.cluster.id
-  description                  = "Kubernetes API from the nodes"
-  referenced_security_group_id = aws_security_group.node.id
-  ip_protocol                  = "tcp"
-  from_port                    = 443
-  to_port                      = 443
-
-  tags = merge(var.tags, { Name = "${var.name}-cluster-from-nodes-443" })
-}
-
-resource "aws_vpc_security_group_egress_rule" "cluster_to_nodes_https" {
-  security_group_id            = aws_security_group.cluster.id
-  description                  = "Control plane to admission webhooks on the nodes (443)"
-  referenced_security_group_id = aws_security_group.node.id
-  ip_protocol                  = "tcp"
-  from_port                    = 443
-  to_port                      = 443
-
-  tags = merge(var.tags, { Name = "${var.name}-cluster-to-nodes-443" })
-}
-
-resource "aws_vpc_security_group_egress_rule" "cluster_to_nodes_ephemeral" {
-  security_group_id            = aws_security_group.cluster.id
-  description                  = "Control plane to kubelet (10250) and webhook/metrics ports on the nodes"
-  referenced_security_group_id = aws_security_group.node.id
-  ip_protocol                  = "tcp"
-  from_port                    = 1025
-  to_port                      = 65535
-
-  tags = merge(var.tags, { Name = "${var.name}-cluster-to-nodes-1025-65535" })
-}
-
 resource "aws_security_group" "node" {
   name_prefix = "${var.name}-node-"
   description = "EKS ${var.name} (${var.environment}) worker nodes"
@@ -65,36 +32,49 @@ resource "aws_security_group" "node" {
   }
 }
 
-resource "aws_vpc_security_group_ingress_rule" "node_self" {
-  security_group_id            = aws_security_group.node.id
-  description                  = "Node to node, all protocols (pod networking, CoreDNS, kubelet)"
-  referenced_security_group_id = aws_security_group.node.id
-  ip_protocol                  = "-1"
+# The rules between the two groups: <group>_<from|to>_<peer>_<ports> = the
+# rule on `group` (ingress from, egress to `peer`).
+locals {
+  security_group_ids = {
+    cluster = aws_security_group.cluster.id
+    node    = aws_security_group.node.id
+  }
 
-  tags = merge(var.tags, { Name = "${var.name}-node-self" })
+  security_group_rules = {
+    cluster_from_nodes_https    = { egress = false, group = "cluster", peer = "node", ports = [443, 443], name = "cluster-from-nodes-443", description = "Kubernetes API from the nodes" }
+    cluster_to_nodes_https      = { egress = true, group = "cluster", peer = "node", ports = [443, 443], name = "cluster-to-nodes-443", description = "Control plane to admission webhooks on the nodes (443)" }
+    cluster_to_nodes_ephemeral  = { egress = true, group = "cluster", peer = "node", ports = [1025, 65535], name = "cluster-to-nodes-1025-65535", description = "Control plane to kubelet (10250) and webhook/metrics ports on the nodes" }
+    node_self                   = { egress = false, group = "node", peer = "node", ports = null, name = "node-self", description = "Node to node, all protocols (pod networking, CoreDNS, kubelet)" }
+    node_from_cluster_https     = { egress = false, group = "node", peer = "cluster", ports = [443, 443], name = "node-from-cluster-443", description = "Control plane to admission webhooks (443)" }
+    node_from_cluster_ephemeral = { egress = false, group = "node", peer = "cluster", ports = [1025, 65535], name = "node-from-cluster-1025-65535", description = "Control plane to kubelet (10250) and webhook/metrics ports" }
+  }
 }
 
-resource "aws_vpc_security_group_ingress_rule" "node_from_cluster_https" {
-  security_group_id            = aws_security_group.node.id
-  description                  = "Control plane to admission webhooks (443)"
-  referenced_security_group_id = aws_security_group.cluster.id
-  ip_protocol                  = "tcp"
-  from_port                    = 443
-  to_port                      = 443
+resource "aws_vpc_security_group_ingress_rule" "this" {
+  #checkov:skip=CKV_AWS_25:False positive: every source is the cluster or the node security group, not 0.0.0.0/0; the 1025-65535 range carries kubelet 10250 and webhook ports
+  for_each = { for key, rule in local.security_group_rules : key => rule if !rule.egress }
 
-  tags = merge(var.tags, { Name = "${var.name}-node-from-cluster-443" })
+  security_group_id            = local.security_group_ids[each.value.group]
+  description                  = each.value.description
+  referenced_security_group_id = local.security_group_ids[each.value.peer]
+  ip_protocol                  = each.value.ports == null ? "-1" : "tcp"
+  from_port                    = try(each.value.ports[0], null)
+  to_port                      = try(each.value.ports[1], null)
+
+  tags = merge(var.tags, { Name = "${var.name}-${each.value.name}" })
 }
 
-resource "aws_vpc_security_group_ingress_rule" "node_from_cluster_ephemeral" {
-  #checkov:skip=CKV_AWS_25:False positive: the source is the cluster security group, not 0.0.0.0/0; the range carries kubelet 10250 and webhook ports
-  security_group_id            = aws_security_group.node.id
-  description                  = "Control plane to kubelet (10250) and webhook/metrics ports"
-  referenced_security_group_id = aws_security_group.cluster.id
-  ip_protocol                  = "tcp"
-  from_port                    = 1025
-  to_port                      = 65535
+resource "aws_vpc_security_group_egress_rule" "this" {
+  for_each = { for key, rule in local.security_group_rules : key => rule if rule.egress }
 
-  tags = merge(var.tags, { Name = "${var.name}-node-from-cluster-1025-65535" })
+  security_group_id            = local.security_group_ids[each.value.group]
+  description                  = each.value.description
+  referenced_security_group_id = local.security_group_ids[each.value.peer]
+  ip_protocol                  = "tcp"
+  from_port                    = each.value.ports[0]
+  to_port                      = each.value.ports[1]
+
+  tags = merge(var.tags, { Name = "${var.name}-${each.value.name}" })
 }
 
 # Nodes pull images from ECR, call STS/EC2/ELB/Secrets Manager APIs, join the
@@ -110,4 +90,35 @@ resource "aws_vpc_security_group_egress_rule" "node_all" {
   ip_protocol       = "-1"
 
   tags = merge(var.tags, { Name = "${var.name}-node-egress-all" })
+}
+
+# The rules between the cluster and node groups were a resource each.
+moved {
+  from = aws_vpc_security_group_ingress_rule.cluster_from_nodes_https
+  to   = aws_vpc_security_group_ingress_rule.this["cluster_from_nodes_https"]
+}
+
+moved {
+  from = aws_vpc_security_group_egress_rule.cluster_to_nodes_https
+  to   = aws_vpc_security_group_egress_rule.this["cluster_to_nodes_https"]
+}
+
+moved {
+  from = aws_vpc_security_group_egress_rule.cluster_to_nodes_ephemeral
+  to   = aws_vpc_security_group_egress_rule.this["cluster_to_nodes_ephemeral"]
+}
+
+moved {
+  from = aws_vpc_security_group_ingress_rule.node_self
+  to   = aws_vpc_security_group_ingress_rule.this["node_self"]
+}
+
+moved {
+  from = aws_vpc_security_group_ingress_rule.node_from_cluster_https
+  to   = aws_vpc_security_group_ingress_rule.this["node_from_cluster_https"]
+}
+
+moved {
+  from = aws_vpc_security_group_ingress_rule.node_from_cluster_ephemeral
+  to   = aws_vpc_security_group_ingress_rule.this["node_from_cluster_ephemeral"]
 }

@@ -1,58 +1,26 @@
 locals {
-  replication_group_id = "${var.name}-redis"
-  port                 = 6379
-  multi_az             = var.num_cache_clusters > 1
+  identifier = "${var.name}-redis"
+  engine     = "Redis"
+  port       = 6379
+  multi_az   = var.num_cache_clusters > 1
 
-  log_types = ["slow-log", "engine-log"]
+  log_types        = ["slow-log", "engine-log"]
+  log_group_prefix = "/aws/elasticache/${local.identifier}"
+
+  engine_version = "7.1" # Redis OSS 7, major.minor
+
+  # ap-south-1 is UTC+05:30: 18:30-19:30 UTC is 00:00-01:00 IST; maintenance
+  # after it, never overlapping: Sunday 20:00-21:00 UTC is Monday 01:30-02:30 IST.
+  snapshot_window    = "18:30-19:30"
+  maintenance_window = "sun:20:00-sun:21:00"
 }
 
 resource "aws_elasticache_subnet_group" "this" {
-  name        = local.replication_group_id
-  description = "Cache subnets for ${local.replication_group_id}"
+  name        = local.identifier
+  description = "Cache subnets for ${local.identifier}"
   subnet_ids  = var.subnet_ids
 
-  tags = merge(var.tags, { Name = local.replication_group_id })
-}
-
-# No egress rules: Terraform drops the default allow-all egress, and Redis
-# only answers connections (security groups are stateful).
-resource "aws_security_group" "this" {
-  name_prefix = "${local.replication_group_id}-"
-  description = "Redis ${local.replication_group_id}: 6379 from the EKS nodes only"
-  vpc_id      = var.vpc_id
-
-  tags = merge(var.tags, { Name = "${local.replication_group_id}-sg" })
-
-  # The replication group always references a security group, so the
-  # replacement must exist before the old one goes.
-  lifecycle {
-    create_before_destroy = true
-  }
-}
-
-# count, not for_each: the node security group id is usually unknown at plan
-# time (created in the same apply), and for_each keys must be known.
-resource "aws_vpc_security_group_ingress_rule" "redis" {
-  count = length(var.allowed_security_group_ids)
-
-  security_group_id            = aws_security_group.this.id
-  description                  = "Redis from allowed security group ${count.index}"
-  ip_protocol                  = "tcp"
-  from_port                    = local.port
-  to_port                      = local.port
-  referenced_security_group_id = var.allowed_security_group_ids[count.index]
-
-  tags = merge(var.tags, { Name = "${local.replication_group_id}-ingress-${count.index}" })
-}
-
-resource "aws_cloudwatch_log_group" "this" {
-  for_each = toset(local.log_types)
-
-  name              = "/aws/elasticache/${local.replication_group_id}/${each.key}"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = var.kms_key_arn
-
-  tags = merge(var.tags, { Name = "/aws/elasticache/${local.replication_group_id}/${each.key}" })
+  tags = merge(var.tags, { Name = local.identifier })
 }
 
 # Alphanumeric only: the token goes into a rediss:// URL unescaped, and AUTH
@@ -76,11 +44,11 @@ resource "terraform_data" "auth_token" {
 
 resource "aws_elasticache_replication_group" "this" {
   #checkov:skip=CKV2_AWS_50:failover is on whenever num_cache_clusters > 1 (prod); a single-node group (staging) cannot fail over, and AWS rejects the flag there
-  replication_group_id = local.replication_group_id
+  replication_group_id = local.identifier
   description          = "Flask-Limiter rate-limit counters for ${var.name} (${var.environment})"
 
   engine         = "redis"
-  engine_version = var.engine_version
+  engine_version = local.engine_version
   node_type      = var.node_type
   port           = local.port
   # The default redis7 group fits a rate-limit store: every Flask-Limiter key
@@ -104,8 +72,8 @@ resource "aws_elasticache_replication_group" "this" {
   auth_token_update_strategy = "ROTATE"
 
   snapshot_retention_limit   = var.snapshot_retention_days
-  snapshot_window            = var.snapshot_window
-  maintenance_window         = var.maintenance_window
+  snapshot_window            = local.snapshot_window
+  maintenance_window         = local.maintenance_window
   auto_minor_version_upgrade = true
   apply_immediately          = false
 
@@ -120,13 +88,13 @@ resource "aws_elasticache_replication_group" "this" {
     }
   }
 
-  tags = merge(var.tags, { Name = local.replication_group_id })
+  tags = merge(var.tags, { Name = local.identifier })
 }
 
 resource "aws_secretsmanager_secret" "url" {
   #checkov:skip=CKV2_AWS_57:the URL embeds the ElastiCache AUTH token; rotating it needs a coordinated AUTH update (ROTATE then SET) on the replication group, done by Terraform (replace terraform_data.auth_token), not a Secrets Manager Lambda
   name                    = "${var.name}/redis/ratelimit-storage-uri"
-  description             = "RATELIMIT_STORAGE_URI (rediss:// URL with the AUTH token) for ${local.replication_group_id}"
+  description             = "RATELIMIT_STORAGE_URI (rediss:// URL with the AUTH token) for ${local.identifier}"
   kms_key_id              = var.kms_key_arn
   recovery_window_in_days = 7
 
@@ -136,4 +104,10 @@ resource "aws_secretsmanager_secret" "url" {
 resource "aws_secretsmanager_secret_version" "url" {
   secret_id     = aws_secretsmanager_secret.url.id
   secret_string = "rediss://:${terraform_data.auth_token.output}@${aws_elasticache_replication_group.this.primary_endpoint_address}:${local.port}/0"
+}
+
+# The security group and its rules are data_store_network.tf's.
+moved {
+  from = aws_vpc_security_group_ingress_rule.redis
+  to   = aws_vpc_security_group_ingress_rule.this
 }

@@ -1,13 +1,4 @@
-data "aws_caller_identity" "current" {}
-data "aws_partition" "current" {}
-data "aws_region" "current" {}
-
 locals {
-  account_id = data.aws_caller_identity.current.account_id
-  partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.id
-  dns_suffix = data.aws_partition.current.dns_suffix
-
   # Built from strings rather than taken from the ECR/EKS modules: those modules
   # consume the KMS keys, so referencing them would order everything after them.
   ecr_repository_arn = "arn:${local.partition}:ecr:${local.region}:${local.account_id}:repository/${var.ecr_repository_name}"
@@ -156,26 +147,22 @@ data "aws_iam_policy_document" "state_read" {
     resources = ["${local.state_bucket_arn}/${var.state_key_prefix}*"]
   }
 
-  # The S3 backend checks the state's MD5 digest item in the lock table on read.
+  # The S3 backend checks the state's MD5 digest item in the lock table on read
+  # (with state_lock_table_name), and the state is encrypted with
+  # state_kms_key_arn (when given).
   dynamic "statement" {
-    for_each = var.state_lock_table_name == "" ? [] : [var.state_lock_table_name]
+    for_each = [
+      for s in [
+        { sid = "TerraformLockDigestRead", action = "dynamodb:GetItem", given = var.state_lock_table_name, resource = "arn:${local.partition}:dynamodb:${local.region}:${local.account_id}:table/${var.state_lock_table_name}" },
+        { sid = "TerraformStateDecrypt", action = "kms:Decrypt", given = var.state_kms_key_arn, resource = var.state_kms_key_arn },
+      ] : s if s.given != ""
+    ]
 
     content {
-      sid       = "TerraformLockDigestRead"
+      sid       = statement.value.sid
       effect    = "Allow"
-      actions   = ["dynamodb:GetItem"]
-      resources = ["arn:${local.partition}:dynamodb:${local.region}:${local.account_id}:table/${statement.value}"]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = var.state_kms_key_arn == "" ? [] : [var.state_kms_key_arn]
-
-    content {
-      sid       = "TerraformStateDecrypt"
-      effect    = "Allow"
-      actions   = ["kms:Decrypt"]
-      resources = [statement.value]
+      actions   = [statement.value.action]
+      resources = [statement.value.resource]
     }
   }
 }

@@ -1,14 +1,3 @@
-data "aws_caller_identity" "current" {}
-data "aws_partition" "current" {}
-data "aws_region" "current" {}
-
-locals {
-  account_id = data.aws_caller_identity.current.account_id
-  partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.id
-  dns_suffix = data.aws_partition.current.dns_suffix
-}
-
 ################################################################################
 # KMS keys: one per data domain so a key policy (and a compromise or a
 # scheduled deletion) only ever touches one kind of data.
@@ -30,127 +19,87 @@ locals {
     : "arn:${local.partition}:iam::${local.account_id}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
   )
 
-  kms_policies = {
-    eks         = data.aws_iam_policy_document.kms_eks.json
-    rds         = data.aws_iam_policy_document.kms_rds.json
-    logs        = data.aws_iam_policy_document.kms_logs.json
-    ecr         = data.aws_iam_policy_document.kms_account.json
-    elasticache = data.aws_iam_policy_document.kms_account.json
+  # What each key's policy grants on top of the base (key_policy.tf, where IAM
+  # policies decide): the principals that use the key directly. RDS, ECR,
+  # ElastiCache, EKS secrets and Secrets Manager create their grants with the
+  # caller's IAM permissions (kms:ViaService), so they need no statement.
+  key_statements = {
+    # EKS managed node groups launch through Auto Scaling, which attaches the
+    # encrypted launch-template volumes with its service-linked role. That role
+    # has no KMS permissions in IAM, so the key policy must name it directly;
+    # its grants may only be made for AWS resources (the EBS volumes).
+    eks = [
+      {
+        sid        = "AllowAutoScalingToUseKeyForEBS"
+        actions    = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+        principals = { type = "AWS", identifiers = [local.autoscaling_service_linked_role_arn] }
+        conditions = []
+      },
+      {
+        sid        = "AllowAutoScalingToGrantEBSAccess"
+        actions    = ["kms:CreateGrant"]
+        principals = { type = "AWS", identifiers = [local.autoscaling_service_linked_role_arn] }
+        conditions = [{ test = "Bool", variable = "kms:GrantIsForAWSResource", values = ["true"] }]
+      },
+    ]
+    # Encrypted the RDS alarm topic before modules/monitoring took it over (with
+    # its own key); kept for SNS topics of RDS events. Services publishing to an
+    # encrypted SNS topic need Decrypt/GenerateDataKey, limited to SNS topics of
+    # this account through the encryption context SNS always sets.
+    rds = [
+      {
+        sid        = "AllowAlarmPublishingToEncryptedTopics"
+        actions    = ["kms:Decrypt", "kms:GenerateDataKey*"]
+        principals = { type = "Service", identifiers = ["cloudwatch.amazonaws.com", "sns.amazonaws.com", "events.rds.amazonaws.com"] }
+        conditions = [{ test = "ArnLike", variable = "kms:EncryptionContext:aws:sns:topicArn", values = ["arn:${local.partition}:sns:${local.region}:${local.account_id}:*"] }]
+      },
+    ]
+    # CloudWatch Logs encrypts with the key as the regional logs service
+    # principal; the encryption context keeps it to log groups of this account
+    # and region.
+    logs = [
+      {
+        sid        = "AllowCloudWatchLogsInThisAccount"
+        actions    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+        principals = { type = "Service", identifiers = ["logs.${local.region}.${local.dns_suffix}"] }
+        conditions = [{ test = "ArnLike", variable = "kms:EncryptionContext:aws:logs:arn", values = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"] }]
+      },
+    ]
+    ecr         = []
+    elasticache = []
   }
 }
 
-# Base of every key policy: the account owns the key and IAM policies decide who
-# uses it. RDS, ECR, ElastiCache, EKS secrets and Secrets Manager all create
-# their grants with the caller's IAM permissions (kms:ViaService), so they need
-# no statement of their own. In a key policy "*" as resource means "this key".
-data "aws_iam_policy_document" "kms_account" {
-  #checkov:skip=CKV_AWS_109:Key policy, not an IAM policy: Resource "*" is this key only, and the account-root admin statement is the AWS-required default that lets IAM policies govern the key.
-  #checkov:skip=CKV_AWS_111:Key policy, not an IAM policy: Resource "*" is this key only, and the account-root admin statement is the AWS-required default that lets IAM policies govern the key.
-  #checkov:skip=CKV_AWS_356:Key policy: "*" is the only valid resource in a KMS key policy and means this key.
-  statement {
-    sid       = "EnableRootAccountAndIAMPolicies"
-    effect    = "Allow"
-    actions   = ["kms:*"]
-    resources = ["*"]
-
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
-    }
-  }
-}
-
-# EKS managed node groups launch through Auto Scaling, which attaches the
-# encrypted launch-template volumes with its service-linked role. That role has
-# no KMS permissions in IAM, so the key policy must name it directly.
-data "aws_iam_policy_document" "kms_eks" {
+data "aws_iam_policy_document" "key" {
   #checkov:skip=CKV_AWS_111:Key policy: the only write actions go to the named Auto Scaling service-linked role, Resource "*" means this key, and CreateGrant is limited to AWS resources.
   #checkov:skip=CKV_AWS_356:Key policy: "*" is the only valid resource in a KMS key policy and means this key.
-  source_policy_documents = [data.aws_iam_policy_document.kms_account.json]
+  for_each = local.kms_keys
 
-  statement {
-    sid       = "AllowAutoScalingToUseKeyForEBS"
-    effect    = "Allow"
-    actions   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
-    resources = ["*"]
+  source_policy_documents = [data.aws_iam_policy_document.key_owner.json]
 
-    principals {
-      type        = "AWS"
-      identifiers = [local.autoscaling_service_linked_role_arn]
-    }
-  }
+  dynamic "statement" {
+    for_each = local.key_statements[each.key]
 
-  statement {
-    sid       = "AllowAutoScalingToGrantEBSAccess"
-    effect    = "Allow"
-    actions   = ["kms:CreateGrant"]
-    resources = ["*"]
+    content {
+      sid       = statement.value.sid
+      effect    = "Allow"
+      actions   = statement.value.actions
+      resources = ["*"]
 
-    principals {
-      type        = "AWS"
-      identifiers = [local.autoscaling_service_linked_role_arn]
-    }
+      principals {
+        type        = statement.value.principals.type
+        identifiers = statement.value.principals.identifiers
+      }
 
-    # Grants may only be made for AWS resources (the EBS volumes), not for arbitrary principals.
-    condition {
-      test     = "Bool"
-      variable = "kms:GrantIsForAWSResource"
-      values   = ["true"]
-    }
-  }
-}
+      dynamic "condition" {
+        for_each = statement.value.conditions
 
-# Encrypted the RDS alarm topic before modules/monitoring took it over (with its
-# own key); kept for SNS topics of RDS events. Services publishing to an
-# encrypted SNS topic (CloudWatch alarms, RDS event subscriptions, SNS itself)
-# need Decrypt/GenerateDataKey in the key policy. Limited to SNS topics of this
-# account through the encryption context SNS always sets.
-data "aws_iam_policy_document" "kms_rds" {
-  source_policy_documents = [data.aws_iam_policy_document.kms_account.json]
-
-  statement {
-    sid       = "AllowAlarmPublishingToEncryptedTopics"
-    effect    = "Allow"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
-    resources = ["*"]
-
-    principals {
-      type = "Service"
-      identifiers = [
-        "cloudwatch.amazonaws.com",
-        "sns.amazonaws.com",
-        "events.rds.amazonaws.com",
-      ]
-    }
-
-    condition {
-      test     = "ArnLike"
-      variable = "kms:EncryptionContext:aws:sns:topicArn"
-      values   = ["arn:${local.partition}:sns:${local.region}:${local.account_id}:*"]
-    }
-  }
-}
-
-# CloudWatch Logs encrypts with the key as the regional logs service principal;
-# the encryption-context condition keeps it to log groups of this account/region.
-data "aws_iam_policy_document" "kms_logs" {
-  source_policy_documents = [data.aws_iam_policy_document.kms_account.json]
-
-  statement {
-    sid       = "AllowCloudWatchLogsInThisAccount"
-    effect    = "Allow"
-    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
-    resources = ["*"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["logs.${local.region}.${local.dns_suffix}"]
-    }
-
-    condition {
-      test     = "ArnLike"
-      variable = "kms:EncryptionContext:aws:logs:arn"
-      values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"]
+        content {
+          test     = condition.value.test
+          variable = condition.value.variable
+          values   = condition.value.values
+        }
+      }
     }
   }
 }
@@ -161,7 +110,7 @@ resource "aws_kms_key" "this" {
   description             = "${var.name} ${each.value}"
   enable_key_rotation     = true
   deletion_window_in_days = 30
-  policy                  = local.kms_policies[each.key]
+  policy                  = data.aws_iam_policy_document.key[each.key].json
 
   tags = merge(var.tags, { Name = "${var.name}-${each.key}" })
 }

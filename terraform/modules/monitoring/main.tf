@@ -1,12 +1,4 @@
-data "aws_caller_identity" "current" {}
-data "aws_partition" "current" {}
-data "aws_region" "current" {}
-
 locals {
-  account_id = data.aws_caller_identity.current.account_id
-  partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.id
-
   topic_name = coalesce(var.topic_name, "${var.name}-alerts")
 
   # The AWS services that publish to the topic: CloudWatch alarms, Budgets
@@ -19,19 +11,9 @@ locals {
 # Its own key: the publishing services above must be named in the key policy
 # (an SNS topic encrypted with the AWS-managed aws/sns key cannot receive from them).
 data "aws_iam_policy_document" "kms" {
-  #checkov:skip=CKV_AWS_109:Key policy, not an IAM policy: Resource "*" is this key only, and the account-root admin statement is the AWS-required default that lets IAM policies govern the key.
-  #checkov:skip=CKV_AWS_111:Key policy, not an IAM policy: Resource "*" is this key only, and the account-root admin statement is the AWS-required default that lets IAM policies govern the key.
+  #checkov:skip=CKV_AWS_111:Key policy: the only statement on top of the base (key_policy.tf) lets the publishing services of this account use the key, Resource "*" means this key.
   #checkov:skip=CKV_AWS_356:Key policy: "*" is the only valid resource in a KMS key policy and means this key.
-  statement {
-    sid       = "EnableRootAccountAndIAMPolicies"
-    actions   = ["kms:*"]
-    resources = ["*"]
-
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
-    }
-  }
+  source_policy_documents = [data.aws_iam_policy_document.key_owner.json]
 
   # Publishing to an encrypted topic needs GenerateDataKey* and Decrypt on its key.
   statement {

@@ -30,18 +30,18 @@ module "github_oidc" {
   environment = var.environment
   tags        = var.tags
 
-  github_repository           = var.github_repository
+  github_repository           = var.github.repository
   github_environment          = var.environment
-  create_github_oidc_provider = var.create_github_oidc_provider
+  create_github_oidc_provider = var.github.create_oidc_provider
   # This environment's state only (backend-config/<env>.hcl key).
   state_key_prefix           = "flask-auth/${var.environment}/"
   plan_readable_secret_names = var.create_cache ? [local.redis_url_secret_name] : []
   ecr_repository_name        = var.name
   eks_cluster_name           = var.name
-  state_bucket_name          = var.state_bucket_name
-  state_lock_table_name      = var.state_lock_table_name
+  state_bucket_name          = var.github.state_bucket_name
+  state_lock_table_name      = var.github.state_lock_table_name
   state_kms_key_arn          = data.aws_kms_alias.state.target_key_arn
-  secrets_kms_key_arn        = module.kms.elasticache_kms_key_arn
+  secrets_kms_key_arn        = module.kms.key_arns["elasticache"]
 }
 
 module "waf" {
@@ -51,10 +51,10 @@ module "waf" {
   environment = var.environment
   tags        = var.tags
 
-  enable_waf         = var.enable_waf
-  waf_rate_limit     = var.waf_rate_limit
+  enable_waf         = var.waf.enabled
+  waf_rate_limit     = var.waf.rate_limit
   log_retention_days = var.log_retention_days
-  log_kms_key_arn    = module.kms.logs_kms_key_arn
+  log_kms_key_arn    = module.kms.key_arns["logs"]
 }
 
 module "security" {
@@ -67,7 +67,7 @@ module "security" {
   vpc_id             = module.vpc.vpc_id
   vpc_cidr_block     = module.vpc.vpc_cidr_block
   log_retention_days = var.log_retention_days
-  log_kms_key_arn    = module.kms.logs_kms_key_arn
+  log_kms_key_arn    = module.kms.key_arns["logs"]
 }
 
 module "vpc" {
@@ -77,12 +77,12 @@ module "vpc" {
   environment = var.environment
   tags        = var.tags
 
-  cidr                    = var.vpc_cidr
-  az_count                = var.az_count
-  single_nat_gateway      = var.single_nat_gateway
-  cluster_name            = var.name
-  flow_log_kms_key_arn    = module.kms.logs_kms_key_arn
-  flow_log_retention_days = var.log_retention_days
+  cidr               = var.vpc_cidr
+  az_count           = var.network.az_count
+  single_nat_gateway = var.network.single_nat_gateway
+  cluster_name       = var.name
+  log_kms_key_arn    = module.kms.key_arns["logs"]
+  log_retention_days = var.log_retention_days
 }
 
 module "ecr" {
@@ -92,7 +92,7 @@ module "ecr" {
   environment = var.environment
   tags        = var.tags
 
-  kms_key_arn        = module.kms.ecr_kms_key_arn
+  kms_key_arn        = module.kms.key_arns["ecr"]
   keep_tagged_images = var.ecr_keep_tagged_images
 }
 
@@ -108,19 +108,18 @@ module "eks" {
   # One zone (dev): the pod, its node and its EBS volume always share it.
   node_subnet_ids = var.nodes_in_one_zone ? [module.vpc.private_subnet_ids[0]] : []
 
-  endpoint_public_access = length(var.api_allowed_cidrs) > 0
-  public_access_cidrs    = var.api_allowed_cidrs
+  endpoint_public_access = length(var.cluster.api_allowed_cidrs) > 0
+  public_access_cidrs    = var.cluster.api_allowed_cidrs
 
-  kms_key_arn        = module.kms.eks_kms_key_arn
-  log_kms_key_arn    = module.kms.logs_kms_key_arn
+  kms_key_arn        = module.kms.key_arns["eks"]
+  log_kms_key_arn    = module.kms.key_arns["logs"]
   log_retention_days = var.log_retention_days
 
-  on_demand_node_group = var.on_demand_node_group
-  spot_node_group      = var.spot_node_group
+  node_groups = var.cluster.node_groups
 
-  route53_zone_id = var.route53_zone_id
+  route53_zone_id = var.cluster.route53_zone_id
 
-  admin_principal_arns    = var.admin_principal_arns
+  admin_principal_arns    = var.cluster.admin_principal_arns
   deployer_principal_arns = [module.github_oidc.deploy_role_arn]
   app_secret_arns = concat(
     module.rds[*].master_user_secret_arn,
@@ -148,7 +147,7 @@ module "rds" {
   deletion_protection                 = var.database.deletion_protection
   backup_retention_days               = var.database.backup_retention_days
   performance_insights_retention_days = var.database.performance_insights_retention_days
-  kms_key_arn                         = module.kms.rds_kms_key_arn
+  kms_key_arn                         = module.kms.key_arns["rds"]
   alarm_topic_arn                     = module.monitoring.topic_arn
   log_retention_days                  = var.log_retention_days
 }
@@ -168,7 +167,7 @@ module "elasticache" {
   node_type               = var.cache.node_type
   num_cache_clusters      = var.cache.num_cache_clusters
   snapshot_retention_days = var.cache.snapshot_retention_days
-  kms_key_arn             = module.kms.elasticache_kms_key_arn
+  kms_key_arn             = module.kms.key_arns["elasticache"]
   log_retention_days      = var.log_retention_days
 }
 
@@ -186,18 +185,18 @@ module "monitoring" {
   # replace it and drop its confirmed e-mail subscriptions.
   topic_name = var.create_database ? "${var.name}-postgres-alarms" : null
 
-  alert_email_addresses = var.alarm_email_addresses
-  monthly_budget_usd    = var.monthly_budget_usd
+  alert_email_addresses = var.alerts.email_addresses
+  monthly_budget_usd    = var.alerts.monthly_budget_usd
 
   # The ALB is the AWS Load Balancer Controller's (Helm ingress.groupName = var.name).
-  alb_exists                        = var.alb_exists
+  alb_exists                        = var.alerts.alb_exists
   cluster_name                      = module.eks.cluster_name
   alb_ingress_group                 = var.name
-  alb_5xx_threshold_percent         = var.alb_5xx_threshold_percent
-  alb_p99_latency_threshold_seconds = var.alb_p99_latency_threshold_seconds
+  alb_5xx_threshold_percent         = var.alerts.alb_5xx_threshold_percent
+  alb_p99_latency_threshold_seconds = var.alerts.alb_p99_latency_threshold_seconds
 
   waf_web_acl_metric_name        = module.waf.web_acl_metric_name
-  waf_blocked_requests_threshold = var.waf_blocked_requests_threshold
+  waf_blocked_requests_threshold = var.alerts.waf_blocked_requests_threshold
 }
 
 # Daily AWS Backup snapshots of the database, on top of RDS's own automated
@@ -218,7 +217,7 @@ module "backup" {
 
   resource_arns       = [module.rds[0].db_instance_arn]
   alert_topic_arn     = module.monitoring.topic_arn
-  retention_days      = var.backup_retention_days
-  copy_enabled        = var.backup_copy_enabled
-  copy_retention_days = var.backup_copy_retention_days
+  retention_days      = var.backup.retention_days
+  copy_enabled        = var.backup.copy_enabled
+  copy_retention_days = var.backup.copy_retention_days
 }

@@ -28,7 +28,7 @@ output "redis_url_secret_arn" {
 
 output "app_irsa_role_arn" {
   description = "IAM role of the app's service account (Helm serviceAccount.roleArn)."
-  value       = module.eks.app_irsa_role_arn
+  value       = module.eks.irsa_role_arns["app"]
 }
 
 output "deploy_role_arn" {
@@ -58,17 +58,17 @@ output "database_subnet_cidrs" {
 
 output "lb_controller_role_arn" {
   description = "IRSA role for the AWS Load Balancer Controller's Helm release."
-  value       = module.eks.lb_controller_role_arn
+  value       = module.eks.irsa_role_arns["lb_controller"]
 }
 
 output "cluster_autoscaler_role_arn" {
   description = "IRSA role for the cluster autoscaler's Helm release."
-  value       = module.eks.cluster_autoscaler_role_arn
+  value       = module.eks.irsa_role_arns["cluster_autoscaler"]
 }
 
 output "external_dns_role_arn" {
   description = "IRSA role for ExternalDNS's Helm release (null without route53_zone_id)."
-  value       = module.eks.external_dns_role_arn
+  value       = lookup(module.eks.irsa_role_arns, "external_dns", null)
 }
 
 output "alerts_topic_arn" {

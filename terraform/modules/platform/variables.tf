@@ -1,3 +1,7 @@
+# The environment's settings, as the roots pass them from terraform.tfvars,
+# grouped by the part of the platform they shape. Every value a person enters is
+# validated here, once: the internal modules take them typed, unchecked.
+
 variable "environment" {
   type        = string
   description = "Which environment this root is: dev, staging or prod (also the GitHub environment whose jobs may assume the deploy role)."
@@ -10,12 +14,24 @@ variable "environment" {
 
 variable "name" {
   type        = string
-  description = "Prefix of every resource name: the cluster, the repository, the keys."
+  description = "Prefix of every resource name: the cluster, the repository, the keys, the database and the Redis."
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{1,38}$", var.name))
     error_message = "name must be 2-39 lower-case letters, digits or hyphens, starting with a letter."
   }
+
+  # The RDS identifier (<name>-postgres) and the Redis replication group id (<name>-redis).
+  validation {
+    condition     = !endswith(var.name, "-") && !strcontains(var.name, "--") && (length(var.name) <= 34 || !var.create_cache)
+    error_message = "name must not end with a hyphen or contain \"--\", and with create_cache be at most 34 characters (RDS and ElastiCache identifier rules)."
+  }
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Tags of every taggable resource of the environment (each module adds a Name)."
+  default     = {}
 }
 
 variable "vpc_cidr" {
@@ -28,19 +44,22 @@ variable "vpc_cidr" {
   }
 }
 
-variable "az_count" {
-  type        = number
-  description = "Availability zones of the VPC (EKS and the ALB need at least 2)."
+variable "network" {
+  type = object({
+    az_count           = number
+    single_nat_gateway = bool
+  })
+  description = "Availability zones of the VPC (2 or 3), and one NAT gateway for all of them (true) or one in each."
 
   validation {
-    condition     = var.az_count >= 2 && var.az_count <= 3
-    error_message = "az_count must be 2 or 3 (EKS and the ALB refuse fewer than 2)."
+    condition     = contains([2, 3], var.network.az_count)
+    error_message = "network.az_count must be 2 or 3 (EKS and the ALB refuse fewer than 2)."
   }
 }
 
-variable "single_nat_gateway" {
+variable "nodes_in_one_zone" {
   type        = bool
-  description = "One NAT gateway for the whole VPC instead of one per zone."
+  description = "Put the nodes in the first private subnet only (dev: the pod, its node and its EBS volume share a zone)."
 }
 
 variable "log_retention_days" {
@@ -53,31 +72,32 @@ variable "log_retention_days" {
   }
 }
 
-variable "github_repository" {
-  type        = string
-  description = "owner/repo of the repository whose workflow may assume the deploy role."
+variable "github" {
+  type = object({
+    repository            = string
+    create_oidc_provider  = bool
+    state_bucket_name     = string
+    state_lock_table_name = string
+  })
+  description = "The repository whose workflows assume the deploy and plan roles, whether this environment creates the account's GitHub OIDC provider, and the state those roles read (setup-backend.sh's bucket and lock table; its key: state_kms_key_alias)."
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
-    error_message = "github_repository must look like owner/repo."
+    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github.repository))
+    error_message = "github.repository must look like owner/repo."
   }
-}
 
-variable "create_github_oidc_provider" {
-  type        = bool
-  description = "Create the account's GitHub OIDC provider in this environment (exactly one per account: dev); the others look it up."
-  default     = false
-}
-
-variable "state_bucket_name" {
-  type        = string
-  description = "The Terraform state bucket (setup-backend.sh): the deploy role may read it."
+  validation {
+    condition = (
+      can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.github.state_bucket_name)) &&
+      (var.github.state_lock_table_name == "" || can(regex("^[A-Za-z0-9_.-]{3,255}$", var.github.state_lock_table_name)))
+    )
+    error_message = "github.state_bucket_name must be an S3 bucket name, state_lock_table_name empty or a DynamoDB table name."
+  }
 }
 
 variable "state_kms_key_alias" {
   type        = string
-  description = "Alias of the KMS key that encrypts the state (setup-backend.sh creates it)."
-  default     = "alias/flask-auth-terraform-state"
+  description = "Alias of the KMS key that encrypts the state (setup-backend.sh creates it): the deploy and plan roles may decrypt with it."
 
   validation {
     condition     = startswith(var.state_kms_key_alias, "alias/")
@@ -85,75 +105,75 @@ variable "state_kms_key_alias" {
   }
 }
 
-variable "state_lock_table_name" {
-  type        = string
-  description = "The DynamoDB lock table kept for Terraform older than 1.10."
-  default     = ""
-}
+variable "waf" {
+  type = object({
+    enabled    = bool
+    rate_limit = number
+  })
+  description = "A WAFv2 web ACL in front of the ALB, and the requests per client IP in 5 minutes before it blocks the client."
 
-variable "enable_waf" {
-  type        = bool
-  description = "Put a WAFv2 web ACL in front of the ALB."
-}
-
-variable "waf_rate_limit" {
-  type        = number
-  description = "Requests per client IP in 5 minutes before the WAF blocks it."
-  default     = 1000
+  validation {
+    condition     = var.waf.rate_limit >= 100 && var.waf.rate_limit <= 2000000000 && floor(var.waf.rate_limit) == var.waf.rate_limit
+    error_message = "waf.rate_limit must be a whole number between 100 and 2000000000."
+  }
 }
 
 variable "ecr_keep_tagged_images" {
   type        = number
   description = "Tagged images the ECR lifecycle policy keeps (the rollback window)."
-}
-
-variable "api_allowed_cidrs" {
-  type        = list(string)
-  description = "CIDRs that may reach the cluster's API from outside the VPC. Empty (the default) keeps the endpoint private: deploy from a runner inside the VPC."
-  default     = []
 
   validation {
-    condition     = alltrue([for c in var.api_allowed_cidrs : can(cidrhost(c, 0)) && c != "0.0.0.0/0"])
-    error_message = "api_allowed_cidrs must be CIDR blocks, and not 0.0.0.0/0."
+    condition     = var.ecr_keep_tagged_images >= 1 && var.ecr_keep_tagged_images <= 1000 && floor(var.ecr_keep_tagged_images) == var.ecr_keep_tagged_images
+    error_message = "ecr_keep_tagged_images must be a whole number between 1 and 1000."
   }
 }
 
-variable "admin_principal_arns" {
-  type        = list(string)
-  description = "IAM roles or users that administer the cluster (EKS access entries)."
-  default     = []
-}
-
-variable "route53_zone_id" {
-  type        = string
-  description = "Route53 hosted zone of the Ingress host (the Helm values' host name): ExternalDNS's IRSA role may change only it. Empty = no ExternalDNS role."
-  default     = ""
-}
-
-variable "on_demand_node_group" {
+variable "cluster" {
   type = object({
-    instance_types = list(string)
-    min_size       = number
-    desired_size   = number
-    max_size       = number
+    api_allowed_cidrs    = list(string)
+    admin_principal_arns = list(string)
+    route53_zone_id      = string
+    node_groups = map(object({
+      instance_types = list(string)
+      min_size       = number
+      desired_size   = number
+      max_size       = number
+    }))
   })
-  description = "The EKS on-demand node group: the baseline capacity."
-}
+  description = <<-EOT
+    The EKS cluster: the CIDRs that may reach its API from outside the VPC (empty: a
+    private endpoint), the IAM roles or users that administer it, the Route53 zone
+    ExternalDNS may change (empty: no ExternalDNS role), and its on_demand (the baseline)
+    and spot (bursts; max_size 0: none) node groups.
+  EOT
 
-variable "spot_node_group" {
-  type = object({
-    instance_types = list(string)
-    min_size       = number
-    desired_size   = number
-    max_size       = number
-  })
-  description = "The EKS spot node group for bursts (max_size 0: none)."
-}
+  validation {
+    condition     = alltrue([for c in var.cluster.api_allowed_cidrs : can(cidrhost(c, 0)) && !contains(["0.0.0.0/0", "::/0"], c)])
+    error_message = "cluster.api_allowed_cidrs must be CIDR blocks, and not 0.0.0.0/0."
+  }
 
-variable "nodes_in_one_zone" {
-  type        = bool
-  description = "Put the nodes in the first private subnet only (dev: the pod, its node and its EBS volume share a zone)."
-  default     = false
+  # A principal has one access entry: EKS rejects duplicates.
+  validation {
+    condition = (
+      alltrue([for a in var.cluster.admin_principal_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$", a))]) &&
+      length(distinct(var.cluster.admin_principal_arns)) == length(var.cluster.admin_principal_arns)
+    )
+    error_message = "cluster.admin_principal_arns must be distinct IAM role or user ARNs (not assumed-role session ARNs)."
+  }
+
+  validation {
+    condition     = var.cluster.route53_zone_id == "" || can(regex("^Z[A-Z0-9]{1,31}$", var.cluster.route53_zone_id))
+    error_message = "cluster.route53_zone_id must be empty or a hosted zone ID such as Z0123456789ABCDEFGHIJ."
+  }
+
+  validation {
+    condition = join(",", keys(var.cluster.node_groups)) == "on_demand,spot" && alltrue([
+      for group, size in var.cluster.node_groups : alltrue([for n in [size.min_size, size.desired_size, size.max_size] : floor(n) == n]) &&
+      (group == "spot" ? 0 : 1) <= size.min_size && size.min_size <= size.desired_size && size.desired_size <= size.max_size && size.max_size <= 100 &&
+      (size.max_size == 0 || length(size.instance_types) > 0 && alltrue([for t in size.instance_types : can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", t))]))
+    ])
+    error_message = "cluster.node_groups needs on_demand and spot, each with EC2 instance types such as m5.large (spot: none when max_size is 0) and whole numbers with min_size <= desired_size <= max_size <= 100 (on_demand: min_size >= 1)."
+  }
 }
 
 variable "create_database" {
@@ -175,8 +195,26 @@ variable "database" {
   default     = null
 
   validation {
-    condition     = var.database == null || can(regex("^db\\.", var.database.instance_class))
-    error_message = "database.instance_class must be an RDS instance class (db.*)."
+    condition     = var.database == null || can(regex("^db\\.[a-z0-9]+\\.[a-z0-9]+$", var.database.instance_class))
+    error_message = "database.instance_class must look like db.<family>.<size>, e.g. db.m6g.large."
+  }
+
+  validation {
+    condition = var.database == null ? true : (
+      var.database.allocated_storage >= 20 && floor(var.database.allocated_storage) == var.database.allocated_storage &&
+      (var.database.max_allocated_storage == 0 || var.database.max_allocated_storage > var.database.allocated_storage) &&
+      var.database.max_allocated_storage <= 65536
+    )
+    error_message = "database.allocated_storage must be a whole number of GiB from 20, max_allocated_storage 0 (no autoscaling) or above it and at most 65536."
+  }
+
+  validation {
+    condition = var.database == null ? true : (
+      var.database.backup_retention_days >= 1 && var.database.backup_retention_days <= 35 &&
+      floor(var.database.backup_retention_days) == var.database.backup_retention_days &&
+      contains(concat([7, 731], [for n in range(1, 24) : 31 * n]), var.database.performance_insights_retention_days)
+    )
+    error_message = "database.backup_retention_days must be a whole number from 1 to 35, performance_insights_retention_days 7, 31*n for n in 1..23, or 731."
   }
 }
 
@@ -195,76 +233,61 @@ variable "cache" {
   default     = null
 
   validation {
-    condition     = var.cache == null || can(regex("^cache\\.", var.cache.node_type))
-    error_message = "cache.node_type must be an ElastiCache node type (cache.*)."
+    condition     = var.cache == null || can(regex("^cache\\.[a-z0-9]+\\.[a-z0-9]+$", var.cache.node_type))
+    error_message = "cache.node_type must look like cache.<family>.<size>, e.g. cache.t4g.small."
   }
-}
-
-variable "alarm_email_addresses" {
-  type        = list(string)
-  description = "Who the alerts topic (database, ALB, WAF, backup alarms) and the budget e-mail."
-  default     = []
-}
-
-variable "monthly_budget_usd" {
-  type        = number
-  description = "The environment's monthly AWS cost budget in USD: notified at 80% forecast and 100% actual."
-}
-
-variable "alb_exists" {
-  type        = bool
-  description = "Set true once the first deploy has created the Ingress's ALB: Terraform then looks it up by its controller tags and creates the ALB alarms."
-  default     = false
-}
-
-variable "alb_5xx_threshold_percent" {
-  type        = number
-  description = "Alarm when more than this percentage of the requests get a 5xx from the pods."
-  default     = 5
-}
-
-variable "alb_p99_latency_threshold_seconds" {
-  type        = number
-  description = "Alarm when the p99 target response time stays above this many seconds."
-  default     = 1.5
-}
-
-variable "waf_blocked_requests_threshold" {
-  type        = number
-  description = "Alarm when the WAF blocks more than this many requests in 5 minutes."
-  default     = 500
-}
-
-variable "backup_retention_days" {
-  type        = number
-  description = "Days AWS Backup keeps each daily snapshot of the database (with create_database)."
-  default     = 7
 
   validation {
-    condition     = var.backup_retention_days >= 1 && floor(var.backup_retention_days) == var.backup_retention_days
-    error_message = "backup_retention_days must be a whole number of days, at least 1."
+    condition = var.cache == null ? true : (
+      contains([1, 2, 3, 4, 5, 6], var.cache.num_cache_clusters) &&
+      contains(range(0, 36), var.cache.snapshot_retention_days)
+    )
+    error_message = "cache.num_cache_clusters must be a whole number from 1 to 6, snapshot_retention_days from 0 to 35."
   }
 }
 
-variable "backup_copy_enabled" {
-  type        = bool
-  description = "Copy every AWS Backup snapshot of the database to backup_copy_region."
-  default     = false
-}
-
-variable "backup_copy_retention_days" {
-  type        = number
-  description = "Days the cross-region copies are kept."
-  default     = 30
+variable "alerts" {
+  type = object({
+    email_addresses                   = list(string)
+    monthly_budget_usd                = number
+    alb_exists                        = bool
+    alb_5xx_threshold_percent         = number
+    alb_p99_latency_threshold_seconds = number
+    waf_blocked_requests_threshold    = number
+  })
+  description = "Who the alerts topic (database, ALB, WAF, backup alarms) and the budget e-mail (at most 9), the monthly AWS cost budget in USD, whether the Ingress's ALB exists yet (its alarms need it), and the ALB and WAF alarm thresholds."
 
   validation {
-    condition     = var.backup_copy_retention_days >= 1 && floor(var.backup_copy_retention_days) == var.backup_copy_retention_days
-    error_message = "backup_copy_retention_days must be a whole number of days, at least 1."
+    condition = (
+      length(var.alerts.email_addresses) <= 9 &&
+      alltrue([for e in var.alerts.email_addresses : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
+    )
+    error_message = "alerts.email_addresses must be at most 9 e-mail addresses (the budget notifies up to 10 subscribers, the topic is one)."
+  }
+
+  validation {
+    condition = (
+      var.alerts.monthly_budget_usd > 0 &&
+      var.alerts.alb_5xx_threshold_percent > 0 && var.alerts.alb_5xx_threshold_percent <= 100 &&
+      var.alerts.alb_p99_latency_threshold_seconds > 0 &&
+      var.alerts.waf_blocked_requests_threshold >= 1
+    )
+    error_message = "alerts needs a positive monthly_budget_usd and alb_p99_latency_threshold_seconds, alb_5xx_threshold_percent in (0, 100] and waf_blocked_requests_threshold >= 1."
   }
 }
 
-variable "tags" {
-  type        = map(string)
-  description = "Tags of every taggable resource of the environment (each module adds a Name)."
-  default     = {}
+variable "backup" {
+  type = object({
+    retention_days      = number
+    copy_enabled        = bool
+    copy_retention_days = number
+  })
+  description = "The database's daily AWS Backup snapshots (with create_database): days each is kept, and whether each is copied to the backup_copy provider's region and kept there copy_retention_days."
+
+  validation {
+    condition = alltrue([
+      for days in [var.backup.retention_days, var.backup.copy_retention_days] : days >= 1 && floor(days) == days
+    ])
+    error_message = "backup.retention_days and copy_retention_days must be whole numbers of days, at least 1."
+  }
 }

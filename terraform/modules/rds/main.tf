@@ -1,11 +1,25 @@
 locals {
   identifier = "${var.name}-postgres"
+  engine     = "PostgreSQL"
   port       = 5432
 
-  # Exported to CloudWatch; the log groups are created first (monitoring.tf) so they
+  # Exported to CloudWatch; the log groups are created first (data_store.tf) so they
   # get our retention and KMS key instead of RDS creating them unencrypted
   # with retention "never expire".
-  log_exports = ["postgresql", "upgrade"]
+  log_types        = ["postgresql", "upgrade"]
+  log_group_prefix = "/aws/rds/instance/${local.identifier}" # the exact names RDS writes to
+
+  database_name   = "flask_auth"
+  master_username = "flask_auth_admin" # its password is generated and kept in Secrets Manager by RDS
+
+  # ap-south-1 is UTC+05:30: 19:30-20:30 UTC is 01:00-02:00 IST, the quietest
+  # hour; maintenance after it, never overlapping: Sunday 21:00-22:00 UTC is
+  # Monday 02:30-03:30 IST.
+  backup_window      = "19:30-20:30"
+  maintenance_window = "sun:21:00-sun:22:00"
+
+  # Enhanced Monitoring every 60 s (0 would turn it off and create no IAM role).
+  monitoring_interval = 60
 }
 
 resource "aws_db_subnet_group" "this" {
@@ -14,37 +28,6 @@ resource "aws_db_subnet_group" "this" {
   subnet_ids  = var.subnet_ids
 
   tags = merge(var.tags, { Name = local.identifier })
-}
-
-# No egress rules: Terraform drops the default allow-all egress, and the
-# database only answers connections (security groups are stateful).
-resource "aws_security_group" "this" {
-  name_prefix = "${local.identifier}-"
-  description = "PostgreSQL ${local.identifier}: 5432 from the EKS nodes only"
-  vpc_id      = var.vpc_id
-
-  tags = merge(var.tags, { Name = "${local.identifier}-sg" })
-
-  # The DB instance always references a security group, so the replacement
-  # must exist before the old one goes.
-  lifecycle {
-    create_before_destroy = true
-  }
-}
-
-# count, not for_each: the node security group id is usually unknown at plan
-# time (created in the same apply), and for_each keys must be known.
-resource "aws_vpc_security_group_ingress_rule" "postgres" {
-  count = length(var.allowed_security_group_ids)
-
-  security_group_id            = aws_security_group.this.id
-  description                  = "PostgreSQL from allowed security group ${count.index}"
-  ip_protocol                  = "tcp"
-  from_port                    = local.port
-  to_port                      = local.port
-  referenced_security_group_id = var.allowed_security_group_ids[count.index]
-
-  tags = merge(var.tags, { Name = "${local.identifier}-ingress-${count.index}" })
 }
 
 resource "aws_db_parameter_group" "this" {
@@ -99,8 +82,8 @@ resource "aws_db_instance" "this" {
   parameter_group_name        = aws_db_parameter_group.this.name
   ca_cert_identifier          = "rds-ca-rsa2048-g1"
 
-  db_name  = var.database_name
-  username = var.master_username
+  db_name  = local.database_name
+  username = local.master_username
   port     = local.port
 
   # RDS generates the password and keeps it (and rotates it) in Secrets
@@ -124,9 +107,9 @@ resource "aws_db_instance" "this" {
   # Kept after the instance is deleted (until they age out): the usual
   # teardown turns deletion_protection off, which also skips the final
   # snapshot, so these are the remaining way back.
-  delete_automated_backups = var.delete_automated_backups
-  backup_window            = var.backup_window
-  maintenance_window       = var.maintenance_window
+  delete_automated_backups = false # kept (point-in-time restore) until backup_retention_days runs out
+  backup_window            = local.backup_window
+  maintenance_window       = local.maintenance_window
   copy_tags_to_snapshot    = true
 
   # A protected (prod) database leaves "<identifier>-final" if it is ever
@@ -140,10 +123,10 @@ resource "aws_db_instance" "this" {
   performance_insights_kms_key_id       = var.kms_key_arn
   performance_insights_retention_period = var.performance_insights_retention_days
 
-  monitoring_interval = var.monitoring_interval
-  monitoring_role_arn = var.monitoring_interval > 0 ? aws_iam_role.monitoring[0].arn : null
+  monitoring_interval = local.monitoring_interval
+  monitoring_role_arn = local.monitoring_interval > 0 ? aws_iam_role.monitoring[0].arn : null
 
-  enabled_cloudwatch_logs_exports = local.log_exports
+  enabled_cloudwatch_logs_exports = local.log_types
 
   # Changes wait for the maintenance window instead of restarting prod mid-day.
   apply_immediately = false
@@ -154,4 +137,10 @@ resource "aws_db_instance" "this" {
     aws_cloudwatch_log_group.this,
     aws_iam_role_policy_attachment.monitoring,
   ]
+}
+
+# The security group and its rules are data_store_network.tf's.
+moved {
+  from = aws_vpc_security_group_ingress_rule.postgres
+  to   = aws_vpc_security_group_ingress_rule.this
 }

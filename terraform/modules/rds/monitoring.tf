@@ -1,58 +1,24 @@
-data "aws_caller_identity" "current" {}
-
-data "aws_partition" "current" {}
-
-# --- Exported logs ----------------------------------------------------------
-
-resource "aws_cloudwatch_log_group" "this" {
-  for_each = toset(local.log_exports)
-
-  # The exact name RDS writes to; creating it first sets retention and KMS.
-  name              = "/aws/rds/instance/${local.identifier}/${each.key}"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = var.kms_key_arn
-
-  tags = merge(var.tags, { Name = "/aws/rds/instance/${local.identifier}/${each.key}" })
-}
-
 # --- Enhanced Monitoring ----------------------------------------------------
 
-data "aws_iam_policy_document" "monitoring_assume" {
-  count = var.monitoring_interval > 0 ? 1 : 0
-
-  statement {
-    sid     = "RdsEnhancedMonitoring"
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["monitoring.rds.amazonaws.com"]
-    }
-
-    # Confused-deputy guard: only RDS acting for this account may assume it.
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [data.aws_caller_identity.current.account_id]
-    }
-  }
+locals {
+  service_role = { sid = "RdsEnhancedMonitoring", service = "monitoring.rds.amazonaws.com", source_arn = null }
 }
 
 resource "aws_iam_role" "monitoring" {
-  count = var.monitoring_interval > 0 ? 1 : 0
+  count = local.monitoring_interval > 0 ? 1 : 0
 
   name               = "${local.identifier}-monitoring"
   description        = "Lets RDS Enhanced Monitoring publish OS metrics for ${local.identifier}"
-  assume_role_policy = data.aws_iam_policy_document.monitoring_assume[0].json
+  assume_role_policy = data.aws_iam_policy_document.service_role_trust.json
 
   tags = merge(var.tags, { Name = "${local.identifier}-monitoring" })
 }
 
 resource "aws_iam_role_policy_attachment" "monitoring" {
-  count = var.monitoring_interval > 0 ? 1 : 0
+  count = local.monitoring_interval > 0 ? 1 : 0
 
   role       = aws_iam_role.monitoring[0].name
-  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 }
 
 # --- Alarms -----------------------------------------------------------------
@@ -67,22 +33,22 @@ locals {
       metric      = "CPUUtilization"
       statistic   = "Average"
       comparison  = "GreaterThanThreshold"
-      threshold   = var.cpu_alarm_threshold_percent
-      description = "${var.environment}: ${local.identifier} average CPU above ${var.cpu_alarm_threshold_percent}% for 15 minutes"
+      threshold   = 80 # percent
+      description = "${var.environment}: ${local.identifier} average CPU above 80% for 15 minutes"
     }
     free-storage = {
       metric      = "FreeStorageSpace"
       statistic   = "Minimum"
       comparison  = "LessThanThreshold"
-      threshold   = var.free_storage_alarm_threshold_bytes
-      description = "${var.environment}: ${local.identifier} free storage below ${var.free_storage_alarm_threshold_bytes} bytes for 15 minutes"
+      threshold   = 2147483648 # bytes: 2 GiB
+      description = "${var.environment}: ${local.identifier} free storage below 2147483648 bytes for 15 minutes"
     }
     connections = {
       metric      = "DatabaseConnections"
       statistic   = "Maximum"
       comparison  = "GreaterThanThreshold"
-      threshold   = var.connections_alarm_threshold
-      description = "${var.environment}: ${local.identifier} more than ${var.connections_alarm_threshold} connections for 15 minutes"
+      threshold   = 80 # connections
+      description = "${var.environment}: ${local.identifier} more than 80 connections for 15 minutes"
     }
   }
 }

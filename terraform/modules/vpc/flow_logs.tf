@@ -1,42 +1,25 @@
 resource "aws_cloudwatch_log_group" "flow_logs" {
   #checkov:skip=CKV_AWS_338:Retention is the environment's log_retention_days: prod keeps a year, staging 90 and dev 30 days (terraform.tfvars), a cost choice for the environments without real users.
   name              = "/aws/vpc-flow-logs/${var.name}"
-  retention_in_days = var.flow_log_retention_days
-  kms_key_id        = var.flow_log_kms_key_arn
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.log_kms_key_arn
 
   tags = merge(var.tags, { Name = "${var.name}-vpc-flow-logs" })
 }
 
-data "aws_iam_policy_document" "flow_logs_assume" {
-  statement {
-    sid     = "VpcFlowLogsAssume"
-    effect  = "Allow"
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["vpc-flow-logs.amazonaws.com"]
-    }
-
-    # Confused-deputy guard: only flow logs of this account and region may use the role.
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [data.aws_caller_identity.current.account_id]
-    }
-
-    condition {
-      test     = "ArnLike"
-      variable = "aws:SourceArn"
-      values   = ["arn:${data.aws_partition.current.partition}:ec2:${data.aws_region.current.id}:${data.aws_caller_identity.current.account_id}:vpc-flow-log/*"]
-    }
+# Only flow logs of this account and region may use the role.
+locals {
+  service_role = {
+    sid        = "VpcFlowLogsAssume"
+    service    = "vpc-flow-logs.amazonaws.com"
+    source_arn = "arn:${local.partition}:ec2:${local.region}:${local.account_id}:vpc-flow-log/*"
   }
 }
 
 resource "aws_iam_role" "flow_logs" {
   name               = "${var.name}-vpc-flow-logs"
   description        = "Lets VPC Flow Logs of ${var.name} write to its CloudWatch log group."
-  assume_role_policy = data.aws_iam_policy_document.flow_logs_assume.json
+  assume_role_policy = data.aws_iam_policy_document.service_role_trust.json
 
   tags = merge(var.tags, { Name = "${var.name}-vpc-flow-logs" })
 }
@@ -62,7 +45,7 @@ data "aws_iam_policy_document" "flow_logs" {
     sid       = "FindFlowLogGroup"
     effect    = "Allow"
     actions   = ["logs:DescribeLogGroups"]
-    resources = ["arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.id}:${data.aws_caller_identity.current.account_id}:log-group:*"]
+    resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"]
   }
 }
 

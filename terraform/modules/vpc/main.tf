@@ -1,9 +1,3 @@
-data "aws_region" "current" {}
-
-data "aws_caller_identity" "current" {}
-
-data "aws_partition" "current" {}
-
 data "aws_availability_zones" "available" {
   state = "available"
 
@@ -12,7 +6,7 @@ data "aws_availability_zones" "available" {
   # shifting every subnet to another AZ.
   filter {
     name   = "zone-name"
-    values = [for s in var.az_name_suffixes : "${data.aws_region.current.id}${s}"]
+    values = [for s in var.az_name_suffixes : "${local.region}${s}"]
   }
 
   # Only the region's standard AZs: Local Zones and Wavelength Zones are opt-in

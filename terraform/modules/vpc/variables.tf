@@ -1,29 +1,3 @@
-variable "name" {
-  type        = string
-  description = "Prefix for every resource name, e.g. \"flask-auth-prod\"."
-
-  validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,38}$", var.name))
-    error_message = "name must match ^[a-z][a-z0-9-]{1,38}$ (lowercase letters, digits and hyphens, starting with a letter, 2-39 characters)."
-  }
-}
-
-variable "environment" {
-  type        = string
-  description = "Deployment environment: dev, staging or prod."
-
-  validation {
-    condition     = contains(["dev", "staging", "prod"], var.environment)
-    error_message = "environment must be one of dev, staging, prod."
-  }
-}
-
-variable "tags" {
-  type        = map(string)
-  description = "Tags merged into every taggable resource of the module."
-  default     = {}
-}
-
 variable "cidr" {
   type        = string
   description = <<-EOT
@@ -54,11 +28,6 @@ variable "cidr" {
 variable "az_count" {
   type        = number
   description = "Number of Availability Zones to spread the subnets over, 2 or 3. The minimum is 2 because EKS requires its cluster subnets in at least two AZs and an ALB requires subnets in at least two AZs."
-
-  validation {
-    condition     = var.az_count >= 2 && var.az_count <= 3 && floor(var.az_count) == var.az_count
-    error_message = "az_count must be 2 or 3 (EKS and ALBs need subnets in at least two AZs)."
-  }
 }
 
 variable "single_nat_gateway" {
@@ -69,43 +38,12 @@ variable "single_nat_gateway" {
 variable "cluster_name" {
   type        = string
   description = "Name of the EKS cluster that uses this VPC; subnets get the kubernetes.io/cluster/<cluster_name> tag so the AWS Load Balancer Controller can discover them."
-
-  validation {
-    condition     = can(regex("^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$", var.cluster_name))
-    error_message = "cluster_name must be a valid EKS cluster name (1-100 characters: letters, digits, hyphens, underscores, starting with a letter or digit)."
-  }
-}
-
-variable "flow_log_kms_key_arn" {
-  type        = string
-  description = "ARN of the KMS key that encrypts the flow-log CloudWatch log group. Its key policy must let the logs.<region>.amazonaws.com service principal use it."
-
-  validation {
-    condition     = can(regex("^arn:aws[a-zA-Z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.flow_log_kms_key_arn))
-    error_message = "flow_log_kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); CloudWatch Logs does not accept alias ARNs."
-  }
-}
-
-variable "flow_log_retention_days" {
-  type        = number
-  description = "Retention of the flow-log log group, in days (one of the values CloudWatch Logs allows)."
-  default     = 365
-
-  validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.flow_log_retention_days)
-    error_message = "flow_log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
-  }
 }
 
 variable "flow_log_max_aggregation_interval" {
   type        = number
   description = "Seconds over which a flow is aggregated into one flow-log record: 60 or 600."
   default     = 600
-
-  validation {
-    condition     = contains([60, 600], var.flow_log_max_aggregation_interval)
-    error_message = "flow_log_max_aggregation_interval must be 60 or 600."
-  }
 }
 
 variable "enable_interface_endpoints" {
@@ -118,9 +56,9 @@ variable "az_name_suffixes" {
   type        = list(string)
   description = "Letters of the AZs the VPC may use (region name + letter, e.g. ap-south-1a); the first az_count of them that are available, in alphabetical order, are used. Pinning keeps the AZ set stable when AWS adds zones."
   default     = ["a", "b", "c"]
+}
 
-  validation {
-    condition     = length(var.az_name_suffixes) >= 2 && alltrue([for s in var.az_name_suffixes : can(regex("^[a-z]$", s))])
-    error_message = "az_name_suffixes must list at least two single lowercase letters, e.g. [\"a\", \"b\", \"c\"]."
-  }
+variable "log_kms_key_arn" {
+  type        = string
+  description = "ARN of the KMS key that encrypts the module's log groups (modules/kms logs_kms_key_arn): its policy lets logs.<region>.amazonaws.com use it."
 }

@@ -1,13 +1,3 @@
-data "aws_caller_identity" "current" {}
-data "aws_partition" "current" {}
-data "aws_region" "current" {}
-
-locals {
-  account_id = data.aws_caller_identity.current.account_id
-  partition  = data.aws_partition.current.partition
-  region     = data.aws_region.current.id
-}
-
 ################################################################################
 # WAFv2 web ACL for the public ALB (associated by the AWS Load Balancer
 # Controller through the Ingress annotation alb.ingress.kubernetes.io/wafv2-acl-arn)

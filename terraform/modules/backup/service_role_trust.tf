@@ -1,0 +1,1 @@
+../service_role_trust.tf

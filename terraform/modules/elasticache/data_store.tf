@@ -1,0 +1,1 @@
+../rds/data_store.tf
