@@ -1,1 +1,1 @@
-../log_inputs.tf
+../../shared/log_inputs.tf

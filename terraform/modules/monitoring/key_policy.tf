@@ -1,1 +1,1 @@
-../key_policy.tf
+../../shared/key_policy.tf

@@ -1,1 +1,1 @@
-../common_inputs.tf
+../../shared/common_inputs.tf

@@ -1,1 +1,1 @@
-../service_role_trust.tf
+../../shared/service_role_trust.tf

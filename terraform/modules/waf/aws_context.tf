@@ -1,1 +1,1 @@
-../aws_context.tf
+../../shared/aws_context.tf
