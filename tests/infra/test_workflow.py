@@ -248,6 +248,17 @@ def require_mirrors(repos) -> None:
     pytest.skip(message + ": the pins are checked against GitHub by the actions-resolve job only")
 
 
+def test_a_missing_action_snapshot_fails_in_ci_and_skips_only_outside_it(monkeypatch):
+    """.ci/run sets CI=true: there the pin check cannot be skipped for want of a snapshot."""
+    absent = "no-such-owner/no-such-action"
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI must check the pins"):
+        require_mirrors([absent])
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="actions-resolve job"):
+        require_mirrors([absent])
+
+
 def test_the_pin_table_matches_the_action_repositories():
     table = pin_table()
     require_mirrors(table)
