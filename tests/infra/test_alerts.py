@@ -117,29 +117,69 @@ NS = {"namespace": NAMESPACE}
 WAITING = "kube_pod_container_status_waiting_reason"
 
 
+def by_result(name: str, kind: str | None = None, **values: str) -> list[dict]:
+    """One counter per `result` label (auth_logins_total, mail_messages_total), values by result."""
+    extra = {"kind": kind} if kind else {}
+    return [series(name, v, **NS, **extra, result=result) for result, v in values.items()]
+
+
 def pod_alert(labels_: dict, **extra) -> dict:
     return {"exp_labels": {"severity": extra.pop("severity", "warning"), **labels_, **extra}}
 
 
+# The multi-window burn-rate scenarios, the same for both SLOs: phases of (burn rate, minutes),
+# a burn rate being the bad fraction of events over the SLO's budget (availability: 0.1% 5xx;
+# latency: 1% slower than 0.5 s). Pages at 14.4x over 1h/5m and 6x over 6h/30m, a ticket at 1x
+# over 3d/6h, each only while both of its windows burn.
+HOUR, DAYS_3 = 60, 3 * 24 * 60
+BURN_SCENARIOS = [
+    ("20x for 70 minutes: every window burns", [(20, 70)], "70m", (PAGE_1H, PAGE_6H, TICKET_3D)),
+    (
+        "20x for an hour, then none for 10 minutes: the 5m window has recovered, 1h/5m is silent",
+        [(20, 60), (0, 10)],
+        "70m",
+        (PAGE_6H, TICKET_3D),
+    ),
+    (
+        "10x for 6 hours: 6h/30m pages, 1h/5m (14.4x) does not",
+        [(10, 6 * HOUR + 10)],
+        "370m",
+        (PAGE_6H, TICKET_3D),
+    ),
+    (
+        "10x for 6 hours, stopped 35 minutes ago: the 30m window has recovered",
+        [(10, 6 * HOUR), (0, 35)],
+        "395m",
+        (TICKET_3D,),
+    ),
+    ("2x for 3 days: a ticket, no page", [(2, DAYS_3)], "3d", (TICKET_3D,)),
+    (
+        "2x for 3 days, stopped 7 hours ago: the 6h window has recovered",
+        [(2, DAYS_3 - 7 * HOUR), (0, 7 * HOUR)],
+        "3d",
+        (),
+    ),
+    ("0.5x for 3 days: within the budget", [(0.5, DAYS_3)], "3d", ()),
+]
+PER_MINUTE = 1000  # events a minute: enough that 0.5x of the 0.1% budget is a whole half event
+
+
+def burn_cases() -> list[dict]:
+    cases = []
+    for name, phases, at, windows in BURN_SCENARIOS:
+        errors = [(PER_MINUTE * rate / 1000, minutes) for rate, minutes in phases]  # of 0.1%
+        slow = [(PER_MINUTE * rate / 100, minutes) for rate, minutes in phases]  # of 1%
+        ok = [(PER_MINUTE - per_minute, minutes) for per_minute, minutes in errors]
+        fast = [(PER_MINUTE - per_minute, minutes) for per_minute, minutes in slow]
+        total = [(PER_MINUTE, sum(minutes for _, minutes in phases))]
+        cases.append(availability(f"availability, {name}", requests(ok, errors), at, *windows))
+        cases.append(latency(f"latency, {name}", latencies(total, fast), at, *windows))
+    return cases
+
+
 def unit_cases() -> list[dict]:
-    hour = 60
     return [
-        # -- availability: 1h/5m at 14.4x (1.44% of requests 5xx) -------------------------------
-        availability(
-            "9% 5xx for 70 minutes: every window burns",
-            requests([(100, 70)], [(10, 70)]),
-            "70m",
-            PAGE_1H,
-            PAGE_6H,
-            TICKET_3D,
-        ),
-        availability(
-            "9% 5xx for an hour, then none for 10 minutes: the 5m window has recovered, 1h/5m is silent",
-            requests([(100, 70)], [(10, 60), (0, 10)]),
-            "70m",
-            PAGE_6H,
-            TICKET_3D,
-        ),
+        *burn_cases(),
         availability(
             "a 5-minute burst after a clean hour: the 1h window stays under 14.4x, no 1h/5m page",
             requests([(100, 65)], [(0, 60), (4, 5)]),
@@ -154,78 +194,6 @@ def unit_cases() -> list[dict]:
             "70m",
         ),
         availability("no traffic at all: nothing fires", requests([(0, 70)], [(0, 70)]), "70m"),
-        # -- availability: 6h/30m at 6x (0.6%) ------------------------------------------------------
-        availability(
-            "1% 5xx for 6 hours: 6h/30m pages, 1h/5m (1.44%) does not",
-            requests([(99, 6 * hour + 10)], [(1, 6 * hour + 10)]),
-            "370m",
-            PAGE_6H,
-            TICKET_3D,
-        ),
-        availability(
-            "1% 5xx for 6 hours, stopped 35 minutes ago: the 30m window has recovered",
-            requests([(99, 6 * hour + 35)], [(1, 6 * hour), (0, 35)]),
-            "395m",
-            TICKET_3D,
-        ),
-        # -- availability: 3d/6h ticket at 1x (0.1%) ---------------------------------------------
-        availability(
-            "0.2% 5xx for 3 days: a ticket, no page",
-            requests([(499, 3 * 24 * hour)], [(1, 3 * 24 * hour)]),
-            "3d",
-            TICKET_3D,
-        ),
-        availability(
-            "0.2% 5xx for 3 days, stopped 7 hours ago: the 6h window has recovered",
-            requests([(499, 3 * 24 * hour)], [(1, 3 * 24 * hour - 7 * hour), (0, 7 * hour)]),
-            "3d",
-        ),
-        availability(
-            "0.05% 5xx for 3 days: within the budget",
-            requests([(1999, 3 * 24 * hour)], [(1, 3 * 24 * hour)]),
-            "3d",
-        ),
-        # -- latency (99% under 0.5 s; 14.4x = 14.4% slow) ------------------------------------------
-        latency(
-            "20% slower than 0.5 s for 70 minutes: every window burns",
-            latencies([(100, 70)], [(80, 70)]),
-            "70m",
-            PAGE_1H,
-            PAGE_6H,
-            TICKET_3D,
-        ),
-        latency(
-            "20% slow for an hour, then fast for 10 minutes: 1h/5m is silent",
-            latencies([(100, 70)], [(80, 60), (100, 10)]),
-            "70m",
-            PAGE_6H,
-            TICKET_3D,
-        ),
-        latency(
-            "8% slow for 6 hours: 6h/30m (6%) pages, 1h/5m (14.4%) does not",
-            latencies([(100, 6 * hour + 10)], [(92, 6 * hour + 10)]),
-            "370m",
-            PAGE_6H,
-            TICKET_3D,
-        ),
-        latency(
-            "8% slow for 6 hours, fast for the last 35 minutes: 6h/30m is silent",
-            latencies([(100, 6 * hour + 35)], [(92, 6 * hour), (100, 35)]),
-            "395m",
-            TICKET_3D,
-        ),
-        latency(
-            "2% slow for 3 days: a ticket, no page",
-            latencies([(100, 3 * 24 * hour)], [(98, 3 * 24 * hour)]),
-            "3d",
-            TICKET_3D,
-        ),
-        latency(
-            "2% slow for 3 days, fast for the last 7 hours: the 6h window has recovered",
-            latencies([(100, 3 * 24 * hour)], [(98, 3 * 24 * hour - 7 * hour), (100, 7 * hour)]),
-            "3d",
-        ),
-        latency("0.5% slow: within the budget", latencies([(200, 70)], [(199, 70)]), "70m"),
         # -- pods (kube-state-metrics) ---------------------------------------------------------------
         case(
             "a pod not ready for 6 minutes",
@@ -301,20 +269,14 @@ def unit_cases() -> list[dict]:
         # -- sign-ins ------------------------------------------------------------------------------
         case(
             "3 failed sign-ins a second across accounts for 12 minutes",
-            [
-                series("auth_logins_total", "0+120x20", **NS, result="unknown_account"),
-                series("auth_logins_total", "0+60x20", **NS, result="bad_password"),
-            ],
+            by_result("auth_logins_total", unknown_account="0+120x20", bad_password="0+60x20"),
             "20m",
             "FlaskAppCredentialStuffing",
             [pod_alert({})],
         ),
         case(
             "many successful sign-ins, a few failures",
-            [
-                series("auth_logins_total", "0+600x20", **NS, result="success"),
-                series("auth_logins_total", "0+30x20", **NS, result="bad_password"),
-            ],
+            by_result("auth_logins_total", success="0+600x20", bad_password="0+30x20"),
             "20m",
             "FlaskAppCredentialStuffing",
             [],
@@ -336,40 +298,28 @@ def unit_cases() -> list[dict]:
         # -- mail, dependencies ------------------------------------------------------------------
         case(
             "a password-reset e-mail failed for good",
-            [
-                series("mail_messages_total", "0x10 1x10", **NS, kind="password_reset", result="failed"),
-                series("mail_messages_total", "0+5x20", **NS, kind="password_reset", result="sent"),
-            ],
+            by_result("mail_messages_total", "password_reset", failed="0x10 1x10", sent="0+5x20"),
             "20m",
             "FlaskAppMailFailed",
             [pod_alert({"kind": "password_reset"})],
         ),
         case(
             "e-mails sent, none failed",
-            [
-                series("mail_messages_total", "0x20", **NS, kind="password_reset", result="failed"),
-                series("mail_messages_total", "0+5x20", **NS, kind="password_reset", result="sent"),
-            ],
+            by_result("mail_messages_total", "password_reset", failed="0x20", sent="0+5x20"),
             "20m",
             "FlaskAppMailFailed",
             [],
         ),
         case(
             "half the sends retried for 25 minutes (the relay refuses)",
-            [
-                series("mail_messages_total", "0+5x40", **NS, kind="confirm", result="retried"),
-                series("mail_messages_total", "0+5x40", **NS, kind="confirm", result="sent"),
-            ],
+            by_result("mail_messages_total", "confirm", retried="0+5x40", sent="0+5x40"),
             "40m",
             "FlaskAppMailSendRetrying",
             [pod_alert({})],
         ),
         case(
             "one send in twenty retried",
-            [
-                series("mail_messages_total", "0+1x40", **NS, kind="confirm", result="retried"),
-                series("mail_messages_total", "0+19x40", **NS, kind="confirm", result="sent"),
-            ],
+            by_result("mail_messages_total", "confirm", retried="0+1x40", sent="0+19x40"),
             "40m",
             "FlaskAppMailSendRetrying",
             [],
@@ -471,7 +421,7 @@ def test_the_unit_tests_catch_a_wrong_threshold(tmp_path):
     groups = rule_groups(slo={"availability": {"objective": 99.99}})
     result = run_unit_tests(tmp_path, groups, unit_cases())
     assert result.returncode != 0
-    assert "0.05% 5xx for 3 days: within the budget" in result.stdout + result.stderr
+    assert "availability, 0.5x for 3 days: within the budget" in result.stdout + result.stderr
 
 
 def test_the_summaries_name_the_configured_thresholds():
