@@ -1,7 +1,10 @@
-# The tier NACLs and their rules were a resource per tier and per kind of rule
-# (count or for_each each): they are one for_each over the tiers and one over
-# local.nacl_rules now (nacl.tf). Indexes 0-2 cover every az_count (2 or 3).
-# Keep these while any state may still have the old addresses.
+# Resources that were one of a kind per tier are one for_each each now; these
+# move the old addresses onto the new ones, so a plan keeps every object (it
+# replaces nothing). Indexes 0-2 cover every az_count (2 or 3). Keep them while
+# any state may still have the old addresses.
+
+# The tier NACLs and their rules (a resource per tier and per kind of rule):
+# one for_each over the tiers and one over local.nacl_rules (nacl.tf).
 
 moved {
   from = aws_network_acl.public
@@ -191,4 +194,97 @@ moved {
 moved {
   from = aws_network_acl_rule.database_egress_intra[2]
   to   = aws_network_acl_rule.this["database-egress-intra-2"]
+}
+
+# The subnets and their route-table associations (a count resource per tier):
+# one for_each each over local.subnets, "<tier>-<AZ index>" (main.tf).
+
+moved {
+  from = aws_subnet.public[0]
+  to   = aws_subnet.this["public-0"]
+}
+
+moved {
+  from = aws_subnet.public[1]
+  to   = aws_subnet.this["public-1"]
+}
+
+moved {
+  from = aws_subnet.public[2]
+  to   = aws_subnet.this["public-2"]
+}
+
+moved {
+  from = aws_subnet.private[0]
+  to   = aws_subnet.this["private-0"]
+}
+
+moved {
+  from = aws_subnet.private[1]
+  to   = aws_subnet.this["private-1"]
+}
+
+moved {
+  from = aws_subnet.private[2]
+  to   = aws_subnet.this["private-2"]
+}
+
+moved {
+  from = aws_subnet.database[0]
+  to   = aws_subnet.this["database-0"]
+}
+
+moved {
+  from = aws_subnet.database[1]
+  to   = aws_subnet.this["database-1"]
+}
+
+moved {
+  from = aws_subnet.database[2]
+  to   = aws_subnet.this["database-2"]
+}
+
+moved {
+  from = aws_route_table_association.public[0]
+  to   = aws_route_table_association.this["public-0"]
+}
+
+moved {
+  from = aws_route_table_association.public[1]
+  to   = aws_route_table_association.this["public-1"]
+}
+
+moved {
+  from = aws_route_table_association.public[2]
+  to   = aws_route_table_association.this["public-2"]
+}
+
+moved {
+  from = aws_route_table_association.private[0]
+  to   = aws_route_table_association.this["private-0"]
+}
+
+moved {
+  from = aws_route_table_association.private[1]
+  to   = aws_route_table_association.this["private-1"]
+}
+
+moved {
+  from = aws_route_table_association.private[2]
+  to   = aws_route_table_association.this["private-2"]
+}
+
+moved {
+  from = aws_route_table_association.database[0]
+  to   = aws_route_table_association.this["database-0"]
+}
+
+moved {
+  from = aws_route_table_association.database[1]
+  to   = aws_route_table_association.this["database-1"]
+}
+
+moved {
+  from = aws_route_table_association.database[2]
+  to   = aws_route_table_association.this["database-2"]
 }

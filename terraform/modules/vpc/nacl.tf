@@ -133,14 +133,10 @@ resource "aws_default_network_acl" "this" {
 ################################################################################
 
 resource "aws_network_acl" "this" {
-  for_each = {
-    public   = aws_subnet.public[*].id
-    private  = aws_subnet.private[*].id
-    database = aws_subnet.database[*].id
-  }
+  for_each = local.subnet_tiers
 
   vpc_id     = aws_vpc.this.id
-  subnet_ids = each.value
+  subnet_ids = local.tier_subnets[each.key][*].id
 
   tags = merge(var.tags, { Name = "${var.name}-${each.key}" })
 }
