@@ -135,8 +135,11 @@ resource "aws_default_network_acl" "this" {
 resource "aws_network_acl" "this" {
   for_each = local.subnet_tiers
 
-  vpc_id     = aws_vpc.this.id
-  subnet_ids = local.tier_subnets[each.key][*].id
+  vpc_id = aws_vpc.this.id
+
+  # The tier's subnets, taken from aws_subnet.this itself (not local.tier_subnets):
+  # Checkov's CKV2_AWS_1 (every NACL attached to subnets) follows only a direct reference.
+  subnet_ids = [for key, subnet in aws_subnet.this : subnet.id if local.subnets[key].tier == each.key]
 
   tags = merge(var.tags, { Name = "${var.name}-${each.key}" })
 }
