@@ -50,7 +50,7 @@ resource "aws_vpc_endpoint" "interface" {
   service_name        = "com.amazonaws.${local.region}.${each.key}"
   vpc_endpoint_type   = "Interface"
   private_dns_enabled = true
-  subnet_ids          = aws_subnet.private[*].id
+  subnet_ids          = local.tier_subnets.private[*].id
   security_group_ids  = [aws_security_group.vpc_endpoints[0].id]
 
   tags = merge(var.tags, { Name = "${var.name}-${replace(each.key, ".", "-")}" })

@@ -34,6 +34,37 @@ locals {
   nat_gateway_count = var.single_nat_gateway ? 1 : var.az_count
 
   cluster_tag = { "kubernetes.io/cluster/${var.cluster_name}" = "shared" }
+
+  # One subnet per tier and AZ: its CIDRs (one per AZ) and the tags of its own.
+  # The public and private tiers are the cluster's (the AWS Load Balancer
+  # Controller finds them by these tags); no karpenter.sh/discovery tag, the
+  # cluster does not run Karpenter.
+  subnet_tiers = {
+    public = {
+      cidrs = local.public_subnet_cidrs
+      tags  = merge(local.cluster_tag, { "kubernetes.io/role/elb" = "1" })
+    }
+    private = {
+      cidrs = local.private_subnet_cidrs
+      tags  = merge(local.cluster_tag, { "kubernetes.io/role/internal-elb" = "1" })
+    }
+    database = {
+      cidrs = local.database_subnet_cidrs
+      tags  = {}
+    }
+  }
+
+  # "<tier>-<AZ index>" => where the subnet goes
+  subnets = merge([
+    for tier, spec in local.subnet_tiers : {
+      for i, cidr in spec.cidrs : "${tier}-${i}" => { tier = tier, az_index = i, az = local.azs[i], cidr = cidr }
+    }
+  ]...)
+
+  # tier => its subnets, in the order of local.azs
+  tier_subnets = {
+    for tier, spec in local.subnet_tiers : tier => [for i, _ in spec.cidrs : aws_subnet.this["${tier}-${i}"]]
+  }
 }
 
 resource "aws_vpc" "this" {
@@ -70,50 +101,19 @@ resource "aws_default_route_table" "this" {
 # Subnets
 ################################################################################
 
-resource "aws_subnet" "public" {
-  count = var.az_count
+resource "aws_subnet" "this" {
+  for_each = local.subnets
 
   vpc_id            = aws_vpc.this.id
-  availability_zone = local.azs[count.index]
-  cidr_block        = local.public_subnet_cidrs[count.index]
+  availability_zone = each.value.az
+  cidr_block        = each.value.cidr
 
   # Nothing here needs a public IP of its own: the ALB and the NAT gateways get theirs explicitly.
   map_public_ip_on_launch = false
 
-  tags = merge(var.tags, local.cluster_tag, {
-    Name                     = "${var.name}-public-${local.azs[count.index]}"
-    Tier                     = "public"
-    "kubernetes.io/role/elb" = "1"
-  })
-}
-
-resource "aws_subnet" "private" {
-  count = var.az_count
-
-  vpc_id                  = aws_vpc.this.id
-  availability_zone       = local.azs[count.index]
-  cidr_block              = local.private_subnet_cidrs[count.index]
-  map_public_ip_on_launch = false
-
-  # No karpenter.sh/discovery tag: the cluster does not run Karpenter.
-  tags = merge(var.tags, local.cluster_tag, {
-    Name                              = "${var.name}-private-${local.azs[count.index]}"
-    Tier                              = "private"
-    "kubernetes.io/role/internal-elb" = "1"
-  })
-}
-
-resource "aws_subnet" "database" {
-  count = var.az_count
-
-  vpc_id                  = aws_vpc.this.id
-  availability_zone       = local.azs[count.index]
-  cidr_block              = local.database_subnet_cidrs[count.index]
-  map_public_ip_on_launch = false
-
-  tags = merge(var.tags, {
-    Name = "${var.name}-database-${local.azs[count.index]}"
-    Tier = "database"
+  tags = merge(var.tags, local.subnet_tiers[each.value.tier].tags, {
+    Name = "${var.name}-${each.value.tier}-${each.value.az}"
+    Tier = each.value.tier
   })
 }
 
@@ -141,7 +141,7 @@ resource "aws_nat_gateway" "this" {
   count = local.nat_gateway_count
 
   allocation_id = aws_eip.nat[count.index].id
-  subnet_id     = aws_subnet.public[count.index].id
+  subnet_id     = local.tier_subnets.public[count.index].id
 
   tags = merge(var.tags, { Name = "${var.name}-${local.azs[count.index]}" })
 
@@ -164,13 +164,6 @@ resource "aws_route" "public_internet" {
   gateway_id             = aws_internet_gateway.this.id
 }
 
-resource "aws_route_table_association" "public" {
-  count = var.az_count
-
-  subnet_id      = aws_subnet.public[count.index].id
-  route_table_id = aws_route_table.public.id
-}
-
 # One private route table per AZ even with a single NAT gateway: switching
 # single_nat_gateway then only changes routes, never subnet associations.
 resource "aws_route_table" "private" {
@@ -189,13 +182,6 @@ resource "aws_route" "private_nat" {
   nat_gateway_id         = aws_nat_gateway.this[var.single_nat_gateway ? 0 : count.index].id
 }
 
-resource "aws_route_table_association" "private" {
-  count = var.az_count
-
-  subnet_id      = aws_subnet.private[count.index].id
-  route_table_id = aws_route_table.private[count.index].id
-}
-
 # Database subnets: only the local route (and the S3 gateway endpoint's prefix
 # list, see endpoints.tf); no route to the internet in either direction.
 resource "aws_route_table" "database" {
@@ -204,11 +190,16 @@ resource "aws_route_table" "database" {
   tags = merge(var.tags, { Name = "${var.name}-database" })
 }
 
-resource "aws_route_table_association" "database" {
-  count = var.az_count
+# Each subnet uses its tier's route table (a private subnet, its AZ's).
+resource "aws_route_table_association" "this" {
+  for_each = local.subnets
 
-  subnet_id      = aws_subnet.database[count.index].id
-  route_table_id = aws_route_table.database.id
+  subnet_id = aws_subnet.this[each.key].id
+  route_table_id = {
+    public   = aws_route_table.public.id
+    private  = aws_route_table.private[each.value.az_index].id
+    database = aws_route_table.database.id
+  }[each.value.tier]
 }
 
 ################################################################################
