@@ -1,31 +1,70 @@
 ################################################################################
-# Cluster role
+# Service roles: the control plane's (assumed by EKS) and the nodes' (by EC2),
+# each with its AWS managed policies
 ################################################################################
 
-data "aws_iam_policy_document" "cluster_assume" {
+locals {
+  service_roles = {
+    cluster = {
+      sid         = "EKSAssumeRole"
+      service     = "eks"
+      actions     = ["sts:AssumeRole", "sts:TagSession"]
+      description = "EKS control plane of ${var.name}"
+      policies    = ["AmazonEKSClusterPolicy"]
+    }
+    node = {
+      sid         = "EC2AssumeRole"
+      service     = "ec2"
+      actions     = ["sts:AssumeRole"]
+      description = "EKS worker nodes of ${var.name}"
+      policies = [
+        "AmazonEKSWorkerNodePolicy",
+        "AmazonEC2ContainerRegistryReadOnly",
+        "AmazonEKS_CNI_Policy",
+        # Session Manager instead of SSH: the nodes have no key pair and no port 22.
+        "AmazonSSMManagedInstanceCore",
+      ]
+    }
+  }
+
+  # <role>/<policy> => { role, policy }
+  service_role_policies = merge([
+    for role, settings in local.service_roles : {
+      for policy in settings.policies : "${role}/${policy}" => { role = role, policy = policy }
+    }
+  ]...)
+}
+
+data "aws_iam_policy_document" "service_assume" {
+  for_each = local.service_roles
+
   statement {
-    sid     = "EKSAssumeRole"
-    actions = ["sts:AssumeRole", "sts:TagSession"]
+    sid     = each.value.sid
+    actions = each.value.actions
 
     principals {
       type        = "Service"
-      identifiers = ["eks.${local.dns_suffix}"]
+      identifiers = ["${each.value.service}.${local.dns_suffix}"]
     }
   }
 }
 
-resource "aws_iam_role" "cluster" {
-  name                 = "${var.name}-cluster"
-  description          = "EKS control plane of ${var.name}"
-  assume_role_policy   = data.aws_iam_policy_document.cluster_assume.json
+resource "aws_iam_role" "service" {
+  for_each = local.service_roles
+
+  name                 = "${var.name}-${each.key}"
+  description          = each.value.description
+  assume_role_policy   = data.aws_iam_policy_document.service_assume[each.key].json
   permissions_boundary = var.iam_permissions_boundary_arn
 
-  tags = merge(var.tags, { Name = "${var.name}-cluster" })
+  tags = merge(var.tags, { Name = "${var.name}-${each.key}" })
 }
 
-resource "aws_iam_role_policy_attachment" "cluster" {
-  role       = aws_iam_role.cluster.name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/AmazonEKSClusterPolicy"
+resource "aws_iam_role_policy_attachment" "service" {
+  for_each = local.service_role_policies
+
+  role       = aws_iam_role.service[each.value.role].name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/${each.value.policy}"
 }
 
 # Envelope encryption of Kubernetes secrets with the customer key.
@@ -39,46 +78,8 @@ data "aws_iam_policy_document" "cluster_kms" {
 
 resource "aws_iam_role_policy" "cluster_kms" {
   name   = "secrets-encryption"
-  role   = aws_iam_role.cluster.id
+  role   = aws_iam_role.service["cluster"].id
   policy = data.aws_iam_policy_document.cluster_kms.json
-}
-
-################################################################################
-# Node role
-################################################################################
-
-data "aws_iam_policy_document" "node_assume" {
-  statement {
-    sid     = "EC2AssumeRole"
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["ec2.${local.dns_suffix}"]
-    }
-  }
-}
-
-resource "aws_iam_role" "node" {
-  name                 = "${var.name}-node"
-  description          = "EKS worker nodes of ${var.name}"
-  assume_role_policy   = data.aws_iam_policy_document.node_assume.json
-  permissions_boundary = var.iam_permissions_boundary_arn
-
-  tags = merge(var.tags, { Name = "${var.name}-node" })
-}
-
-resource "aws_iam_role_policy_attachment" "node" {
-  for_each = toset([
-    "AmazonEKSWorkerNodePolicy",
-    "AmazonEC2ContainerRegistryReadOnly",
-    "AmazonEKS_CNI_Policy",
-    # Session Manager instead of SSH: the nodes have no key pair and no port 22.
-    "AmazonSSMManagedInstanceCore",
-  ])
-
-  role       = aws_iam_role.node.name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/${each.key}"
 }
 
 ################################################################################

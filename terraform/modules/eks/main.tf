@@ -35,7 +35,7 @@ resource "aws_eks_cluster" "this" {
   #checkov:skip=CKV_AWS_39:The public endpoint is on only where api_allowed_cidrs names the operators' and CI's CIDRs (dev, staging), never 0.0.0.0/0 (validated); prod keeps it private.
   name     = var.name
   version  = var.kubernetes_version
-  role_arn = aws_iam_role.cluster.arn
+  role_arn = aws_iam_role.service["cluster"].arn
 
   enabled_cluster_log_types = local.cluster_log_types
 
@@ -48,7 +48,7 @@ resource "aws_eks_cluster" "this" {
 
   vpc_config {
     subnet_ids              = var.subnet_ids
-    security_group_ids      = [aws_security_group.cluster.id]
+    security_group_ids      = [aws_security_group.this["cluster"].id]
     endpoint_private_access = true
     endpoint_public_access  = var.endpoint_public_access
     # An empty list is not sent to the API; with the public endpoint off AWS reports
@@ -73,7 +73,7 @@ resource "aws_eks_cluster" "this" {
 
   depends_on = [
     aws_cloudwatch_log_group.cluster,
-    aws_iam_role_policy_attachment.cluster,
+    aws_iam_role_policy_attachment.service,
     aws_iam_role_policy.cluster_kms,
     # The control plane must reach the nodes/webhooks as soon as it is up.
     aws_vpc_security_group_ingress_rule.this,

@@ -31,7 +31,7 @@ resource "aws_launch_template" "node" {
   # Security groups given here replace EKS's default, so the primary cluster SG
   # (control plane <-> nodes, ALB target rules) is listed explicitly.
   vpc_security_group_ids = [
-    aws_security_group.node.id,
+    aws_security_group.this["node"].id,
     aws_eks_cluster.this.vpc_config[0].cluster_security_group_id,
   ]
 
@@ -86,7 +86,7 @@ resource "aws_eks_node_group" "this" {
   # new group (instance types, subnets) bring up the replacement before the old
   # one is drained.
   node_group_name_prefix = "${substr(var.name, 0, 30)}-${each.value.short}-"
-  node_role_arn          = aws_iam_role.node.arn
+  node_role_arn          = aws_iam_role.service["node"].arn
   subnet_ids             = local.node_subnet_ids
   version                = aws_eks_cluster.this.version
 
@@ -122,7 +122,7 @@ resource "aws_eks_node_group" "this" {
   }
 
   depends_on = [
-    aws_iam_role_policy_attachment.node,
+    aws_iam_role_policy_attachment.service,
     # Networking add-ons first, so nodes join with the managed CNI configuration.
     aws_eks_addon.before_nodes,
   ]

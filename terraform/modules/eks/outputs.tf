@@ -6,7 +6,7 @@ output "cluster_name" {
 
 output "node_security_group_id" {
   description = "Security group of the worker nodes (and so of the pods): allow it into RDS/Redis."
-  value       = aws_security_group.node.id
+  value       = aws_security_group.this["node"].id
 }
 
 

@@ -8,24 +8,22 @@
 # ALB; the node SG must therefore NOT carry that tag.
 ################################################################################
 
-resource "aws_security_group" "cluster" {
-  name_prefix = "${var.name}-cluster-"
-  description = "EKS ${var.name} (${var.environment}) control plane: API from the nodes, kubelet/webhooks to the nodes"
-  vpc_id      = var.vpc_id
-
-  tags = merge(var.tags, { Name = "${var.name}-cluster" })
-
-  lifecycle {
-    create_before_destroy = true
+# <group> => what it is for (its description).
+locals {
+  security_groups = {
+    cluster = "control plane: API from the nodes, kubelet/webhooks to the nodes"
+    node    = "worker nodes"
   }
 }
 
-resource "aws_security_group" "node" {
-  name_prefix = "${var.name}-node-"
-  description = "EKS ${var.name} (${var.environment}) worker nodes"
+resource "aws_security_group" "this" {
+  for_each = local.security_groups
+
+  name_prefix = "${var.name}-${each.key}-"
+  description = "EKS ${var.name} (${var.environment}) ${each.value}"
   vpc_id      = var.vpc_id
 
-  tags = merge(var.tags, { Name = "${var.name}-node" })
+  tags = merge(var.tags, { Name = "${var.name}-${each.key}" })
 
   lifecycle {
     create_before_destroy = true
@@ -35,11 +33,6 @@ resource "aws_security_group" "node" {
 # The rules between the two groups: <group>_<from|to>_<peer>_<ports> = the
 # rule on `group` (ingress from, egress to `peer`).
 locals {
-  security_group_ids = {
-    cluster = aws_security_group.cluster.id
-    node    = aws_security_group.node.id
-  }
-
   security_group_rules = {
     cluster_from_nodes_https    = { egress = false, group = "cluster", peer = "node", ports = [443, 443], name = "cluster-from-nodes-443", description = "Kubernetes API from the nodes" }
     cluster_to_nodes_https      = { egress = true, group = "cluster", peer = "node", ports = [443, 443], name = "cluster-to-nodes-443", description = "Control plane to admission webhooks on the nodes (443)" }
@@ -54,9 +47,9 @@ resource "aws_vpc_security_group_ingress_rule" "this" {
   #checkov:skip=CKV_AWS_25:False positive: every source is the cluster or the node security group, not 0.0.0.0/0; the 1025-65535 range carries kubelet 10250 and webhook ports
   for_each = { for key, rule in local.security_group_rules : key => rule if !rule.egress }
 
-  security_group_id            = local.security_group_ids[each.value.group]
+  security_group_id            = aws_security_group.this[each.value.group].id
   description                  = each.value.description
-  referenced_security_group_id = local.security_group_ids[each.value.peer]
+  referenced_security_group_id = aws_security_group.this[each.value.peer].id
   ip_protocol                  = each.value.ports == null ? "-1" : "tcp"
   from_port                    = try(each.value.ports[0], null)
   to_port                      = try(each.value.ports[1], null)
@@ -67,9 +60,9 @@ resource "aws_vpc_security_group_ingress_rule" "this" {
 resource "aws_vpc_security_group_egress_rule" "this" {
   for_each = { for key, rule in local.security_group_rules : key => rule if rule.egress }
 
-  security_group_id            = local.security_group_ids[each.value.group]
+  security_group_id            = aws_security_group.this[each.value.group].id
   description                  = each.value.description
-  referenced_security_group_id = local.security_group_ids[each.value.peer]
+  referenced_security_group_id = aws_security_group.this[each.value.peer].id
   ip_protocol                  = "tcp"
   from_port                    = each.value.ports[0]
   to_port                      = each.value.ports[1]
@@ -84,41 +77,10 @@ resource "aws_vpc_security_group_egress_rule" "this" {
 # trivy AVD-AWS-0104 accepted for the reason above.
 #trivy:ignore:AVD-AWS-0104
 resource "aws_vpc_security_group_egress_rule" "node_all" {
-  security_group_id = aws_security_group.node.id
+  security_group_id = aws_security_group.this["node"].id
   description       = "Nodes to anywhere (AWS APIs, ECR, NAT, in-VPC data stores)"
   cidr_ipv4         = "0.0.0.0/0"
   ip_protocol       = "-1"
 
   tags = merge(var.tags, { Name = "${var.name}-node-egress-all" })
-}
-
-# The rules between the cluster and node groups were a resource each.
-moved {
-  from = aws_vpc_security_group_ingress_rule.cluster_from_nodes_https
-  to   = aws_vpc_security_group_ingress_rule.this["cluster_from_nodes_https"]
-}
-
-moved {
-  from = aws_vpc_security_group_egress_rule.cluster_to_nodes_https
-  to   = aws_vpc_security_group_egress_rule.this["cluster_to_nodes_https"]
-}
-
-moved {
-  from = aws_vpc_security_group_egress_rule.cluster_to_nodes_ephemeral
-  to   = aws_vpc_security_group_egress_rule.this["cluster_to_nodes_ephemeral"]
-}
-
-moved {
-  from = aws_vpc_security_group_ingress_rule.node_self
-  to   = aws_vpc_security_group_ingress_rule.this["node_self"]
-}
-
-moved {
-  from = aws_vpc_security_group_ingress_rule.node_from_cluster_https
-  to   = aws_vpc_security_group_ingress_rule.this["node_from_cluster_https"]
-}
-
-moved {
-  from = aws_vpc_security_group_ingress_rule.node_from_cluster_ephemeral
-  to   = aws_vpc_security_group_ingress_rule.this["node_from_cluster_ephemeral"]
 }
