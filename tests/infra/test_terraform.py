@@ -542,8 +542,7 @@ def test_setup_backend_dry_run_changes_nothing(moto):
 
 # What a new account gets first: each environment's GitHub roles, dev before staging.
 ROLE_TARGETS = (
-    "-target=module.platform.module.github_oidc.aws_iam_role_policy.deploy",
-    "-target=module.platform.module.github_oidc.aws_iam_role_policy.plan",
+    "-target=module.platform.module.github_oidc.aws_iam_role_policy.github",
     "-target=module.platform.module.github_oidc.aws_iam_role_policy_attachment.plan_read_only",
 )
 
@@ -1125,7 +1124,7 @@ def test_the_old_layouts_applied_state_plans_no_replacement_in_the_new_one(tmp_p
         if env == "dev":
             assert (
                 kept["module.security.aws_iam_role.deploy"][0]
-                == "module.platform.module.github_oidc.aws_iam_role.deploy"
+                == 'module.platform.module.github_oidc.aws_iam_role.github["deploy"]'
             )
         else:
             # The switched-on database, and the alarm topic modules/monitoring took over.
