@@ -128,24 +128,22 @@ resource "aws_budgets_budget" "monthly" {
     }
   }
 
-  # Early warning: the month is on course to pass the budget.
-  notification {
-    comparison_operator        = "GREATER_THAN"
-    threshold                  = var.budget_forecast_threshold_percent
-    threshold_type             = "PERCENTAGE"
-    notification_type          = "FORECASTED"
-    subscriber_sns_topic_arns  = [aws_sns_topic.alerts.arn]
-    subscriber_email_addresses = var.alert_email_addresses
-  }
+  # Early warning: the month is on course to pass the budget (FORECASTED); then
+  # the money is spent (ACTUAL).
+  dynamic "notification" {
+    for_each = [
+      { type = "FORECASTED", threshold = var.budget_forecast_threshold_percent },
+      { type = "ACTUAL", threshold = var.budget_actual_threshold_percent },
+    ]
 
-  # The money is spent.
-  notification {
-    comparison_operator        = "GREATER_THAN"
-    threshold                  = var.budget_actual_threshold_percent
-    threshold_type             = "PERCENTAGE"
-    notification_type          = "ACTUAL"
-    subscriber_sns_topic_arns  = [aws_sns_topic.alerts.arn]
-    subscriber_email_addresses = var.alert_email_addresses
+    content {
+      comparison_operator        = "GREATER_THAN"
+      threshold                  = notification.value.threshold
+      threshold_type             = "PERCENTAGE"
+      notification_type          = notification.value.type
+      subscriber_sns_topic_arns  = [aws_sns_topic.alerts.arn]
+      subscriber_email_addresses = var.alert_email_addresses
+    }
   }
 
   tags = merge(var.tags, { Name = "${var.name}-monthly" })
