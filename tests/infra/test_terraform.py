@@ -542,8 +542,7 @@ def test_setup_backend_dry_run_changes_nothing(moto):
 
 # What a new account gets first: each environment's GitHub roles, dev before staging.
 ROLE_TARGETS = (
-    "-target=module.platform.module.github_oidc.aws_iam_role_policy.deploy",
-    "-target=module.platform.module.github_oidc.aws_iam_role_policy.plan",
+    "-target=module.platform.module.github_oidc.aws_iam_role_policy.github",
     "-target=module.platform.module.github_oidc.aws_iam_role_policy_attachment.plan_read_only",
 )
 
@@ -800,8 +799,8 @@ def test_every_alarm_the_budget_and_backup_failures_go_to_the_environments_topic
     }
     if env == "prod":
         expected |= {
-            f"module.platform.module.monitoring.aws_cloudwatch_metric_alarm.{k}[0]"
-            for k in ("alb_target_5xx", "alb_p99_latency", "alb_unhealthy_hosts", "waf_blocked_requests")
+            f'module.platform.module.monitoring.aws_cloudwatch_metric_alarm.this["{k}"]'
+            for k in ("alb-target-5xx", "alb-p99-latency", "alb-unhealthy-hosts", "waf-blocked-requests")
         }
     assert set(alarms) == expected
     for address, alarm in alarms.items():
@@ -865,12 +864,12 @@ def test_the_alb_alarms_watch_the_controllers_alb_found_by_its_tags(alerting):
     _, plans, suffix = alerting
     values = planned(plans["prod"])
     assert suffix.startswith("app/k8s-flaskauth-0123456789/")
-    latency = values["module.platform.module.monitoring.aws_cloudwatch_metric_alarm.alb_p99_latency[0]"]
+    latency = values['module.platform.module.monitoring.aws_cloudwatch_metric_alarm.this["alb-p99-latency"]']
     assert latency["extended_statistic"] == "p99" and latency["statistic"] in (None, "")
     assert latency["metric_name"] == "TargetResponseTime"
     assert latency["dimensions"] == {"LoadBalancer": suffix}
     assert latency["threshold"] == 1  # prod's tfvars, stricter than the module's 1.5
-    errors = values["module.platform.module.monitoring.aws_cloudwatch_metric_alarm.alb_target_5xx[0]"]
+    errors = values['module.platform.module.monitoring.aws_cloudwatch_metric_alarm.this["alb-target-5xx"]']
     queries = {q["id"]: q for q in errors["metric_query"]}
     assert {queries[i]["metric"][0]["metric_name"] for i in ("errors", "requests")} == {
         "HTTPCode_Target_5XX_Count",
@@ -884,11 +883,13 @@ def test_the_alb_alarms_watch_the_controllers_alb_found_by_its_tags(alerting):
         and "100 * FILL(errors, 0) / requests" in queries["ratio"]["expression"]
     )
     assert errors["threshold"] == 2
-    unhealthy = values["module.platform.module.monitoring.aws_cloudwatch_metric_alarm.alb_unhealthy_hosts[0]"]
+    unhealthy = values[
+        'module.platform.module.monitoring.aws_cloudwatch_metric_alarm.this["alb-unhealthy-hosts"]'
+    ]
     (query,) = unhealthy["metric_query"]
     assert "MAX(UnHealthyHostCount)" in query["expression"]
     assert query["expression"].endswith(f"WHERE LoadBalancer = '{suffix}'")
-    waf = values["module.platform.module.monitoring.aws_cloudwatch_metric_alarm.waf_blocked_requests[0]"]
+    waf = values['module.platform.module.monitoring.aws_cloudwatch_metric_alarm.this["waf-blocked-requests"]']
     acl = values["module.platform.module.waf.aws_wafv2_web_acl.this[0]"]
     assert waf["dimensions"] == {
         "WebACL": acl["visibility_config"][0]["metric_name"],
@@ -1125,7 +1126,7 @@ def test_the_old_layouts_applied_state_plans_no_replacement_in_the_new_one(tmp_p
         if env == "dev":
             assert (
                 kept["module.security.aws_iam_role.deploy"][0]
-                == "module.platform.module.github_oidc.aws_iam_role.deploy"
+                == 'module.platform.module.github_oidc.aws_iam_role.github["deploy"]'
             )
         else:
             # The switched-on database, and the alarm topic modules/monitoring took over.

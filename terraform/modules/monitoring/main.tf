@@ -1,29 +1,32 @@
 locals {
   topic_name = coalesce(var.topic_name, "${var.name}-alerts")
-
-  # The AWS services that publish to the topic: CloudWatch alarms, Budgets
-  # notifications and AWS Backup vault events.
-  publishers = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com", "backup.amazonaws.com"]
+  # Built from its name: the key's policy below grants on the topic, and the
+  # topic is encrypted with that key.
+  topic_arn = "arn:${local.partition}:sns:${local.region}:${local.account_id}:${local.topic_name}"
 }
 
 # --- The environment's alerts topic -------------------------------------------
 
-# Its own key: the publishing services above must be named in the key policy
-# (an SNS topic encrypted with the AWS-managed aws/sns key cannot receive from them).
-data "aws_iam_policy_document" "kms" {
+# The AWS services that publish to the topic (CloudWatch alarms, Budgets
+# notifications and AWS Backup vault events), of this account only
+# (confused-deputy guard), get what publishing to an encrypted topic takes:
+# GenerateDataKey* and Decrypt on its key, Publish on the topic.
+data "aws_iam_policy_document" "publishers" {
   #checkov:skip=CKV_AWS_111:Key policy: the only statement on top of the base (key_policy.tf) lets the publishing services of this account use the key, Resource "*" means this key.
   #checkov:skip=CKV_AWS_356:Key policy: "*" is the only valid resource in a KMS key policy and means this key.
-  source_policy_documents = [data.aws_iam_policy_document.key_owner.json]
+  for_each = {
+    kms   = { sid = "AllowServicesToPublishToTheAlertsTopic", actions = ["kms:Decrypt", "kms:GenerateDataKey*"], resources = ["*"] }
+    topic = { sid = "AwsServicesOfThisAccountPublish", actions = ["sns:Publish"], resources = [local.topic_arn] }
+  }
 
-  # Publishing to an encrypted topic needs GenerateDataKey* and Decrypt on its key.
   statement {
-    sid       = "AllowServicesToPublishToTheAlertsTopic"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
-    resources = ["*"]
+    sid       = each.value.sid
+    actions   = each.value.actions
+    resources = each.value.resources
 
     principals {
       type        = "Service"
-      identifiers = local.publishers
+      identifiers = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com", "backup.amazonaws.com"]
     }
 
     condition {
@@ -32,6 +35,15 @@ data "aws_iam_policy_document" "kms" {
       values   = [local.account_id]
     }
   }
+}
+
+# Its own key: the publishing services above must be named in the key policy
+# (an SNS topic encrypted with the AWS-managed aws/sns key cannot receive from them).
+data "aws_iam_policy_document" "kms" {
+  source_policy_documents = [
+    data.aws_iam_policy_document.key_owner.json,
+    data.aws_iam_policy_document.publishers["kms"].json,
+  ]
 }
 
 resource "aws_kms_key" "alerts" {
@@ -77,23 +89,8 @@ data "aws_iam_policy_document" "topic" {
     }
   }
 
-  # Alarms, budgets and backup events of this account only (confused-deputy guard).
-  statement {
-    sid       = "AwsServicesOfThisAccountPublish"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.alerts.arn]
-
-    principals {
-      type        = "Service"
-      identifiers = local.publishers
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
+  # Then the publishing services (appended after the statement above).
+  override_policy_documents = [data.aws_iam_policy_document.publishers["topic"].json]
 }
 
 resource "aws_sns_topic_policy" "alerts" {
@@ -131,24 +128,22 @@ resource "aws_budgets_budget" "monthly" {
     }
   }
 
-  # Early warning: the month is on course to pass the budget.
-  notification {
-    comparison_operator        = "GREATER_THAN"
-    threshold                  = var.budget_forecast_threshold_percent
-    threshold_type             = "PERCENTAGE"
-    notification_type          = "FORECASTED"
-    subscriber_sns_topic_arns  = [aws_sns_topic.alerts.arn]
-    subscriber_email_addresses = var.alert_email_addresses
-  }
+  # Early warning: the month is on course to pass the budget (FORECASTED); then
+  # the money is spent (ACTUAL).
+  dynamic "notification" {
+    for_each = [
+      { type = "FORECASTED", threshold = var.budget_forecast_threshold_percent },
+      { type = "ACTUAL", threshold = var.budget_actual_threshold_percent },
+    ]
 
-  # The money is spent.
-  notification {
-    comparison_operator        = "GREATER_THAN"
-    threshold                  = var.budget_actual_threshold_percent
-    threshold_type             = "PERCENTAGE"
-    notification_type          = "ACTUAL"
-    subscriber_sns_topic_arns  = [aws_sns_topic.alerts.arn]
-    subscriber_email_addresses = var.alert_email_addresses
+    content {
+      comparison_operator        = "GREATER_THAN"
+      threshold                  = notification.value.threshold
+      threshold_type             = "PERCENTAGE"
+      notification_type          = notification.value.type
+      subscriber_sns_topic_arns  = [aws_sns_topic.alerts.arn]
+      subscriber_email_addresses = var.alert_email_addresses
+    }
   }
 
   tags = merge(var.tags, { Name = "${var.name}-monthly" })
