@@ -111,10 +111,16 @@ def latency(name, series, at, *windows):
 
 
 KUBE = {"namespace": NAMESPACE, "pod": POD, "container": "app"}
+SECOND_POD = {**KUBE, "pod": POD + "z"}
 OTHER_POD = {"namespace": "other", "pod": "flask-app-55f-abcde", "container": "app"}
 MIGRATE = {"namespace": NAMESPACE, "pod": "flask-app-migrate-abcde", "container": "migrate"}
 NS = {"namespace": NAMESPACE}
 WAITING = "kube_pod_container_status_waiting_reason"
+
+
+def pods(name: str, *values_and_labels: tuple[str, dict]) -> list[dict]:
+    """One series of `name` per (values, labels) pair: pods of this release and others."""
+    return [series(name, values, **labels_) for values, labels_ in values_and_labels]
 
 
 def by_result(name: str, kind: str | None = None, **values: str) -> list[dict]:
@@ -204,30 +210,21 @@ def unit_cases() -> list[dict]:
         ),
         case(
             "a pod not ready for 3 minutes, and another release's pod not ready for long",
-            [
-                series("kube_pod_container_status_ready", "1x5 0x3", **KUBE),
-                series("kube_pod_container_status_ready", "0x10", **OTHER_POD),
-            ],
+            pods("kube_pod_container_status_ready", ("1x5 0x3", KUBE), ("0x10", OTHER_POD)),
             "8m",
             "FlaskAppPodNotReady",
             [],
         ),
         case(
             "no pod ready for 3 minutes",
-            [
-                series("kube_pod_container_status_ready", "0x4", **KUBE),
-                series("kube_pod_container_status_ready", "0x4", **{**KUBE, "pod": POD + "z"}),
-            ],
+            pods("kube_pod_container_status_ready", ("0x4", KUBE), ("0x4", SECOND_POD)),
             "3m",
             "FlaskAppNoPodReady",
             [pod_alert({}, severity="critical")],
         ),
         case(
             "one pod of two ready",
-            [
-                series("kube_pod_container_status_ready", "0x4", **KUBE),
-                series("kube_pod_container_status_ready", "1x4", **{**KUBE, "pod": POD + "z"}),
-            ],
+            pods("kube_pod_container_status_ready", ("0x4", KUBE), ("1x4", SECOND_POD)),
             "3m",
             "FlaskAppNoPodReady",
             [],
@@ -241,10 +238,7 @@ def unit_cases() -> list[dict]:
         ),
         case(
             "2 restarts in an hour, and the migration Job's container restarting",
-            [
-                series("kube_pod_container_status_restarts_total", "0x30 2x30", **KUBE),
-                series("kube_pod_container_status_restarts_total", "0+1x60", **MIGRATE),
-            ],
+            pods("kube_pod_container_status_restarts_total", ("0x30 2x30", KUBE), ("0+1x60", MIGRATE)),
             "60m",
             "FlaskAppPodRestarting",
             [],
@@ -258,10 +252,11 @@ def unit_cases() -> list[dict]:
         ),
         case(
             "CrashLoopBackOff for 5 minutes only, and ContainerCreating for long",
-            [
-                series(WAITING, "0x7 1x5", **KUBE, reason="CrashLoopBackOff"),
-                series(WAITING, "1x12", **KUBE, reason="ContainerCreating"),
-            ],
+            pods(
+                WAITING,
+                ("0x7 1x5", {**KUBE, "reason": "CrashLoopBackOff"}),
+                ("1x12", {**KUBE, "reason": "ContainerCreating"}),
+            ),
             "12m",
             "FlaskAppPodCrashLooping",
             [],
