@@ -1,7 +1,8 @@
 # The environment's settings, grouped by the part of the platform they shape:
 # the roots pass their terraform.tfvars straight through (the groups untyped),
-# so the types, the defaults and the checks of every value a person enters are
-# here, once.
+# so the types and the defaults of every value a person enters are here, once,
+# and so are its checks, but for the database's and the cache's: modules/rds and
+# modules/elasticache check those, the only modules that take them.
 
 variable "environment" {
   type        = string
@@ -197,31 +198,8 @@ variable "database" {
     backup_retention_days               = number
     performance_insights_retention_days = optional(number, 7)
   })
-  description = "Size and protection of the RDS database (with create_database)."
+  description = "Size and protection of the RDS database (with create_database); modules/rds checks each value (its inputs of the same names)."
   default     = null
-
-  validation {
-    condition     = var.database == null || can(regex("^db\\.[a-z0-9]+\\.[a-z0-9]+$", var.database.instance_class))
-    error_message = "database.instance_class must look like db.<family>.<size>, e.g. db.m6g.large."
-  }
-
-  validation {
-    condition = var.database == null ? true : (
-      var.database.allocated_storage >= 20 && floor(var.database.allocated_storage) == var.database.allocated_storage &&
-      (var.database.max_allocated_storage == 0 || var.database.max_allocated_storage > var.database.allocated_storage) &&
-      var.database.max_allocated_storage <= 65536
-    )
-    error_message = "database.allocated_storage must be a whole number of GiB from 20, max_allocated_storage 0 (no autoscaling) or above it and at most 65536."
-  }
-
-  validation {
-    condition = var.database == null ? true : (
-      var.database.backup_retention_days >= 1 && var.database.backup_retention_days <= 35 &&
-      floor(var.database.backup_retention_days) == var.database.backup_retention_days &&
-      contains(concat([7, 731], [for n in range(1, 24) : 31 * n]), var.database.performance_insights_retention_days)
-    )
-    error_message = "database.backup_retention_days must be a whole number from 1 to 35, performance_insights_retention_days 7, 31*n for n in 1..23, or 731."
-  }
 }
 
 variable "create_cache" {
@@ -235,21 +213,8 @@ variable "cache" {
     num_cache_clusters      = number
     snapshot_retention_days = optional(number, 1)
   })
-  description = "Size of the Redis replication group (with create_cache)."
+  description = "Size of the Redis replication group (with create_cache); modules/elasticache checks each value (its inputs of the same names)."
   default     = null
-
-  validation {
-    condition     = var.cache == null || can(regex("^cache\\.[a-z0-9]+\\.[a-z0-9]+$", var.cache.node_type))
-    error_message = "cache.node_type must look like cache.<family>.<size>, e.g. cache.t4g.small."
-  }
-
-  validation {
-    condition = var.cache == null ? true : (
-      contains([1, 2, 3, 4, 5, 6], var.cache.num_cache_clusters) &&
-      contains(range(0, 36), var.cache.snapshot_retention_days)
-    )
-    error_message = "cache.num_cache_clusters must be a whole number from 1 to 6, snapshot_retention_days from 0 to 35."
-  }
 }
 
 variable "alerts" {
