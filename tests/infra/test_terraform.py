@@ -369,18 +369,18 @@ def test_dev_creates_no_database_and_no_redis():
 
 def test_environment_sizes():
     dev, staging, prod = settings("dev"), settings("staging"), settings("prod")
-    assert dev["on_demand_node_group"]["instance_types"] == ["t3.small"]
+    assert dev["cluster"]["node_groups"]["on_demand"]["instance_types"] == ["t3.small"]
     assert dev["nodes_in_one_zone"] is True  # nodes, pod and its EBS volume in one zone
     (eks,) = calls_of("eks")
     assert eks["node_subnet_ids"] == "${var.nodes_in_one_zone ? [module.vpc.private_subnet_ids[0]] : []}"
-    assert staging["on_demand_node_group"]["instance_types"] == ["t3.medium"]
-    assert prod["on_demand_node_group"]["instance_types"] == ["m5.large"]
-    assert len(prod["spot_node_group"]["instance_types"]) > 1
-    assert prod["spot_node_group"]["max_size"] > 0
-    assert prod["single_nat_gateway"] is False and prod["az_count"] == 3
-    assert dev["single_nat_gateway"] is True
-    assert prod["enable_waf"] is True
-    assert parse(TF / "environments" / "prod" / "terraform.tfvars")["api_allowed_cidrs"] == []
+    assert staging["cluster"]["node_groups"]["on_demand"]["instance_types"] == ["t3.medium"]
+    assert prod["cluster"]["node_groups"]["on_demand"]["instance_types"] == ["m5.large"]
+    assert len(prod["cluster"]["node_groups"]["spot"]["instance_types"]) > 1
+    assert prod["cluster"]["node_groups"]["spot"]["max_size"] > 0
+    assert prod["network"]["single_nat_gateway"] is False and prod["network"]["az_count"] == 3
+    assert dev["network"]["single_nat_gateway"] is True
+    assert prod["waf"]["enabled"] is True
+    assert parse(TF / "environments" / "prod" / "terraform.tfvars")["cluster"]["api_allowed_cidrs"] == []
 
 
 def test_the_alb_lookup_names_the_ingress_group_of_the_helm_values():
@@ -841,7 +841,7 @@ def test_the_rds_topic_moves_into_monitoring_without_being_replaced(alerting):
 def test_one_monthly_budget_warns_at_80_forecast_and_100_actual(alerting, env):
     _, plans, _ = alerting
     budget = planned(plans[env])["module.platform.module.monitoring.aws_budgets_budget.monthly"]
-    amount = parse(TF / "environments" / env / "terraform.tfvars")["monthly_budget_usd"]
+    amount = parse(TF / "environments" / env / "terraform.tfvars")["alerts"]["monthly_budget_usd"]
     assert (budget["budget_type"], budget["time_unit"], budget["limit_unit"]) == ("COST", "MONTHLY", "USD")
     assert float(budget["limit_amount"]) == amount
     assert {(n["notification_type"], n["threshold"]) for n in budget["notification"]} == {
@@ -854,7 +854,7 @@ def test_one_monthly_budget_warns_at_80_forecast_and_100_actual(alerting, env):
     assert budget["cost_filter"] == [{"name": "TagKeyValue", "values": [f"user:Environment${env}"]}]
     # Each environment's amount is its own.
     amounts = {
-        parse(TF / "environments" / e / "terraform.tfvars")["monthly_budget_usd"]
+        parse(TF / "environments" / e / "terraform.tfvars")["alerts"]["monthly_budget_usd"]
         for e in ("dev", "staging", "prod")
     }
     assert len(amounts) == 3

@@ -7,29 +7,34 @@
 
 
 environment        = "dev"
-az_count           = 2
-single_nat_gateway = true
+network            = { az_count = 2, single_nat_gateway = true }
 nodes_in_one_zone  = true
 log_retention_days = 30
-enable_waf         = false
+waf                = { enabled = false }
 
 ecr_keep_tagged_images = 10
 
-on_demand_node_group = { instance_types = ["t3.small"], min_size = 1, desired_size = 2, max_size = 3 }
-spot_node_group      = { instance_types = [], min_size = 0, desired_size = 0, max_size = 0 }
+cluster = {
+  api_allowed_cidrs = ["203.0.113.0/24"]
+  node_groups = {
+    on_demand = { instance_types = ["t3.small"], min_size = 1, desired_size = 2, max_size = 3 }
+    spot      = { instance_types = [], min_size = 0, desired_size = 0, max_size = 0 }
+  }
+}
 
 create_database = false
 create_cache    = false
 
 # dev. Placeholders to replace for a real account: the repository, the CIDRs
-# allowed to reach the API, the state bucket (setup-backend.sh prints it).
-region                = "ap-south-1"
-name                  = "flask-auth-dev"
-vpc_cidr              = "10.10.0.0/16"
-github_repository     = "flask-auth/flask-auth"
-api_allowed_cidrs     = ["203.0.113.0/24"]
-state_bucket_name     = "flask-auth-terraform-state"
-state_lock_table_name = "flask-auth-terraform-locks"
+# allowed to reach the API (cluster above), the state bucket (setup-backend.sh prints it).
+region   = "ap-south-1"
+name     = "flask-auth-dev"
+vpc_cidr = "10.10.0.0/16"
+github = {
+  repository            = "flask-auth/flask-auth"
+  state_bucket_name     = "flask-auth-terraform-state"
+  state_lock_table_name = "flask-auth-terraform-locks"
+}
 
 # The account's one GitHub OIDC provider is created here; staging and prod look
 # it up, so apply dev first in a new account.
@@ -40,10 +45,12 @@ tags = {
   CostCenter = "flask-auth-dev"
 }
 
-# Cost: EKS control plane, one NAT gateway, two t3.small nodes, the interface
-# endpoints and the ALB come to roughly 200 USD a month.
-monthly_budget_usd = 250
+alerts = {
+  # Cost: EKS control plane, one NAT gateway, two t3.small nodes, the interface
+  # endpoints and the ALB come to roughly 200 USD a month.
+  monthly_budget_usd = 250
 
-# One pod on SQLite: slower, and a handful of errors is a larger share.
-alb_5xx_threshold_percent         = 10
-alb_p99_latency_threshold_seconds = 3
+  # One pod on SQLite: slower, and a handful of errors is a larger share.
+  alb_5xx_threshold_percent         = 10
+  alb_p99_latency_threshold_seconds = 3
+}

@@ -11,12 +11,16 @@ variable "node_type" {
 variable "num_cache_clusters" {
   type        = number
   description = "Nodes in the replication group (1 primary + replicas), 1..6. More than 1 turns on automatic failover and Multi-AZ."
+
+  validation {
+    condition     = contains([1, 2, 3, 4, 5, 6], var.num_cache_clusters)
+    error_message = "num_cache_clusters must be a whole number from 1 to 6."
+  }
 }
 
 variable "snapshot_retention_days" {
   type        = number
   description = "Days to keep automatic snapshots (0 turns snapshots off)."
-  default     = 1
 
   validation {
     condition     = var.snapshot_retention_days >= 0 && var.snapshot_retention_days <= 35 && floor(var.snapshot_retention_days) == var.snapshot_retention_days

@@ -32,7 +32,7 @@ module "github_oidc" {
 
   github_repository           = var.github.repository
   github_environment          = var.environment
-  create_github_oidc_provider = var.github.create_oidc_provider
+  create_github_oidc_provider = var.create_github_oidc_provider
   # This environment's state only (backend-config/<env>.hcl key).
   state_key_prefix           = "flask-auth/${var.environment}/"
   plan_readable_secret_names = var.create_cache ? [local.redis_url_secret_name] : []
@@ -189,7 +189,7 @@ module "monitoring" {
   monthly_budget_usd    = var.alerts.monthly_budget_usd
 
   # The ALB is the AWS Load Balancer Controller's (Helm ingress.groupName = var.name).
-  alb_exists                        = var.alerts.alb_exists
+  alb_exists                        = var.alb_exists
   cluster_name                      = module.eks.cluster_name
   alb_ingress_group                 = var.name
   alb_5xx_threshold_percent         = var.alerts.alb_5xx_threshold_percent

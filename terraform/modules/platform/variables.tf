@@ -1,6 +1,8 @@
-# The environment's settings, as the roots pass them from terraform.tfvars,
-# grouped by the part of the platform they shape. Every value a person enters is
-# validated here, once: the internal modules take them typed, unchecked.
+# The environment's settings, grouped by the part of the platform they shape:
+# the roots pass their terraform.tfvars straight through (the groups untyped),
+# so the types and the defaults of every value a person enters are here, once,
+# and so are its checks, but for the database's and the cache's: modules/rds and
+# modules/elasticache check those, the only modules that take them.
 
 variable "environment" {
   type        = string
@@ -75,11 +77,10 @@ variable "log_retention_days" {
 variable "github" {
   type = object({
     repository            = string
-    create_oidc_provider  = bool
     state_bucket_name     = string
-    state_lock_table_name = string
+    state_lock_table_name = optional(string, "")
   })
-  description = "The repository whose workflows assume the deploy and plan roles, whether this environment creates the account's GitHub OIDC provider, and the state those roles read (setup-backend.sh's bucket and lock table; its key: state_kms_key_alias)."
+  description = "The repository whose workflows assume the deploy and plan roles, and the state those roles read: setup-backend.sh's bucket and lock table (kept for Terraform older than 1.10; empty: none). Its key: state_kms_key_alias."
 
   validation {
     condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github.repository))
@@ -95,6 +96,11 @@ variable "github" {
   }
 }
 
+variable "create_github_oidc_provider" {
+  type        = bool
+  description = "Create the account's GitHub OIDC provider in this environment (exactly one per account: dev); the others look it up."
+}
+
 variable "state_kms_key_alias" {
   type        = string
   description = "Alias of the KMS key that encrypts the state (setup-backend.sh creates it): the deploy and plan roles may decrypt with it."
@@ -108,7 +114,7 @@ variable "state_kms_key_alias" {
 variable "waf" {
   type = object({
     enabled    = bool
-    rate_limit = number
+    rate_limit = optional(number, 1000)
   })
   description = "A WAFv2 web ACL in front of the ALB, and the requests per client IP in 5 minutes before it blocks the client."
 
@@ -130,9 +136,9 @@ variable "ecr_keep_tagged_images" {
 
 variable "cluster" {
   type = object({
-    api_allowed_cidrs    = list(string)
-    admin_principal_arns = list(string)
-    route53_zone_id      = string
+    api_allowed_cidrs    = optional(list(string), [])
+    admin_principal_arns = optional(list(string), [])
+    route53_zone_id      = optional(string, "")
     node_groups = map(object({
       instance_types = list(string)
       min_size       = number
@@ -141,10 +147,11 @@ variable "cluster" {
     }))
   })
   description = <<-EOT
-    The EKS cluster: the CIDRs that may reach its API from outside the VPC (empty: a
-    private endpoint), the IAM roles or users that administer it, the Route53 zone
-    ExternalDNS may change (empty: no ExternalDNS role), and its on_demand (the baseline)
-    and spot (bursts; max_size 0: none) node groups.
+    The EKS cluster: the CIDRs that may reach its API from outside the VPC (empty, the
+    default: a private endpoint; deploy from a runner inside the VPC), the IAM roles or
+    users that administer it (EKS access entries), the Route53 hosted zone of the Ingress
+    host that ExternalDNS's IRSA role may change (empty: no ExternalDNS role), and its
+    on_demand (the baseline) and spot (bursts; max_size 0: none) node groups.
   EOT
 
   validation {
@@ -191,31 +198,8 @@ variable "database" {
     backup_retention_days               = number
     performance_insights_retention_days = optional(number, 7)
   })
-  description = "Size and protection of the RDS database (with create_database)."
+  description = "Size and protection of the RDS database (with create_database); modules/rds checks each value (its inputs of the same names)."
   default     = null
-
-  validation {
-    condition     = var.database == null || can(regex("^db\\.[a-z0-9]+\\.[a-z0-9]+$", var.database.instance_class))
-    error_message = "database.instance_class must look like db.<family>.<size>, e.g. db.m6g.large."
-  }
-
-  validation {
-    condition = var.database == null ? true : (
-      var.database.allocated_storage >= 20 && floor(var.database.allocated_storage) == var.database.allocated_storage &&
-      (var.database.max_allocated_storage == 0 || var.database.max_allocated_storage > var.database.allocated_storage) &&
-      var.database.max_allocated_storage <= 65536
-    )
-    error_message = "database.allocated_storage must be a whole number of GiB from 20, max_allocated_storage 0 (no autoscaling) or above it and at most 65536."
-  }
-
-  validation {
-    condition = var.database == null ? true : (
-      var.database.backup_retention_days >= 1 && var.database.backup_retention_days <= 35 &&
-      floor(var.database.backup_retention_days) == var.database.backup_retention_days &&
-      contains(concat([7, 731], [for n in range(1, 24) : 31 * n]), var.database.performance_insights_retention_days)
-    )
-    error_message = "database.backup_retention_days must be a whole number from 1 to 35, performance_insights_retention_days 7, 31*n for n in 1..23, or 731."
-  }
 }
 
 variable "create_cache" {
@@ -229,33 +213,19 @@ variable "cache" {
     num_cache_clusters      = number
     snapshot_retention_days = optional(number, 1)
   })
-  description = "Size of the Redis replication group (with create_cache)."
+  description = "Size of the Redis replication group (with create_cache); modules/elasticache checks each value (its inputs of the same names)."
   default     = null
-
-  validation {
-    condition     = var.cache == null || can(regex("^cache\\.[a-z0-9]+\\.[a-z0-9]+$", var.cache.node_type))
-    error_message = "cache.node_type must look like cache.<family>.<size>, e.g. cache.t4g.small."
-  }
-
-  validation {
-    condition = var.cache == null ? true : (
-      contains([1, 2, 3, 4, 5, 6], var.cache.num_cache_clusters) &&
-      contains(range(0, 36), var.cache.snapshot_retention_days)
-    )
-    error_message = "cache.num_cache_clusters must be a whole number from 1 to 6, snapshot_retention_days from 0 to 35."
-  }
 }
 
 variable "alerts" {
   type = object({
-    email_addresses                   = list(string)
+    email_addresses                   = optional(list(string), [])
     monthly_budget_usd                = number
-    alb_exists                        = bool
-    alb_5xx_threshold_percent         = number
-    alb_p99_latency_threshold_seconds = number
-    waf_blocked_requests_threshold    = number
+    alb_5xx_threshold_percent         = optional(number, 5)
+    alb_p99_latency_threshold_seconds = optional(number, 1.5)
+    waf_blocked_requests_threshold    = optional(number, 500)
   })
-  description = "Who the alerts topic (database, ALB, WAF, backup alarms) and the budget e-mail (at most 9), the monthly AWS cost budget in USD, whether the Ingress's ALB exists yet (its alarms need it), and the ALB and WAF alarm thresholds."
+  description = "Who the alerts topic (database, ALB, WAF, backup alarms) and the budget e-mail (at most 9), the monthly AWS cost budget in USD (notified at 80% forecast and 100% actual), and the alarm thresholds: more than alb_5xx_threshold_percent of the requests getting a 5xx from the pods, a p99 target response time above alb_p99_latency_threshold_seconds, more than waf_blocked_requests_threshold requests blocked by the WAF in 5 minutes."
 
   validation {
     condition = (
@@ -276,13 +246,20 @@ variable "alerts" {
   }
 }
 
+variable "alb_exists" {
+  type        = bool
+  description = "Set true once the first deploy has created the Ingress's ALB: its alarms look it up by its controller tags."
+}
+
 variable "backup" {
   type = object({
-    retention_days      = number
-    copy_enabled        = bool
-    copy_retention_days = number
+    retention_days      = optional(number, 7)
+    copy_enabled        = optional(bool, false)
+    copy_retention_days = optional(number, 30)
   })
-  description = "The database's daily AWS Backup snapshots (with create_database): days each is kept, and whether each is copied to the backup_copy provider's region and kept there copy_retention_days."
+  description = "The database's daily AWS Backup snapshots (with create_database): days each is kept, and whether each is copied to the backup_copy provider's region (the root's backup_copy_region) and kept there copy_retention_days."
+  default     = {}
+  nullable    = false
 
   validation {
     condition = alltrue([

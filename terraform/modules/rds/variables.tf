@@ -18,12 +18,22 @@ variable "allocated_storage" {
   type        = number
   description = "Initial gp3 storage in GiB (20..65536)."
   default     = 20
+
+  validation {
+    condition     = var.allocated_storage >= 20 && var.allocated_storage <= 65536 && floor(var.allocated_storage) == var.allocated_storage
+    error_message = "allocated_storage must be a whole number of GiB from 20 to 65536."
+  }
 }
 
 variable "max_allocated_storage" {
   type        = number
   description = "Upper limit in GiB for storage autoscaling; 0 turns autoscaling off."
   default     = 100
+
+  validation {
+    condition     = var.max_allocated_storage == 0 || (var.max_allocated_storage > var.allocated_storage && var.max_allocated_storage <= 65536)
+    error_message = "max_allocated_storage must be 0 (no autoscaling) or above allocated_storage and at most 65536."
+  }
 }
 
 variable "multi_az" {
@@ -49,7 +59,6 @@ variable "backup_retention_days" {
 variable "performance_insights_retention_days" {
   type        = number
   description = "Performance Insights retention: 7 (free tier), a multiple of 31 up to 713, or 731."
-  default     = 7
 
   validation {
     condition     = contains(concat([7, 731], [for n in range(1, 24) : 31 * n]), var.performance_insights_retention_days)
