@@ -333,6 +333,10 @@ SETTINGS: tuple[Setting, ...] = (
     S("SECRET_KEY", Text(), None,
       "signs cookies and CSRF tokens; at least 32 characters in staging/production", required_in=STRICT,
       default_doc="development/testing: generated once and kept in `instance/secret_key`"),
+    S("SECRET_KEY_FALLBACKS", Keys(many=True), (),
+      "comma-separated former `SECRET_KEY`s that still verify what they signed (session and remember-me "
+      "cookies, e-mailed links, known-device cookies) but sign nothing: a rotation signs nobody out. "
+      "Drop one once `REMEMBER_LIFETIME_SECONDS` has passed since the rotation", default_doc="none"),
     S("DATABASE_URL", DatabaseUrl(), None,
       "`postgresql://`, `postgres://`, `postgresql+psycopg2://` (all use psycopg2) or `sqlite:///path`",
       key=None, required_in=STRICT, default_doc="development/testing: `sqlite:///instance/app.db`"),
@@ -482,7 +486,7 @@ SETTINGS: tuple[Setting, ...] = (
       default_doc="none: a key derived (HKDF-SHA256) from `SECRET_KEY`"),
     S("MFA_ENCRYPTION_KEYS_OLD", Keys(many=True), (),
       "comma-separated former keys that still decrypt (rotation; then `flask --app app rotate-mfa-key`). "
-      "When `SECRET_KEY` changes while `MFA_ENCRYPTION_KEY` is unset, the old `SECRET_KEY` goes here",
+      "While `MFA_ENCRYPTION_KEY` is unset, `SECRET_KEY_FALLBACKS` decrypt too",
       default_doc="none"),
     S("MFA_ISSUER", Text(), "Flask Auth", "the issuer name authenticator apps show"),
     S("RATELIMIT_MFA", RateLimit(), "5 per minute; 20 per hour",

@@ -6,10 +6,11 @@ importing the app, and tests can build as many apps as they like.
 
 from contextlib import suppress
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_limiter import Limiter as _Limiter
 from flask_limiter.util import get_remote_address
-from flask_login import LoginManager
+from flask_login import LoginManager as _LoginManager
+from flask_login import decode_cookie, encode_cookie
 from flask_sqlalchemy import SQLAlchemy as _SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
@@ -60,6 +61,23 @@ class SQLAlchemy(_SQLAlchemy):
 # 503 (the fault suite saw it: a registration kept while its user was told it
 # failed). Each request's session is new, so nothing stale outlives a request.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+
+
+class LoginManager(_LoginManager):
+    """Flask-Login, taking a remember-me cookie signed with one of SECRET_KEY_FALLBACKS
+    too (Flask's own session cookie does by itself): a SECRET_KEY rotation signs no
+    remembered browser out. Such a cookie is read as if signed with SECRET_KEY."""
+
+    def _load_user_from_remember_cookie(self, cookie):
+        if decode_cookie(cookie) is None:
+            for key in reversed(current_app.config["SECRET_KEY_FALLBACKS"]):
+                payload = decode_cookie(cookie, key=key)
+                if payload is not None:
+                    cookie = encode_cookie(payload)
+                    break
+        return super()._load_user_from_remember_cookie(cookie)
+
+
 login_manager = LoginManager()
 
 

@@ -31,6 +31,7 @@ from sqlalchemy import case, literal, or_, select, update
 
 from .extensions import db
 from .models import TrustedDevice, User, UTCDateTime
+from .tokens import signer
 
 _DEVICE_SALT = "flask-auth/device"
 
@@ -48,7 +49,7 @@ class Scope:
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_DEVICE_SALT)
+    return signer(_DEVICE_SALT)
 
 
 def _device_id(nonce: str) -> str:

@@ -1,6 +1,7 @@
 """Signed, expiring, single-use links for password reset and e-mail confirmation.
 
-A token is an itsdangerous signature (SECRET_KEY, a salt per purpose) over
+A token is an itsdangerous signature (SECRET_KEY, a salt per purpose; `signer`,
+which also verifies with SECRET_KEY_FALLBACKS) over
 the user's id and a fingerprint of the state the link may change: the
 password hash for a reset, the address and its confirmation time for a
 confirmation. Using the link changes that state, so the same link (or any
@@ -31,8 +32,15 @@ class TokenError(Exception):
         self.reason = reason  # "expired", "invalid" or "used"
 
 
+def signer(salt: str) -> URLSafeTimedSerializer:
+    """Signs with SECRET_KEY and verifies with it or any of SECRET_KEY_FALLBACKS
+    (itsdangerous signs with the last key of the list and accepts them all)."""
+    config = current_app.config
+    return URLSafeTimedSerializer([*config["SECRET_KEY_FALLBACKS"], config["SECRET_KEY"]], salt=salt)
+
+
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"flask-auth/{purpose}")
+    return signer(f"flask-auth/{purpose}")
 
 
 def _fingerprint(purpose: str, user: User) -> str:

@@ -6,8 +6,8 @@ own, so the encryption key is never the key that signs cookies. Every key in
 MFA_ENCRYPTION_KEYS_OLD still decrypts (a rotation: the new key first, the old
 ones kept until `flask --app app rotate-mfa-key` has re-encrypted every secret;
 a secret is also re-encrypted with the new key the next time it is used).
-When SECRET_KEY is rotated with no MFA_ENCRYPTION_KEY set, the old SECRET_KEY
-belongs in MFA_ENCRYPTION_KEYS_OLD.
+With no MFA_ENCRYPTION_KEY set, SECRET_KEY_FALLBACKS (the former SECRET_KEYs of
+a rotation) decrypt as well.
 """
 
 from __future__ import annotations
@@ -36,9 +36,10 @@ def _fernet(material: str) -> Fernet:
 def _keys() -> MultiFernet:
     config = current_app.config
     current = config.get("MFA_ENCRYPTION_KEY") or config["SECRET_KEY"]
-    return MultiFernet(
-        [_fernet(current)] + [_fernet(old) for old in config.get("MFA_ENCRYPTION_KEYS_OLD", ())]
-    )
+    old = list(config.get("MFA_ENCRYPTION_KEYS_OLD", ()))
+    if not config.get("MFA_ENCRYPTION_KEY"):  # the key comes from SECRET_KEY, so do the former ones
+        old += reversed(config.get("SECRET_KEY_FALLBACKS", ()))
+    return MultiFernet([_fernet(current)] + [_fernet(key) for key in old])
 
 
 def encrypt(plaintext: str) -> str:
