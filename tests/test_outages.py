@@ -12,10 +12,13 @@ import logging
 import secrets
 import shutil
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import redis
+from flask import request
 from sqlalchemy import select, text
 
 from app import create_app
@@ -510,6 +513,52 @@ def test_the_lockout_still_protects_with_redis_stopped(redis_app, redis_server):
     for _ in range(threshold):
         assert auth.login(password="wrong-password-1").status_code == 422
     assert auth.login().status_code == 422  # the right password, refused while locked
+
+
+def test_redis_dying_while_requests_write_their_rate_limit_headers_is_not_a_500(
+    redis_app_factory, redis_server, caplog
+):
+    """Several sign-ins past their limit check are reading their X-RateLimit numbers from Redis
+    when it dies. The first to fail switches the process to the in-memory fallback; the others'
+    Redis calls were already under way, so Flask-Limiter would raise from its after_request: an
+    outage page (a 500 before the outage handler) for a sign-in that was answered, as the fault
+    suite saw once. RATELIMIT_SWALLOW_ERRORS logs the error and leaves those headers out instead
+    (with it False, three of these four requests fail)."""
+    application = redis_app_factory(RATELIMIT_LOGIN="1000 per minute")
+    clients = 4
+    past_the_check = threading.Barrier(clients + 1, timeout=30)
+    go_on = threading.Event()
+
+    @application.before_request  # after Flask-Limiter's own check: init_app registered it first
+    def hold_sign_ins():
+        if request.method == "POST" and request.path == "/auth/login":
+            past_the_check.wait()
+            go_on.wait(timeout=30)
+
+    responses: list = [None] * clients
+
+    def sign_in(index: int) -> None:
+        responses[index] = AuthActions(application.test_client()).login(login="nobody")
+
+    threads = [threading.Thread(target=sign_in, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    past_the_check.wait()  # every request has been counted in Redis
+    with redis.Redis.from_url(redis_server.url) as admin:
+        admin.client_pause(10_000)  # their header reads will hang
+    with caplog.at_level(logging.WARNING, logger="flask-limiter"):
+        go_on.set()
+        time.sleep(1)  # the views answer and each request blocks on its header read
+        redis_server.stop()  # every blocked read fails at once
+        for thread in threads:
+            thread.join(timeout=30)
+
+    assert [r.status_code for r in responses] == [422] * clients, [
+        r.get_data(as_text=True)[:300] for r in responses
+    ]
+    assert any("X-RateLimit-Remaining" not in r.headers for r in responses)
+    # The race did happen: a request failed after another had switched to the fallback.
+    assert any("Swallowing error" in record.getMessage() for record in caplog.records)
 
 
 def test_redis_stopped_under_gunicorn_keeps_sign_in_working(redis_server, tmp_path, database_url):
