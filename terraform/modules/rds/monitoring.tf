@@ -21,6 +21,6 @@ resource "aws_iam_role_policy_attachment" "monitoring" {
   policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 }
 
-# The database's CloudWatch alarms are modules/monitoring's (its
-# alarm_definitions, given db_instance_identifier), with the environment's
+# The database's CloudWatch alarms are modules/monitoring's
+# (local.database_alarms, given db_instance_identifier), with the environment's
 # other alarms.
