@@ -794,7 +794,7 @@ def test_every_alarm_the_budget_and_backup_failures_go_to_the_environments_topic
     assert not any(a.startswith("module.platform.module.rds[0].aws_sns_topic") for a in values)
     alarms = alarms_of(values)
     expected = {
-        f'module.platform.module.rds[0].aws_cloudwatch_metric_alarm.this["{k}"]'
+        f'module.platform.module.monitoring.aws_cloudwatch_metric_alarm.this["postgres-{k}"]'
         for k in ("cpu", "free-storage", "connections")
     }
     if env == "prod":
@@ -903,8 +903,14 @@ def test_the_alb_alarms_watch_the_controllers_alb_found_by_its_tags(alerting):
 def test_no_alb_alarm_before_the_alb_exists_and_no_waf_alarm_without_waf(alerting, env):
     _, plans, _ = alerting
     values = planned(plans[env])
-    assert not any(
-        a.startswith("module.platform.module.monitoring.aws_cloudwatch_metric_alarm") for a in values
+    # The database's alarms (staging) are the only ones.
+    assert {a for a in alarms_of(values) if a.startswith("module.platform.module.monitoring.")} == (
+        {
+            f'module.platform.module.monitoring.aws_cloudwatch_metric_alarm.this["postgres-{k}"]'
+            for k in ("cpu", "free-storage", "connections")
+        }
+        if env == "staging"
+        else set()
     )
     assert not any(a.startswith("module.platform.module.monitoring.data.aws_lb") for a in values)
 

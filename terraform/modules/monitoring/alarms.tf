@@ -18,10 +18,37 @@ locals {
   alb_arn_suffix = var.alb_exists ? data.aws_lb.app[0].arn_suffix : null
   alb_dimensions = { LoadBalancer = local.alb_arn_suffix }
 
+  # The database's alarms (modules/rds), by metric: 3 x 5 minutes, long enough
+  # to ignore a migration or a vacuum spike, short enough to page before a full
+  # disk or connection exhaustion. No data (instance stopped or being replaced)
+  # shows as INSUFFICIENT_DATA, neither a false OK nor a false page.
+  database_alarms = {
+    cpu = {
+      metric_name = "CPUUtilization"
+      statistic   = "Average"
+      threshold   = 80 # percent
+      summary     = "average CPU above 80% for 15 minutes"
+    }
+    free-storage = {
+      metric_name = "FreeStorageSpace"
+      statistic   = "Minimum"
+      comparison  = "LessThanThreshold"
+      threshold   = 2147483648 # bytes: 2 GiB
+      summary     = "free storage below 2147483648 bytes for 15 minutes"
+    }
+    connections = {
+      metric_name = "DatabaseConnections"
+      statistic   = "Maximum"
+      threshold   = 80 # connections
+      summary     = "more than 80 connections for 15 minutes"
+    }
+  }
+
   # Every alarm, by its name after "<name>-": created when `create`, all alike
-  # (above the threshold, to the alerts topic and back). Each watches either one
-  # metric (namespace, metric_name, statistic or extended_statistic, period,
-  # dimensions) or metric queries (queries: an expression over metrics).
+  # (above the threshold unless `comparison` says otherwise, to the alerts topic
+  # and back). Each watches either one metric (namespace, metric_name, statistic
+  # or extended_statistic, period, dimensions) or metric queries (queries: an
+  # expression over metrics).
   alarm_definitions = {
     # 5xx from the pods as a share of all requests, so a quiet night with one error
     # does not page: below alb_5xx_min_requests requests in a period the ratio counts as 0.
@@ -110,7 +137,24 @@ locals {
     }
   }
 
-  alarms      = { for name, alarm in local.alarm_definitions : name => alarm if alarm.create }
+  # The database's, when the environment has one: "<name>-postgres-<metric>",
+  # after the instance ("<name>-postgres").
+  database_alarm_definitions = {
+    for metric, alarm in local.database_alarms : "postgres-${metric}" => merge(alarm, {
+      create              = true
+      description         = "${var.environment}: ${var.db_instance_identifier} ${alarm.summary}"
+      namespace           = "AWS/RDS"
+      period              = 300
+      evaluation_periods  = 3
+      datapoints_to_alarm = 3
+      treat_missing_data  = "missing"
+      dimensions          = { DBInstanceIdentifier = var.db_instance_identifier }
+    }) if var.db_instance_identifier != null
+  }
+
+  alarms = {
+    for name, alarm in merge(local.alarm_definitions, local.database_alarm_definitions) : name => alarm if alarm.create
+  }
   alarm_topic = [aws_sns_topic.alerts.arn]
 }
 
@@ -119,7 +163,7 @@ resource "aws_cloudwatch_metric_alarm" "this" {
 
   alarm_name          = "${var.name}-${each.key}"
   alarm_description   = each.value.description
-  comparison_operator = "GreaterThanThreshold"
+  comparison_operator = lookup(each.value, "comparison", "GreaterThanThreshold")
   threshold           = each.value.threshold
   evaluation_periods  = each.value.evaluation_periods
   datapoints_to_alarm = lookup(each.value, "datapoints_to_alarm", null)

@@ -90,3 +90,11 @@ variable "waf_blocked_requests_threshold" {
   description = "Alarm when the WAF blocks more than this many requests in 5 minutes."
   default     = 500
 }
+
+# --- Database alarms ------------------------------------------------------------------------
+
+variable "db_instance_identifier" {
+  type        = string
+  description = "Identifier of the environment's RDS instance (modules/rds output db_instance_identifier), alarmed on for CPU, free storage and connections; null: no database, no alarm."
+  default     = null
+}

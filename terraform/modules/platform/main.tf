@@ -148,7 +148,6 @@ module "rds" {
   backup_retention_days               = var.database.backup_retention_days
   performance_insights_retention_days = var.database.performance_insights_retention_days
   kms_key_arn                         = module.kms.key_arns["rds"]
-  alarm_topic_arn                     = module.monitoring.topic_arn
   log_retention_days                  = var.log_retention_days
 }
 
@@ -171,8 +170,8 @@ module "elasticache" {
   log_retention_days      = var.log_retention_days
 }
 
-# The environment's alerts topic, with the ALB, WAF and cost alarms; the RDS
-# alarms and AWS Backup notify the same topic.
+# The environment's alerts topic, with the ALB, WAF, database and cost alarms;
+# AWS Backup notifies the same topic.
 module "monitoring" {
   source = "../monitoring"
 
@@ -197,6 +196,25 @@ module "monitoring" {
 
   waf_web_acl_metric_name        = module.waf.web_acl_metric_name
   waf_blocked_requests_threshold = var.alerts.waf_blocked_requests_threshold
+
+  db_instance_identifier = one(module.rds[*].db_instance_identifier)
+}
+
+# The database's alarms were modules/rds's own; they are modules/monitoring's
+# alarm definitions now, named and wired as before.
+moved {
+  from = module.rds[0].aws_cloudwatch_metric_alarm.this["cpu"]
+  to   = module.monitoring.aws_cloudwatch_metric_alarm.this["postgres-cpu"]
+}
+
+moved {
+  from = module.rds[0].aws_cloudwatch_metric_alarm.this["free-storage"]
+  to   = module.monitoring.aws_cloudwatch_metric_alarm.this["postgres-free-storage"]
+}
+
+moved {
+  from = module.rds[0].aws_cloudwatch_metric_alarm.this["connections"]
+  to   = module.monitoring.aws_cloudwatch_metric_alarm.this["postgres-connections"]
 }
 
 # Daily AWS Backup snapshots of the database, on top of RDS's own automated

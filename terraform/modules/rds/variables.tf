@@ -65,8 +65,3 @@ variable "performance_insights_retention_days" {
     error_message = "performance_insights_retention_days must be 7, 31*n for n in 1..23, or 731."
   }
 }
-
-variable "alarm_topic_arn" {
-  type        = string
-  description = "SNS topic the alarms notify on ALARM and OK: the environment's alerts topic (modules/monitoring topic_arn)."
-}
