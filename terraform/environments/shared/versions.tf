@@ -18,7 +18,7 @@ provider "aws" {
 }
 
 # The region of the cross-region copies of the database backups (modules/backup;
-# nothing is created there unless backup_copy_enabled).
+# nothing is created there unless backup.copy_enabled).
 provider "aws" {
   alias  = "backup_copy"
   region = var.backup_copy_region

@@ -219,7 +219,7 @@ moved {
 
 # Daily AWS Backup snapshots of the database, on top of RDS's own automated
 # backups (point-in-time restore), copied to backup_copy_region when
-# backup_copy_enabled.
+# backup.copy_enabled.
 module "backup" {
   source = "../backup"
   count  = var.create_database ? 1 : 0

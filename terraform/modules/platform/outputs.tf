@@ -42,7 +42,7 @@ output "plan_role_arn" {
 }
 
 output "waf_web_acl_arn" {
-  description = "The WAF web ACL for the ALB (Helm ingress.wafAclArn); null without enable_waf."
+  description = "The WAF web ACL for the ALB (Helm ingress.wafAclArn); null without waf.enabled."
   value       = module.waf.web_acl_arn
 }
 
@@ -87,6 +87,6 @@ output "backup_vault_name" {
 }
 
 output "backup_copy_vault_arn" {
-  description = "Vault in backup_copy_region holding the copies of the database snapshots; null without backup_copy_enabled."
+  description = "Vault in backup_copy_region holding the copies of the database snapshots; null without backup.copy_enabled."
   value       = one(module.backup[*].copy_vault_arn)
 }

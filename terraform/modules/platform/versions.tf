@@ -3,7 +3,7 @@ terraform {
 
   required_providers {
     # aws.backup_copy: the region of the database backups' cross-region copies
-    # (nothing is created with it unless backup_copy_enabled).
+    # (nothing is created with it unless backup.copy_enabled).
     aws = { source = "hashicorp/aws", version = ">= 5.100, < 7.0", configuration_aliases = [aws.backup_copy] }
   }
 }

@@ -72,6 +72,8 @@ resource "aws_db_parameter_group" "this" {
 }
 
 resource "aws_db_instance" "this" {
+  #checkov:skip=CKV_AWS_157:Multi-AZ is the environment's database.multi_az: prod runs a standby, staging a single instance (a cost choice for an environment without real users).
+  #checkov:skip=CKV_AWS_293:Deletion protection is the environment's database.deletion_protection: on in prod; off in staging so the environment can be torn down.
   identifier = local.identifier
 
   engine                      = "postgres"
