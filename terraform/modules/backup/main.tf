@@ -113,28 +113,40 @@ resource "aws_backup_plan" "this" {
 
 # --- The role AWS Backup works with ---------------------------------------------------------------
 
+# The role and its policy attachments are aws_iam_role.service[0] and
+# aws_iam_role_policy_attachment.service (service_role_trust.tf).
 locals {
-  service_role = { sid = "AwsBackup", service = "backup.amazonaws.com", source_arn = null }
+  service_role = {
+    enabled          = true
+    name             = "${var.name}-backup"
+    description      = "AWS Backup snapshots, copies and restores of ${var.name}"
+    sid              = "AwsBackup"
+    service          = "backup.amazonaws.com"
+    source_arn       = null
+    managed_policies = ["AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores"]
+  }
 }
 
-resource "aws_iam_role" "backup" {
-  name               = "${var.name}-backup"
-  description        = "AWS Backup snapshots, copies and restores of ${var.name}"
-  assume_role_policy = data.aws_iam_policy_document.service_role_trust.json
-
-  tags = merge(var.tags, { Name = "${var.name}-backup" })
+# Where the role and its attachments were this module's own; keep while any
+# state may still have the old addresses.
+moved {
+  from = aws_iam_role.backup
+  to   = aws_iam_role.service[0]
 }
 
-resource "aws_iam_role_policy_attachment" "backup" {
-  for_each = toset(["AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores"])
+moved {
+  from = aws_iam_role_policy_attachment.backup["AWSBackupServiceRolePolicyForBackup"]
+  to   = aws_iam_role_policy_attachment.service["AWSBackupServiceRolePolicyForBackup"]
+}
 
-  role       = aws_iam_role.backup.name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/${each.key}"
+moved {
+  from = aws_iam_role_policy_attachment.backup["AWSBackupServiceRolePolicyForRestores"]
+  to   = aws_iam_role_policy_attachment.service["AWSBackupServiceRolePolicyForRestores"]
 }
 
 resource "aws_backup_selection" "this" {
   name         = "${var.name}-resources"
   plan_id      = aws_backup_plan.this.id
-  iam_role_arn = aws_iam_role.backup.arn
+  iam_role_arn = aws_iam_role.service[0].arn
   resources    = var.resource_arns
 }

@@ -126,7 +126,7 @@ resource "aws_db_instance" "this" {
   performance_insights_retention_period = var.performance_insights_retention_days
 
   monitoring_interval = local.monitoring_interval
-  monitoring_role_arn = local.monitoring_interval > 0 ? aws_iam_role.monitoring[0].arn : null
+  monitoring_role_arn = one(aws_iam_role.service[*].arn)
 
   enabled_cloudwatch_logs_exports = local.log_types
 
@@ -137,7 +137,7 @@ resource "aws_db_instance" "this" {
 
   depends_on = [
     aws_cloudwatch_log_group.this,
-    aws_iam_role_policy_attachment.monitoring,
+    aws_iam_role_policy_attachment.service,
   ]
 }
 

@@ -8,20 +8,17 @@ resource "aws_cloudwatch_log_group" "flow_logs" {
 }
 
 # Only flow logs of this account and region may use the role.
+# The role itself is aws_iam_role.service[0] (service_role_trust.tf).
 locals {
   service_role = {
-    sid        = "VpcFlowLogsAssume"
-    service    = "vpc-flow-logs.amazonaws.com"
-    source_arn = "arn:${local.partition}:ec2:${local.region}:${local.account_id}:vpc-flow-log/*"
+    enabled          = true
+    name             = "${var.name}-vpc-flow-logs"
+    description      = "Lets VPC Flow Logs of ${var.name} write to its CloudWatch log group."
+    sid              = "VpcFlowLogsAssume"
+    service          = "vpc-flow-logs.amazonaws.com"
+    source_arn       = "arn:${local.partition}:ec2:${local.region}:${local.account_id}:vpc-flow-log/*"
+    managed_policies = []
   }
-}
-
-resource "aws_iam_role" "flow_logs" {
-  name               = "${var.name}-vpc-flow-logs"
-  description        = "Lets VPC Flow Logs of ${var.name} write to its CloudWatch log group."
-  assume_role_policy = data.aws_iam_policy_document.service_role_trust.json
-
-  tags = merge(var.tags, { Name = "${var.name}-vpc-flow-logs" })
 }
 
 data "aws_iam_policy_document" "flow_logs" {
@@ -51,7 +48,7 @@ data "aws_iam_policy_document" "flow_logs" {
 
 resource "aws_iam_role_policy" "flow_logs" {
   name   = "write-flow-log-group"
-  role   = aws_iam_role.flow_logs.id
+  role   = aws_iam_role.service[0].id
   policy = data.aws_iam_policy_document.flow_logs.json
 }
 
@@ -60,7 +57,7 @@ resource "aws_flow_log" "this" {
   traffic_type             = "ALL"
   log_destination_type     = "cloud-watch-logs"
   log_destination          = aws_cloudwatch_log_group.flow_logs.arn
-  iam_role_arn             = aws_iam_role.flow_logs.arn
+  iam_role_arn             = aws_iam_role.service[0].arn
   max_aggregation_interval = var.flow_log_max_aggregation_interval
 
   tags = merge(var.tags, { Name = "${var.name}-vpc" })

@@ -288,3 +288,10 @@ moved {
   from = aws_route_table_association.database[2]
   to   = aws_route_table_association.this["database-2"]
 }
+
+# The flow logs' role: declared once for the service roles of all modules
+# (service_role_trust.tf).
+moved {
+  from = aws_iam_role.flow_logs
+  to   = aws_iam_role.service[0]
+}
