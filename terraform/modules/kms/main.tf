@@ -49,7 +49,7 @@ locals {
       },
     ]
     # Encrypted the RDS alarm topic before modules/monitoring took it over (with
-    # its own key); kept for SNS topics of RDS events. Services publishing to an
+    # the alerts key below); kept for SNS topics of RDS events. Services publishing to an
     # encrypted SNS topic need Decrypt/GenerateDataKey, limited to SNS topics of
     # this account through the encryption context SNS always sets.
     rds = [
