@@ -786,10 +786,10 @@ def test_every_alarm_the_budget_and_backup_failures_go_to_the_environments_topic
     values = planned(plans[env])
     topic = topic_of(values)
     assert topic == f"arn:aws:sns:ap-south-1:123456789012:flask-auth-{env}-postgres-alarms"
-    # The topic is the monitoring module's, encrypted with its key; RDS has none of its own.
+    # The topic is the monitoring module's, encrypted with modules/kms's alerts key; RDS has none of its own.
     assert (
         values["module.platform.module.monitoring.aws_sns_topic.alerts"]["kms_master_key_id"]
-        == (values["module.platform.module.monitoring.aws_kms_key.alerts"]["arn"])
+        == (values['module.platform.module.kms.aws_kms_key.this["alerts"]']["arn"])
     )
     assert not any(a.startswith("module.platform.module.rds[0].aws_sns_topic") for a in values)
     alarms = alarms_of(values)
@@ -919,6 +919,8 @@ def test_backups_staging_daily_for_a_week_prod_35_days_copied_to_singapore_dev_n
     _, plans, _ = alerting
     dev = planned(plans["dev"])
     assert not any(a.startswith("module.platform.module.backup[0].") for a in dev)
+    # Nor the vault's key, which modules/kms creates only with the backups.
+    assert 'module.platform.module.kms.aws_kms_key.this["backup"]' not in dev
     assert "aws_backup" not in code(TF / "environments" / "dev")
 
     for env, retention in (("staging", 7), ("prod", 35)):
@@ -929,7 +931,7 @@ def test_backups_staging_daily_for_a_week_prod_35_days_copied_to_singapore_dev_n
         assert rule["lifecycle"][0]["delete_after"] == retention
         vault = values["module.platform.module.backup[0].aws_backup_vault.this"]
         assert vault["name"] == f"flask-auth-{env}"
-        assert "module.platform.module.backup[0].aws_kms_key.vault" in values
+        assert 'module.platform.module.kms.aws_kms_key.this["backup"]' in values
         # The selection is the database (its ARN is only known after apply: read the wiring).
         platform = plans[env]["configuration"]["root_module"]["module_calls"]["platform"]["module"]
         selection = platform["module_calls"]["backup"]["expressions"]

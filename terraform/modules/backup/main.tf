@@ -4,25 +4,11 @@ data "aws_region" "copy" {
 
 # --- Keys ------------------------------------------------------------------------------------
 
-# Account-owned keys (key_policy.tf); AWS Backup uses them through grants it
-# creates with the backup role's and the operator's IAM permissions, so no
-# service statement.
-resource "aws_kms_key" "vault" {
-  description             = "${var.name} AWS Backup vault"
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.key_owner.json
-
-  tags = merge(var.tags, { Name = "${var.name}-backup" })
-}
-
-resource "aws_kms_alias" "vault" {
-  name          = "alias/${var.name}-backup"
-  target_key_id = aws_kms_key.vault.key_id
-}
-
-# A copied RDS snapshot is re-encrypted with the destination vault's key, which
-# must live in the destination region.
+# The vault's key is modules/kms's (var.kms_key_arn). A copied RDS snapshot is
+# re-encrypted with the destination vault's key, which must live in the
+# destination region: an account-owned key (key_policy.tf) that AWS Backup uses
+# through grants it creates with the backup role's and the operator's IAM
+# permissions, so no service statement.
 resource "aws_kms_key" "copy" {
   count    = var.copy_enabled ? 1 : 0
   provider = aws.copy
@@ -47,7 +33,7 @@ resource "aws_kms_alias" "copy" {
 
 resource "aws_backup_vault" "this" {
   name        = var.name
-  kms_key_arn = aws_kms_key.vault.arn
+  kms_key_arn = var.kms_key_arn
 
   tags = merge(var.tags, { Name = var.name })
 }

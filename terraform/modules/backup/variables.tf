@@ -8,6 +8,11 @@ variable "alert_topic_arn" {
   description = "SNS topic told about failed backup, copy and restore jobs (modules/monitoring topic_arn)."
 }
 
+variable "kms_key_arn" {
+  type        = string
+  description = "KMS key of the vault in the backups' region (modules/kms key_arns[\"backup\"])."
+}
+
 # ap-south-1 is UTC+05:30: 22:30 UTC is 04:00 IST, after the RDS backup window
 # (19:30-20:30 UTC) and its Sunday maintenance window (21:00-22:00 UTC).
 variable "schedule" {

@@ -4,13 +4,19 @@
 ################################################################################
 
 locals {
-  kms_keys = {
+  base_keys = {
     eks         = "EKS Kubernetes secrets envelope encryption and node EBS volumes"
     rds         = "RDS storage, Performance Insights, the master-user secret and RDS alarm topics"
     logs        = "CloudWatch Logs log groups"
     ecr         = "ECR repositories"
     elasticache = "ElastiCache at-rest encryption and its Secrets Manager secret"
+    # modules/monitoring's topic.
+    alerts = "alerts SNS topic (CloudWatch alarms, Budgets, AWS Backup)"
   }
+
+  # modules/backup's vault in the backups' region (its cross-region copy key
+  # lives with the copy provider in modules/backup), only where there are backups.
+  kms_keys = merge(local.base_keys, var.create_backup_key ? { backup = "AWS Backup vault" } : {})
 
   # Referencing the created role (when we create it) orders the eks key after it.
   autoscaling_service_linked_role_arn = (
@@ -43,7 +49,7 @@ locals {
       },
     ]
     # Encrypted the RDS alarm topic before modules/monitoring took it over (with
-    # its own key); kept for SNS topics of RDS events. Services publishing to an
+    # the alerts key below); kept for SNS topics of RDS events. Services publishing to an
     # encrypted SNS topic need Decrypt/GenerateDataKey, limited to SNS topics of
     # this account through the encryption context SNS always sets.
     rds = [
@@ -65,6 +71,20 @@ locals {
         conditions = [{ test = "ArnLike", variable = "kms:EncryptionContext:aws:logs:arn", values = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"] }]
       },
     ]
+    # The services publishing to modules/monitoring's alerts topic, of this
+    # account only (confused-deputy guard), get what publishing to an encrypted
+    # topic takes on its key; the topic's policy lets the same services Publish.
+    alerts = [
+      {
+        sid        = "AllowServicesToPublishToTheAlertsTopic"
+        actions    = ["kms:Decrypt", "kms:GenerateDataKey*"]
+        principals = { type = "Service", identifiers = var.alerts_publishing_services }
+        conditions = [{ test = "StringEquals", variable = "aws:SourceAccount", values = [local.account_id] }]
+      },
+    ]
+    # AWS Backup uses the vault key through grants it creates with the backup
+    # role's and the operator's IAM permissions.
+    backup      = []
     ecr         = []
     elasticache = []
   }

@@ -1,68 +1,19 @@
 locals {
   topic_name = coalesce(var.topic_name, "${var.name}-alerts")
-  # Built from its name: the key's policy below grants on the topic, and the
-  # topic is encrypted with that key.
+  # Built from its name, as the publishers' statement of the topic policy has
+  # always named it.
   topic_arn = "arn:${local.partition}:sns:${local.region}:${local.account_id}:${local.topic_name}"
 }
 
 # --- The environment's alerts topic -------------------------------------------
 
-# The AWS services that publish to the topic (CloudWatch alarms, Budgets
-# notifications and AWS Backup vault events), of this account only
-# (confused-deputy guard), get what publishing to an encrypted topic takes:
-# GenerateDataKey* and Decrypt on its key, Publish on the topic.
-data "aws_iam_policy_document" "publishers" {
-  #checkov:skip=CKV_AWS_111:Key policy: the only statement on top of the base (key_policy.tf) lets the publishing services of this account use the key, Resource "*" means this key.
-  #checkov:skip=CKV_AWS_356:Key policy: "*" is the only valid resource in a KMS key policy and means this key.
-  for_each = {
-    kms   = { sid = "AllowServicesToPublishToTheAlertsTopic", actions = ["kms:Decrypt", "kms:GenerateDataKey*"], resources = ["*"] }
-    topic = { sid = "AwsServicesOfThisAccountPublish", actions = ["sns:Publish"], resources = [local.topic_arn] }
-  }
-
-  statement {
-    sid       = each.value.sid
-    actions   = each.value.actions
-    resources = each.value.resources
-
-    principals {
-      type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com", "backup.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
-# Its own key: the publishing services above must be named in the key policy
-# (an SNS topic encrypted with the AWS-managed aws/sns key cannot receive from them).
-data "aws_iam_policy_document" "kms" {
-  source_policy_documents = [
-    data.aws_iam_policy_document.key_owner.json,
-    data.aws_iam_policy_document.publishers["kms"].json,
-  ]
-}
-
-resource "aws_kms_key" "alerts" {
-  description             = "${var.name} alerts SNS topic (CloudWatch alarms, Budgets, AWS Backup)"
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.kms.json
-
-  tags = merge(var.tags, { Name = "${var.name}-alerts" })
-}
-
-resource "aws_kms_alias" "alerts" {
-  name          = "alias/${var.name}-alerts"
-  target_key_id = aws_kms_key.alerts.key_id
-}
-
+# Encrypted with modules/kms's alerts key: its policy lets the publishing
+# services (var.publishing_services) use it, as publishing to an encrypted topic
+# takes (an SNS topic encrypted with the AWS-managed aws/sns key cannot receive
+# from them).
 resource "aws_sns_topic" "alerts" {
   name              = local.topic_name
-  kms_master_key_id = aws_kms_key.alerts.arn
+  kms_master_key_id = var.kms_key_arn
 
   tags = merge(var.tags, { Name = local.topic_name })
 }
@@ -89,8 +40,25 @@ data "aws_iam_policy_document" "topic" {
     }
   }
 
-  # Then the publishing services (appended after the statement above).
-  override_policy_documents = [data.aws_iam_policy_document.publishers["topic"].json]
+  # The AWS services that publish to the topic (CloudWatch alarms, Budgets
+  # notifications and AWS Backup vault events), of this account only
+  # (confused-deputy guard).
+  statement {
+    sid       = "AwsServicesOfThisAccountPublish"
+    actions   = ["sns:Publish"]
+    resources = [local.topic_arn]
+
+    principals {
+      type        = "Service"
+      identifiers = var.publishing_services
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
 }
 
 resource "aws_sns_topic_policy" "alerts" {

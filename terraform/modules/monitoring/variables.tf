@@ -98,3 +98,15 @@ variable "db_instance_identifier" {
   description = "Identifier of the environment's RDS instance (modules/rds output db_instance_identifier), alarmed on for CPU, free storage and connections; null: no database, no alarm."
   default     = null
 }
+
+# --- The topic's encryption --------------------------------------------------------------
+
+variable "kms_key_arn" {
+  type        = string
+  description = "KMS key that encrypts the alerts topic (modules/kms key_arns[\"alerts\"]); its policy must let publishing_services use it."
+}
+
+variable "publishing_services" {
+  type        = list(string)
+  description = "Service principals of this account allowed to publish to the topic (CloudWatch alarms, Budgets, AWS Backup); the same list as the alerts key's policy."
+}

@@ -7,6 +7,11 @@
 locals {
   # The Redis URL secret of modules/elasticache, which a pull-request plan refreshes.
   redis_url_secret_name = "${var.name}/redis/ratelimit-storage-uri"
+
+  # The AWS services that publish to the alerts topic: CloudWatch alarms and the
+  # budget (modules/monitoring), the backup vault's events (modules/backup).
+  # The topic's policy and its key's policy name them.
+  alerts_publishing_services = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com", "backup.amazonaws.com"]
 }
 
 # The state is encrypted with setup-backend.sh's key: the deploy role reads the
@@ -15,12 +20,39 @@ data "aws_kms_alias" "state" {
   name = var.state_kms_key_alias
 }
 
+# The environment's keys, the alerts topic's and the backup vault's included.
 module "kms" {
   source = "../kms"
 
   name        = var.name
   environment = var.environment
   tags        = var.tags
+
+  alerts_publishing_services = local.alerts_publishing_services
+  # The vault's key exists where the vault does (module.backup).
+  create_backup_key = var.create_database
+}
+
+# The alerts topic's key was modules/monitoring's and the backup vault's
+# modules/backup's; both are modules/kms's keys now, with the same policies.
+moved {
+  from = module.monitoring.aws_kms_key.alerts
+  to   = module.kms.aws_kms_key.this["alerts"]
+}
+
+moved {
+  from = module.monitoring.aws_kms_alias.alerts
+  to   = module.kms.aws_kms_alias.this["alerts"]
+}
+
+moved {
+  from = module.backup[0].aws_kms_key.vault
+  to   = module.kms.aws_kms_key.this["backup"]
+}
+
+moved {
+  from = module.backup[0].aws_kms_alias.vault
+  to   = module.kms.aws_kms_alias.this["backup"]
 }
 
 module "github_oidc" {
@@ -182,7 +214,9 @@ module "monitoring" {
   # An environment with a database keeps the topic the RDS module created
   # before this module existed (moved blocks in the roots): a rename would
   # replace it and drop its confirmed e-mail subscriptions.
-  topic_name = var.create_database ? "${var.name}-postgres-alarms" : null
+  topic_name          = var.create_database ? "${var.name}-postgres-alarms" : null
+  kms_key_arn         = module.kms.key_arns["alerts"]
+  publishing_services = local.alerts_publishing_services
 
   alert_email_addresses = var.alerts.email_addresses
   monthly_budget_usd    = var.alerts.monthly_budget_usd
@@ -234,6 +268,7 @@ module "backup" {
   }
 
   resource_arns       = [module.rds[0].db_instance_arn]
+  kms_key_arn         = module.kms.key_arns["backup"]
   alert_topic_arn     = module.monitoring.topic_arn
   retention_days      = var.backup.retention_days
   copy_enabled        = var.backup.copy_enabled

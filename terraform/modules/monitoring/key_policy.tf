@@ -1,1 +1,0 @@
-../../shared/key_policy.tf
