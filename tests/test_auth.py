@@ -13,7 +13,7 @@ from werkzeug.security import generate_password_hash
 from app.extensions import db
 from app.models import LoginEvent, TrustedDevice, User, UserSession, utcnow
 from app.security import hash_password, verify_password
-from tests.support.auth import AuthActions
+from tests.support.auth import AuthActions, signed_in
 from tests.support.database import count_rows
 from tests.support.passwords import PASSWORD, WRONG_PASSWORD
 
@@ -56,12 +56,6 @@ def set_user(app, username="alice", **values):
     with app.app_context():
         db.session.execute(update(User).where(User.username == username).values(**values))
         db.session.commit()
-
-
-def signed_in(client) -> bool:
-    response = client.get("/dashboard")
-    assert response.status_code in (200, 302)
-    return response.status_code == 200
 
 
 def without_csrf(html: str) -> str:

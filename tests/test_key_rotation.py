@@ -17,7 +17,7 @@ from app.extensions import db
 from app.mfa import crypto
 from app.models import User
 from app.security import hash_password
-from tests.support.auth import AuthActions
+from tests.support.auth import copy_cookies, signed_in, signed_in_client
 from tests.support.passwords import PASSWORD
 
 OLD_KEY, NEW_KEY, OTHER_KEY = "o" * 40, "n" * 40, "x" * 40
@@ -35,25 +35,10 @@ def before(make_app):
     return app
 
 
-def signed_in_browser(app, remember: bool):
-    client = app.test_client()
-    response = AuthActions(client).login(login="alice", password=PASSWORD, remember=remember)
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return client
-
-
-def moved_to(after, browser, names):
-    """The same browser (the cookies named) talking to the rotated app."""
-    client = after.test_client()
-    for name in names:
-        cookie = browser.get_cookie(name)
-        assert cookie is not None, name
-        client.set_cookie(name, cookie.value)
-    return client
-
-
-def signed_in(client) -> bool:
-    return client.get("/dashboard").status_code == 200
+def moved_to(after, browser, name: str):
+    """The same browser, holding only the named cookie, talking to the rotated app."""
+    assert browser.get_cookie(name) is not None, name
+    return copy_cookies(after, browser, [name])
 
 
 def rotated(make_app, *fallbacks: str):
@@ -62,22 +47,22 @@ def rotated(make_app, *fallbacks: str):
 
 @pytest.mark.parametrize("fallbacks, kept", [((OTHER_KEY, OLD_KEY), True), ((OTHER_KEY,), False)])
 def test_a_signed_in_browser_stays_signed_in(before, make_app, fallbacks, kept):
-    browser = signed_in_browser(before, remember=False)
+    browser = signed_in_client(before)
     after = rotated(make_app, *fallbacks)
-    assert signed_in(moved_to(after, browser, [before.config["SESSION_COOKIE_NAME"]])) is kept
+    assert signed_in(moved_to(after, browser, before.config["SESSION_COOKIE_NAME"])) is kept
 
 
 @pytest.mark.parametrize("fallbacks, kept", [((OLD_KEY,), True), ((), False)])
 def test_a_remembered_browser_with_only_its_remember_cookie_stays_signed_in(
     before, make_app, fallbacks, kept
 ):
-    browser = signed_in_browser(before, remember=True)
+    browser = signed_in_client(before, remember=True)
     after = rotated(make_app, *fallbacks)
-    client = moved_to(after, browser, [before.config["REMEMBER_COOKIE_NAME"]])
+    client = moved_to(after, browser, before.config["REMEMBER_COOKIE_NAME"])
     assert client.get_cookie(after.config["SESSION_COOKIE_NAME"]) is None  # the session cookie is gone
     assert signed_in(client) is kept
     if kept:  # and its new session cookie is signed with the new key: the old app refuses it
-        assert signed_in(moved_to(before, client, [after.config["SESSION_COOKIE_NAME"]])) is False
+        assert signed_in(moved_to(before, client, after.config["SESSION_COOKIE_NAME"])) is False
 
 
 @pytest.mark.parametrize("fallbacks, kept", [((OLD_KEY,), True), ((), False)])
@@ -109,7 +94,7 @@ def test_what_is_signed_after_the_rotation_uses_the_new_key(before, make_app):
 
 @pytest.mark.parametrize("fallbacks, kept", [((OLD_KEY,), True), ((), False)])
 def test_a_known_device_stays_known(before, make_app, fallbacks, kept):
-    browser = signed_in_browser(before, remember=False)
+    browser = signed_in_client(before)
     name = before.config["DEVICE_COOKIE_NAME"]
     cookie = browser.get_cookie(name)
     assert cookie is not None

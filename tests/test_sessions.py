@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from app.extensions import db
 from app.models import LoginEvent, User, UserSession, utcnow
 from app.security import hash_password
-from tests.support.auth import AuthActions, csrf_token
+from tests.support.auth import AuthActions, copy_cookies, csrf_token, signed_in, signed_in_client
 from tests.support.database import count_rows
 from tests.support.passwords import NEW_PASSWORD, PASSWORD, WRONG_PASSWORD
 
@@ -32,22 +32,6 @@ def create_user(app, username="alice", email=None, password=PASSWORD):
         return user.id
 
 
-def signed_in_client(app, username="alice", password=PASSWORD, remember=False):
-    """A new browser signed in as username."""
-    client = app.test_client()
-    response = AuthActions(client).login(login=username, password=password, remember=remember)
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return client
-
-
-def signed_in(client) -> bool:
-    response = client.get("/dashboard")
-    assert response.status_code in (200, 302)
-    if response.status_code == 302:
-        assert response.headers["Location"].startswith("/auth/login")
-    return response.status_code == 200
-
-
 def session_data(app, client) -> dict:
     """The decoded Flask session cookie of client (empty when there is none)."""
     cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
@@ -60,17 +44,6 @@ def session_id_of(app, client) -> str:
     """The UserSession id (digest of the cookie's token) of a signed-in client."""
     token = session_data(app, client)["_user_id"]
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def copy_cookies(app, source, names=None):
-    """A new browser holding copies of source's cookies (all, or only those named)."""
-    target = app.test_client()
-    names = names or [app.config["SESSION_COOKIE_NAME"], app.config["REMEMBER_COOKIE_NAME"]]
-    for name in names:
-        cookie = source.get_cookie(name)
-        if cookie is not None:
-            target.set_cookie(name, cookie.value)
-    return target
 
 
 def session_rows(app, *where) -> list[UserSession]:

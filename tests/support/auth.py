@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from tests.support.passwords import PASSWORD
 
 if TYPE_CHECKING:
+    from flask import Flask
     from flask.testing import FlaskClient
 
 # The hidden csrf_token input of a form, whatever the order of its attributes.
@@ -66,3 +67,31 @@ class AuthActions:
 
     def logout(self, **kwargs):
         return self.client.post("/auth/logout", data={"csrf_token": self.token("/dashboard")}, **kwargs)
+
+
+def signed_in(client: FlaskClient) -> bool:
+    """Whether the client's cookies open the dashboard (else the sign-in page is where it goes)."""
+    response = client.get("/dashboard")
+    assert response.status_code in (200, 302)
+    if response.status_code == 302:
+        assert response.headers["Location"].startswith("/auth/login")
+    return response.status_code == 200
+
+
+def signed_in_client(app: Flask, username: str = "alice", password: str = PASSWORD, remember: bool = False):
+    """A new browser signed in as username."""
+    client = app.test_client()
+    response = AuthActions(client).login(login=username, password=password, remember=remember)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+def copy_cookies(app: Flask, source: FlaskClient, names: list[str] | None = None) -> FlaskClient:
+    """A new browser of app holding copies of source's cookies (all, or only those named)."""
+    target = app.test_client()
+    names = names or [app.config["SESSION_COOKIE_NAME"], app.config["REMEMBER_COOKIE_NAME"]]
+    for name in names:
+        cookie = source.get_cookie(name)
+        if cookie is not None:
+            target.set_cookie(name, cookie.value)
+    return target
