@@ -1,8 +1,5 @@
 locals {
   topic_name = coalesce(var.topic_name, "${var.name}-alerts")
-  # Built from its name, as the publishers' statement of the topic policy has
-  # always named it.
-  topic_arn = "arn:${local.partition}:sns:${local.region}:${local.account_id}:${local.topic_name}"
 }
 
 # --- The environment's alerts topic -------------------------------------------
@@ -46,7 +43,7 @@ data "aws_iam_policy_document" "topic" {
   statement {
     sid       = "AwsServicesOfThisAccountPublish"
     actions   = ["sns:Publish"]
-    resources = [local.topic_arn]
+    resources = [aws_sns_topic.alerts.arn]
 
     principals {
       type        = "Service"
