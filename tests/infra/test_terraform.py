@@ -681,6 +681,8 @@ def test_plan_against_the_emulator(account, env):
         database = values["module.platform.module.rds[0].aws_db_instance.this"]
         assert database["multi_az"] is (env.name == "prod")
         assert database["storage_encrypted"] is True
+        # The major only, with AWS's minor upgrades: a pinned minor would be planned back after one.
+        assert database["engine_version"] == "16" and database["auto_minor_version_upgrade"] is True
         redis = values["module.platform.module.elasticache[0].aws_elasticache_replication_group.this"]
         assert redis["transit_encryption_enabled"] is True
         assert redis["automatic_failover_enabled"] is (env.name == "prod")

@@ -171,7 +171,6 @@ module "rds" {
   subnet_ids                 = module.vpc.database_subnet_ids
   allowed_security_group_ids = [module.eks.node_security_group_id]
 
-  engine_version                      = "16" # the major only: AWS applies minor upgrades, and a plan never reverts one
   instance_class                      = var.database.instance_class
   allocated_storage                   = var.database.allocated_storage
   max_allocated_storage               = var.database.max_allocated_storage

@@ -1,7 +1,7 @@
 variable "engine_version" {
   type        = string
-  description = "PostgreSQL 16 version. With auto minor upgrades on, \"16\" avoids a plan that tries to move back after AWS upgrades the minor version."
-  default     = "16.6"
+  description = "PostgreSQL version: the major only (\"16\"), so that AWS applies minor upgrades (auto_minor_version_upgrade) and no later plan tries to move the instance back; a pinned minor (\"16.6\") needs raising after each upgrade."
+  default     = "16"
 }
 
 variable "instance_class" {
