@@ -34,13 +34,11 @@ variable "retention_days" {
 variable "copy_enabled" {
   type        = bool
   description = "Copy every recovery point to a vault in the aws.copy provider's region."
-  default     = false
 }
 
 variable "copy_retention_days" {
   type        = number
   description = "Days the cross-region copies are kept."
-  default     = 30
 
   validation {
     condition     = var.copy_retention_days >= 1 && floor(var.copy_retention_days) == var.copy_retention_days

@@ -6,7 +6,6 @@ variable "kms_key_arn" {
 variable "keep_tagged_images" {
   type        = number
   description = "How many tagged images to keep: the newest N are kept, older ones expire. Keep enough for rollbacks."
-  default     = 30
 }
 
 variable "untagged_expiry_days" {

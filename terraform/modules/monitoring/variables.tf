@@ -7,7 +7,6 @@ variable "topic_name" {
 variable "alert_email_addresses" {
   type        = list(string)
   description = "E-mail addresses subscribed to the alerts topic and named on the budget notifications (each must confirm the SNS subscription)."
-  default     = []
 }
 
 # --- Budget ----------------------------------------------------------------------------
@@ -56,7 +55,6 @@ variable "alb_ingress_group" {
 variable "alb_5xx_threshold_percent" {
   type        = number
   description = "Alarm when more than this percentage of the ALB's requests get a 5xx from the pods (3 of 5 one-minute periods)."
-  default     = 5
 }
 
 variable "alb_5xx_min_requests" {
@@ -68,7 +66,6 @@ variable "alb_5xx_min_requests" {
 variable "alb_p99_latency_threshold_seconds" {
   type        = number
   description = "Alarm when the p99 of TargetResponseTime stays above this many seconds (3 of 5 five-minute periods)."
-  default     = 1.5
 }
 
 variable "alb_unhealthy_hosts_threshold" {
@@ -88,7 +85,6 @@ variable "waf_web_acl_metric_name" {
 variable "waf_blocked_requests_threshold" {
   type        = number
   description = "Alarm when the WAF blocks more than this many requests in 5 minutes."
-  default     = 500
 }
 
 # --- Database alarms ------------------------------------------------------------------------

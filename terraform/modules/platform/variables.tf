@@ -64,16 +64,6 @@ variable "nodes_in_one_zone" {
   description = "Put the nodes in the first private subnet only (dev: the pod, its node and its EBS volume share a zone)."
 }
 
-variable "log_retention_days" {
-  type        = number
-  description = "Retention of every CloudWatch log group of the environment (flow logs, EKS, WAF, RDS, Redis, app)."
-
-  validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
-    error_message = "log_retention_days must be a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
-  }
-}
-
 variable "github" {
   type = object({
     repository            = string

@@ -17,7 +17,6 @@ variable "instance_class" {
 variable "allocated_storage" {
   type        = number
   description = "Initial gp3 storage in GiB (20..65536)."
-  default     = 20
 
   validation {
     condition     = var.allocated_storage >= 20 && var.allocated_storage <= 65536 && floor(var.allocated_storage) == var.allocated_storage
@@ -28,7 +27,6 @@ variable "allocated_storage" {
 variable "max_allocated_storage" {
   type        = number
   description = "Upper limit in GiB for storage autoscaling; 0 turns autoscaling off."
-  default     = 100
 
   validation {
     condition     = var.max_allocated_storage == 0 || (var.max_allocated_storage > var.allocated_storage && var.max_allocated_storage <= 65536)

@@ -1,13 +1,11 @@
 variable "enable_waf" {
   type        = bool
   description = "Create the WAFv2 web ACL (and its logging) for the ALB."
-  default     = true
 }
 
 variable "waf_rate_limit" {
   type        = number
   description = "Requests allowed per client IP in a 5-minute window before the WAF blocks it."
-  default     = 1000
 }
 
 variable "log_kms_key_arn" {
