@@ -688,6 +688,24 @@ def test_plan_against_the_emulator(account, env):
         assert redis["automatic_failover_enabled"] is (env.name == "prod")
 
 
+@pytest.mark.parametrize(
+    ("env_name", "name", "refusal"),
+    [
+        ("dev", "flask-auth-", "not ending with a hyphen"),
+        ("dev", "flask--auth", 'without "--"'),
+        ("dev", "Flask-auth", "lower-case letters"),
+        # 35 characters: <name>-redis would be 41, over ElastiCache's 40.
+        ("staging", "flask-auth-staging-" + "x" * 16, "With create_cache, name must be at most 34"),
+    ],
+)
+def test_a_name_the_identifiers_cannot_take_is_refused_by_the_plan(account, env_name, name, refusal):
+    _, dirs, _ = account
+    plan = ("plan", "-input=false", "-lock=false", f"-var=name={name}")
+    result = terraform(dirs[env_name], *plan, check=False)
+    assert result.returncode != 0
+    assert refusal in " ".join(result.stderr.split()), result.stderr[-3000:]
+
+
 # -- alerts, budgets and backups, planned against moto ---------------------------------------
 
 # Each environment's topic (and prod's copy vault) applied first, so their ARNs are known

@@ -2,39 +2,9 @@
 # the roots pass their terraform.tfvars straight through (the groups untyped),
 # so the types and the defaults of every value a person enters are here, once,
 # and so are its checks, but for the database's and the cache's: modules/rds and
-# modules/elasticache check those, the only modules that take them.
-
-variable "environment" {
-  type        = string
-  description = "Which environment this root is: dev, staging or prod (also the GitHub environment whose jobs may assume the deploy role)."
-
-  validation {
-    condition     = contains(["dev", "staging", "prod"], var.environment)
-    error_message = "environment must be dev, staging or prod."
-  }
-}
-
-variable "name" {
-  type        = string
-  description = "Prefix of every resource name: the cluster, the repository, the keys, the database and the Redis."
-
-  validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,38}$", var.name))
-    error_message = "name must be 2-39 lower-case letters, digits or hyphens, starting with a letter."
-  }
-
-  # The RDS identifier (<name>-postgres) and the Redis replication group id (<name>-redis).
-  validation {
-    condition     = !endswith(var.name, "-") && !strcontains(var.name, "--") && (length(var.name) <= 34 || !var.create_cache)
-    error_message = "name must not end with a hyphen or contain \"--\", and with create_cache be at most 34 characters (RDS and ElastiCache identifier rules)."
-  }
-}
-
-variable "tags" {
-  type        = map(string)
-  description = "Tags of every taggable resource of the environment (each module adds a Name)."
-  default     = {}
-}
+# modules/elasticache check those, the only modules that take them. name,
+# environment, tags (inputs.tf) and log_retention_days (log_inputs.tf) are the
+# ones every module takes, declared in the files they all link.
 
 variable "vpc_cidr" {
   type        = string
@@ -195,6 +165,12 @@ variable "database" {
 variable "create_cache" {
   type        = bool
   description = "Create the ElastiCache Redis of the rate-limit counters (false in dev: counted in the one pod)."
+
+  # The replication group's id, <name>-redis, is at most 40 characters.
+  validation {
+    condition     = !var.create_cache || length(var.name) <= 34
+    error_message = "With create_cache, name must be at most 34 characters (ElastiCache's replication group id <name>-redis is at most 40)."
+  }
 }
 
 variable "cache" {
