@@ -3,7 +3,8 @@
 Every test that uses the `app` fixture runs once per database backend:
 SQLite always, PostgreSQL too when TEST_DATABASE_URL points at a server (each
 pytest run gets its own freshly created database, dropped at the end). In CI
-(CI=true) a missing TEST_DATABASE_URL is an error, never a silent skip.
+(CI=true) a missing TEST_DATABASE_URL is an error, never a silent skip, and
+any skipped test fails the run (tests/support/ci.py).
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ from app import create_app, outbox
 from app.config import normalize_database_url
 from app.extensions import db, limiter
 from tests.support.auth import AuthActions
+from tests.support.ci import in_ci, pytest_sessionfinish  # the hook: in CI a skipped test fails the run
 from tests.support.database import empty_tables_on, migrate, new_database, new_postgresql_database
 from tests.support.passwords import TEST_SECRET_KEY
+
+__all__ = ["pytest_sessionfinish"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgresql_only: needs the PostgreSQL server of TEST_DATABASE_URL")
-    if os.environ.get("CI", "").lower() == "true" and not os.environ.get("TEST_DATABASE_URL"):
+    if in_ci() and not os.environ.get("TEST_DATABASE_URL"):
         raise pytest.UsageError(
             "CI=true but TEST_DATABASE_URL is not set: the PostgreSQL suite must run in CI"
         )

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.ci import in_ci
 from tests.support.scanners import checkov
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -243,7 +244,7 @@ def require_mirrors(repos) -> None:
     if not missing:
         return
     message = f"no snapshot of {', '.join(missing)} under {MIRROR} (set ACTIONS_MIRROR)"
-    if os.environ.get("CI", "").lower() == "true":
+    if in_ci():
         pytest.fail(message + ": CI must check the pins against the action repositories")
     pytest.skip(message + ": the pins are checked against GitHub by the actions-resolve job only")
 
