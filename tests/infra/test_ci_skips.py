@@ -1,6 +1,7 @@
 """In CI (CI=true, as .ci/run sets it) a skipped test fails the run: a skip there stands for a
 missing service, tool or snapshot, and a green run must not hide one. Each case runs pytest
-on a throwaway file with the hook of tests/support/ci.py, serially and under xdist."""
+on a throwaway file with the hook of tests/support/ci.py, serially and under xdist (which the
+infra requirements install: this file is part of make test-infra)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 ONE_SKIP = """
 import pytest
